@@ -1,0 +1,1 @@
+#include "memprof_dwarf.h"

@@ -1,0 +1,1 @@
+#include "memprof_format.h"

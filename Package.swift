@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Data flow, as the folders show it:
+//   CShims/Preload (recording, plain C, built by scripts/build-preload.sh — not by SwiftPM,
+//   so that it never links the Swift runtime)
+//   → MemprofTrace (reading) → MemprofSymbolize → MemprofAnalysis (pure model)
+//   → MemprofReport (text / JSON) → memprof (CLI)
+let package = Package(
+    name: "memprof",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "memprof", targets: ["memprof"]),
+        .library(name: "MemprofTrace", targets: ["MemprofTrace"]),
+        .library(name: "MemprofAnalysis", targets: ["MemprofAnalysis"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    ],
+    targets: [
+        // The trace format: record tags, header layout, varints, CRC — shared by writer and reader.
+        .target(name: "CMemprofFormat", path: "CShims/MemprofFormat"),
+        .systemLibrary(name: "CZstd", path: "CShims/CZstd"),
+        // Thin C wrapper over elfutils libdw for symbolization.
+        .target(
+            name: "CMemprofDwarf",
+            path: "CShims/Dwarf",
+            linkerSettings: [.linkedLibrary("dw"), .linkedLibrary("elf")]
+        ),
+        .target(name: "MemprofTrace", dependencies: ["CMemprofFormat", "CZstd"]),
+        .target(name: "MemprofSymbolize", dependencies: ["CMemprofDwarf", "MemprofTrace"]),
+        .target(name: "MemprofAnalysis", dependencies: ["MemprofTrace"]),
+        .target(name: "MemprofReport", dependencies: ["MemprofAnalysis", "MemprofSymbolize"]),
+        .executableTarget(
+            name: "memprof",
+            dependencies: [
+                "MemprofTrace", "MemprofSymbolize", "MemprofAnalysis", "MemprofReport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "MemprofTraceTests", dependencies: ["MemprofTrace", "CMemprofFormat"],
+                    resources: [.copy("Golden")]),
+        .testTarget(name: "MemprofSymbolizeTests", dependencies: ["MemprofSymbolize"]),
+        .testTarget(name: "MemprofAnalysisTests", dependencies: ["MemprofAnalysis", "MemprofTrace"]),
+        .testTarget(name: "MemprofReportTests", dependencies: ["MemprofReport", "MemprofAnalysis"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["MemprofTrace"]),
+    ]
+)

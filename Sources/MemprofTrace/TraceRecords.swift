@@ -1,0 +1,177 @@
+/// How the preload recorded the process (`MEMPROF_MODE`).
+public enum TraceMode: UInt8, Sendable, CustomStringConvertible {
+    /// Every allocation and free, with its stack.
+    case full = 0
+    /// Poisson sampling by bytes.
+    case sample = 1
+    /// Per-stack counters, periodic snapshots.
+    case aggregate = 2
+
+    public var description: String {
+        switch self {
+        case .full: "full"
+        case .sample: "sample"
+        case .aggregate: "aggregate"
+        }
+    }
+}
+
+/// What the preload knew about the process when tracing began.
+public struct ProcessRecord: Sendable, Equatable {
+    public var pid: UInt64
+    public var parentPID: UInt64
+    /// Wall-clock start, nanoseconds since the Unix epoch.
+    public var startUnixNanoseconds: UInt64
+    public var pageSize: UInt64
+    public var executablePath: String
+    public var arguments: [String]
+    public var memprofVersion: String
+    public var mode: TraceMode
+
+    public init(
+        pid: UInt64, parentPID: UInt64, startUnixNanoseconds: UInt64, pageSize: UInt64,
+        executablePath: String, arguments: [String], memprofVersion: String, mode: TraceMode
+    ) {
+        self.pid = pid
+        self.parentPID = parentPID
+        self.startUnixNanoseconds = startUnixNanoseconds
+        self.pageSize = pageSize
+        self.executablePath = executablePath
+        self.arguments = arguments
+        self.memprofVersion = memprofVersion
+        self.mode = mode
+    }
+}
+
+/// One loaded ELF module (executable or shared library) in one module-map generation.
+public struct ModuleRecord: Sendable, Equatable {
+    /// One `PT_LOAD` segment; `virtualAddress` is relative to the module's load bias.
+    public struct Segment: Sendable, Equatable {
+        public var virtualAddress: UInt64
+        public var memorySize: UInt64
+        /// 1 = readable, 2 = writable, 4 = executable.
+        public var flags: UInt8
+        public init(virtualAddress: UInt64, memorySize: UInt64, flags: UInt8) {
+            self.virtualAddress = virtualAddress
+            self.memorySize = memorySize
+            self.flags = flags
+        }
+        public var isExecutable: Bool { flags & 4 != 0 }
+    }
+
+    /// Module maps are numbered; a stack names the generation it was captured in.
+    public var generation: UInt32
+    /// `dlpi_addr`: add to a segment's virtual address to get the runtime address.
+    public var loadBias: UInt64
+    public var path: String
+    /// The GNU build-id note, empty when the module has none.
+    public var buildID: [UInt8]
+    public var segments: [Segment]
+
+    public init(generation: UInt32, loadBias: UInt64, path: String, buildID: [UInt8], segments: [Segment]) {
+        self.generation = generation
+        self.loadBias = loadBias
+        self.path = path
+        self.buildID = buildID
+        self.segments = segments
+    }
+
+    /// Whether `address` falls inside one of this module's segments.
+    public func contains(_ address: UInt64) -> Bool {
+        segments.contains { segment in
+            let start = loadBias &+ segment.virtualAddress
+            return address >= start && address - start < segment.memorySize
+        }
+    }
+}
+
+/// A deduplicated call stack: return addresses, innermost first.
+public struct StackRecord: Sendable, Equatable {
+    public var id: UInt32
+    public var moduleGeneration: UInt32
+    public var frames: [UInt64]
+    public init(id: UInt32, moduleGeneration: UInt32, frames: [UInt64]) {
+        self.id = id
+        self.moduleGeneration = moduleGeneration
+        self.frames = frames
+    }
+}
+
+/// A periodic sample of process-wide figures (every ~10 ms).
+public struct TickRecord: Sendable, Equatable {
+    /// Nanoseconds since the process started (monotonic clock).
+    public var nanoseconds: UInt64
+    /// Bytes in live heap blocks at this moment.
+    public var heapBytes: UInt64
+    /// Highest `heapBytes` so far (exact: maintained on every allocation).
+    public var heapPeakBytes: UInt64
+    /// Resident set size of the process.
+    public var rssBytes: UInt64
+    public init(nanoseconds: UInt64, heapBytes: UInt64, heapPeakBytes: UInt64, rssBytes: UInt64) {
+        self.nanoseconds = nanoseconds
+        self.heapBytes = heapBytes
+        self.heapPeakBytes = heapPeakBytes
+        self.rssBytes = rssBytes
+    }
+}
+
+/// How a block still live at exit was classified.
+public enum LeakKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    /// Not freed at exit; no reachability scan was made.
+    case unfreed = 0
+    case definite = 1
+    case indirect = 2
+    case possible = 3
+    case reachable = 4
+
+    /// The JSON spelling (`leaks[].kind`).
+    public var description: String {
+        switch self {
+        case .unfreed: "unfreed"
+        case .definite: "definite"
+        case .indirect: "indirect"
+        case .possible: "possible"
+        case .reachable: "reachable"
+        }
+    }
+}
+
+/// A heap block still allocated when the process exited.
+public struct LeakRecord: Sendable, Equatable {
+    public var stackID: UInt32
+    public var size: UInt64
+    public var address: UInt64
+    public var kind: LeakKind
+    public init(stackID: UInt32, size: UInt64, address: UInt64, kind: LeakKind) {
+        self.stackID = stackID
+        self.size = size
+        self.address = address
+        self.kind = kind
+    }
+}
+
+/// The last record of a complete trace.
+public struct EndRecord: Sendable, Equatable {
+    /// How tracing ended (`MEMPROF_END_*` flags).
+    public struct Flags: OptionSet, Sendable, Equatable {
+        public let rawValue: UInt64
+        public init(rawValue: UInt64) { self.rawValue = rawValue }
+        /// Normal `exit()` or return from `main`.
+        public static let viaExit = Flags(rawValue: 1)
+        /// The program called `_exit` / `_Exit`.
+        public static let viaUnderscoreExit = Flags(rawValue: 2)
+        /// Tracing stopped early after an internal failure of the preload.
+        public static let stoppedEarly = Flags(rawValue: 4)
+    }
+
+    public var nanoseconds: UInt64
+    public var heapPeakBytes: UInt64
+    public var threadCount: UInt64
+    public var flags: Flags
+    public init(nanoseconds: UInt64, heapPeakBytes: UInt64, threadCount: UInt64, flags: Flags) {
+        self.nanoseconds = nanoseconds
+        self.heapPeakBytes = heapPeakBytes
+        self.threadCount = threadCount
+        self.flags = flags
+    }
+}

@@ -1,0 +1,1 @@
+print("memprof: not yet built")
