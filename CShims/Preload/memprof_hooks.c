@@ -1,0 +1,394 @@
+/*
+ * memprof preload — the interposed allocation functions.
+ *
+ * Counting model (the same as valgrind's "total heap usage" line, see DESIGN.md):
+ *   - every successful malloc, calloc, realloc, reallocarray, posix_memalign,
+ *     aligned_alloc, memalign, valloc, pvalloc is one allocation;
+ *   - free of a non-null pointer is one deallocation;
+ *   - realloc/reallocarray of a non-null pointer that succeeds is a deallocation
+ *     of the old block and an allocation of the new one, even when glibc resized
+ *     in place (memcheck always moves, so this keeps our counts equal to its);
+ *     realloc(p, 0) that frees p is a deallocation only.
+ *
+ * Each recorded event: the real call, then (with t_guard set) the stack is
+ * interned, the live-block table updated, and a record appended to the thread's
+ * buffer. Frees remove the block from the live table *before* the real free, so
+ * that another thread reusing the address cannot be confused with it.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "memprof_internal.h"
+
+#define MEMPROF_EXPORT __attribute__((visibility("default")))
+
+_Atomic int g_state = MEMPROF_STATE_UNINIT;
+MEMPROF_TLS int t_guard;
+
+/* ---- the real functions ---------------------------------------------------- */
+
+static void *(*real_malloc)(size_t);
+static void (*real_free)(void *);
+static void *(*real_calloc)(size_t, size_t);
+static void *(*real_realloc)(void *, size_t);
+static void *(*real_reallocarray)(void *, size_t, size_t);
+static int (*real_posix_memalign)(void **, size_t, size_t);
+static void *(*real_aligned_alloc)(size_t, size_t);
+static void *(*real_memalign)(size_t, size_t);
+static void *(*real_valloc)(size_t);
+static void *(*real_pvalloc)(size_t);
+static size_t (*real_malloc_usable_size)(void *);
+static void (*real__exit)(int) __attribute__((noreturn));
+static void (*real__Exit)(int) __attribute__((noreturn));
+
+/* dlsym may allocate (calloc for its error state) before the real functions are
+ * known; those requests are served from this static pool and never freed. Each
+ * chunk is preceded by its size so realloc and malloc_usable_size work on it. */
+static _Alignas(64) uint8_t g_pool[64 * 1024];
+static _Atomic size_t g_pool_used;
+
+static void *pool_alloc(size_t size) {
+    size_t need = ((size + 15) & ~(size_t)15) + 16;
+    size_t off = atomic_fetch_add(&g_pool_used, need);
+    if (off + need > sizeof g_pool)
+        return NULL;
+    *(size_t *)(g_pool + off) = size;
+    return g_pool + off + 16;
+}
+
+static int in_pool(const void *p) {
+    return (const uint8_t *)p >= g_pool && (const uint8_t *)p < g_pool + sizeof g_pool;
+}
+
+static size_t pool_size(const void *p) { return *(const size_t *)((const uint8_t *)p - 16); }
+
+static _Atomic int g_resolving;
+
+/* Resolves every real function. Returns 0 when done, -1 while another call on
+ * this thread is already resolving (the caller then uses the pool). */
+static int resolve_real(void) {
+    if (atomic_exchange(&g_resolving, 1)) {
+        /* Another thread may be resolving: wait for it unless it is us (recursion
+         * from inside dlsym, recognized by the guard). */
+        if (t_guard)
+            return -1;
+        while (!atomic_load(&g_state))
+            ;
+        return 0;
+    }
+    int saved = t_guard;
+    t_guard = 1;
+#define RESOLVE(name) *(void **)&real_##name = dlsym(RTLD_NEXT, #name)
+    RESOLVE(malloc);
+    RESOLVE(free);
+    RESOLVE(calloc);
+    RESOLVE(realloc);
+    RESOLVE(reallocarray);
+    RESOLVE(posix_memalign);
+    RESOLVE(aligned_alloc);
+    RESOLVE(memalign);
+    RESOLVE(valloc);
+    RESOLVE(pvalloc);
+    RESOLVE(malloc_usable_size);
+    RESOLVE(_exit);
+    RESOLVE(_Exit);
+#undef RESOLVE
+    t_guard = saved;
+    if (!real_malloc || !real_free || !real_calloc || !real_realloc || !real_posix_memalign ||
+        !real_aligned_alloc || !real_memalign || !real_valloc || !real__exit) {
+        /* Without the real allocator nothing can work; there is no safe way on. */
+        static const char msg[] = "memprof: cannot find the real malloc (dlsym RTLD_NEXT failed)\n";
+        (void)!write(2, msg, sizeof msg - 1);
+        abort();
+    }
+    /* Output and module map are set up before any event is recorded. Allocations
+     * during that setup pass through (guard set). */
+    t_guard = 1;
+    int ok = memprof_output_open() == 0;
+    t_guard = saved;
+    atomic_store(&g_state, ok ? MEMPROF_STATE_ACTIVE : MEMPROF_STATE_DISABLED);
+    return 0;
+}
+
+#define ENSURE_REAL_OR(pool_expr)                                                                  \
+    do {                                                                                           \
+        if (MEMPROF_UNLIKELY(atomic_load_explicit(&g_state, memory_order_relaxed) ==               \
+                             MEMPROF_STATE_UNINIT) &&                                              \
+            resolve_real() != 0)                                                                   \
+            return pool_expr;                                                                      \
+    } while (0)
+
+/* Recording is on for this call: tracing active and not inside memprof. */
+static inline int recording(void) {
+    return atomic_load_explicit(&g_state, memory_order_relaxed) == MEMPROF_STATE_ACTIVE && !t_guard;
+}
+
+/* ---- recording ---------------------------------------------------------------- */
+
+static inline void heap_add(uint64_t size) {
+    uint64_t now = atomic_fetch_add_explicit(&g_heap_bytes, size, memory_order_relaxed) + size;
+    uint64_t peak = atomic_load_explicit(&g_heap_peak, memory_order_relaxed);
+    while (now > peak &&
+           !atomic_compare_exchange_weak_explicit(&g_heap_peak, &peak, now, memory_order_relaxed,
+                                                  memory_order_relaxed))
+        ;
+}
+
+static inline void heap_sub(uint64_t size) {
+    atomic_fetch_sub_explicit(&g_heap_bytes, size, memory_order_relaxed);
+}
+
+/* Records the allocation of `p` (non-null). Called with t_guard set. Kept out of
+ * line so the stack depth below the hook is fixed: memprof_stack_current skips
+ * exactly this function and the hook. */
+static __attribute__((noinline)) void record_alloc(void *p, size_t size) {
+    struct memprof_thread *t = memprof_thread_self();
+    if (MEMPROF_UNLIKELY(!t))
+        return;
+    uint32_t stack = memprof_stack_current(t);
+    if (MEMPROF_UNLIKELY(!stack))
+        return;
+    if (MEMPROF_UNLIKELY(memprof_live_insert((uintptr_t)p, size, stack) != 0)) {
+        memprof_fail("the live-block table cannot grow (out of memory)", 0);
+        return;
+    }
+    heap_add(size);
+    uint8_t *w = memprof_reserve(t, 32);
+    if (MEMPROF_UNLIKELY(!w))
+        return;
+    *w++ = MEMPROF_TAG_ALLOC;
+    w = memprof_put_varint(w, size);
+    w = memprof_put_varint(w, stack);
+    memprof_commit(t, w);
+    t->last_alloc = p;
+}
+
+/* Records a free of `p` (non-null) whose live-table entry was already removed
+ * (found != 0) or was not there (found == 0). */
+static void record_free(void *p, int found, uint64_t size, uint32_t stack) {
+    struct memprof_thread *t = memprof_thread_self();
+    if (MEMPROF_UNLIKELY(!t))
+        return;
+    uint8_t *w = memprof_reserve(t, 32);
+    if (MEMPROF_UNLIKELY(!w))
+        return;
+    if (found) {
+        heap_sub(size);
+        int temporary = p == t->last_alloc;
+        *w++ = temporary ? MEMPROF_TAG_FREE_TEMP : MEMPROF_TAG_FREE;
+        w = memprof_put_varint(w, size);
+        w = memprof_put_varint(w, stack);
+    } else {
+        *w++ = MEMPROF_TAG_FREE_UNKNOWN;
+    }
+    if (p == t->last_alloc)
+        t->last_alloc = NULL;
+    memprof_commit(t, w);
+}
+
+/* Takes `p` out of the live table before the real free/realloc. */
+struct removed {
+    int found;
+    uint64_t size;
+    uint32_t stack;
+};
+
+static inline struct removed take_live(void *p) {
+    struct removed r = {0, 0, 0};
+    r.found = memprof_live_remove((uintptr_t)p, &r.size, &r.stack);
+    return r;
+}
+
+/* ---- the interposed functions ------------------------------------------------ */
+
+MEMPROF_EXPORT void *malloc(size_t size) {
+    ENSURE_REAL_OR(pool_alloc(size));
+    if (!recording())
+        return real_malloc(size);
+    t_guard = 1;
+    void *p = real_malloc(size);
+    if (p)
+        record_alloc(p, size);
+    t_guard = 0;
+    return p;
+}
+
+MEMPROF_EXPORT void *calloc(size_t n, size_t size) {
+    ENSURE_REAL_OR(pool_alloc(n * size)); /* zeroed: the pool is static memory */
+    if (!recording())
+        return real_calloc(n, size);
+    t_guard = 1;
+    void *p = real_calloc(n, size);
+    if (p)
+        record_alloc(p, n * size);
+    t_guard = 0;
+    return p;
+}
+
+MEMPROF_EXPORT void free(void *p) {
+    if (!p || in_pool(p))
+        return;
+    if (!recording()) {
+        if (MEMPROF_LIKELY(real_free != NULL))
+            real_free(p);
+        return;
+    }
+    t_guard = 1;
+    struct removed r = take_live(p);
+    real_free(p);
+    record_free(p, r.found, r.size, r.stack);
+    t_guard = 0;
+}
+
+/* realloc and reallocarray share this; `call` performs the real resize. */
+static void *resize(void *p, size_t size, void *(*call)(void *, size_t, size_t), size_t a, size_t b) {
+    if (!recording())
+        return call(p, a, b);
+    t_guard = 1;
+    struct removed r = {0, 0, 0};
+    if (p)
+        r = take_live(p);
+    void *q = call(p, a, b);
+    if (q) {
+        if (p)
+            record_free(p, r.found, r.size, r.stack);
+        record_alloc(q, size);
+    } else if (p && size == 0) {
+        /* glibc's realloc(p, 0) frees p and returns NULL. */
+        record_free(p, r.found, r.size, r.stack);
+    } else if (p && r.found) {
+        /* Failed: the old block is untouched and still live. */
+        memprof_live_insert((uintptr_t)p, r.size, r.stack);
+    }
+    t_guard = 0;
+    return q;
+}
+
+static void *call_realloc(void *p, size_t size, size_t unused) {
+    (void)unused;
+    return real_realloc(p, size);
+}
+
+static void *call_reallocarray(void *p, size_t n, size_t size) { return real_reallocarray(p, n, size); }
+
+static void *pool_realloc(void *p, size_t size) {
+    /* Moving a bootstrap block out of the pool: copy what it held. */
+    void *q = malloc(size);
+    if (q) {
+        size_t old = pool_size(p);
+        memcpy(q, p, old < size ? old : size);
+    }
+    return q;
+}
+
+MEMPROF_EXPORT void *realloc(void *p, size_t size) {
+    ENSURE_REAL_OR(pool_alloc(size));
+    if (p && in_pool(p))
+        return pool_realloc(p, size);
+    return resize(p, size, call_realloc, size, 0);
+}
+
+MEMPROF_EXPORT void *reallocarray(void *p, size_t n, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    ENSURE_REAL_OR(pool_alloc(total));
+    if (p && in_pool(p))
+        return pool_realloc(p, total);
+    if (!real_reallocarray)
+        return realloc(p, total);
+    return resize(p, total, call_reallocarray, n, size);
+}
+
+MEMPROF_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
+    ENSURE_REAL_OR(ENOMEM);
+    if (!recording())
+        return real_posix_memalign(out, align, size);
+    t_guard = 1;
+    int rc = real_posix_memalign(out, align, size);
+    if (rc == 0 && *out)
+        record_alloc(*out, size);
+    t_guard = 0;
+    return rc;
+}
+
+/* aligned_alloc, memalign, valloc and pvalloc differ only in the real call. */
+#define ALIGNED_HOOK(name, params, args, size_expr)                                                \
+    MEMPROF_EXPORT void *name params {                                                             \
+        ENSURE_REAL_OR(NULL);                                                                      \
+        if (!recording())                                                                          \
+            return real_##name args;                                                               \
+        t_guard = 1;                                                                               \
+        void *p = real_##name args;                                                                \
+        if (p)                                                                                     \
+            record_alloc(p, size_expr);                                                            \
+        t_guard = 0;                                                                               \
+        return p;                                                                                  \
+    }
+
+ALIGNED_HOOK(aligned_alloc, (size_t align, size_t size), (align, size), size)
+ALIGNED_HOOK(memalign, (size_t align, size_t size), (align, size), size)
+ALIGNED_HOOK(valloc, (size_t size), (size), size)
+/* pvalloc rounds up to whole pages; record what the caller asked for, as valgrind does. */
+ALIGNED_HOOK(pvalloc, (size_t size), (size), size)
+
+MEMPROF_EXPORT size_t malloc_usable_size(void *p) {
+    if (!p)
+        return 0;
+    if (in_pool(p))
+        return pool_size(p);
+    if (MEMPROF_UNLIKELY(!real_malloc_usable_size)) {
+        if (resolve_real() != 0 || !real_malloc_usable_size)
+            return 0;
+    }
+    return real_malloc_usable_size(p);
+}
+
+/* _exit skips atexit handlers and destructors: finish the trace first. */
+MEMPROF_EXPORT void _exit(int status) {
+    memprof_finish(MEMPROF_END_VIA__EXIT);
+    if (!real__exit)
+        resolve_real();
+    real__exit(status);
+}
+
+MEMPROF_EXPORT void _Exit(int status) {
+    memprof_finish(MEMPROF_END_VIA__EXIT);
+    if (!real__Exit)
+        resolve_real();
+    if (real__Exit)
+        real__Exit(status);
+    real__exit(status);
+}
+
+/* ---- process lifetime ---------------------------------------------------------- */
+
+static void on_fork_child(void) {
+    /* The child has no writer thread and shares the parent's trace file: it is not
+     * traced (documented). Its hooks pass straight through from here on. */
+    if (atomic_load(&g_state) == MEMPROF_STATE_ACTIVE)
+        atomic_store(&g_state, MEMPROF_STATE_DISABLED);
+}
+
+__attribute__((constructor(101))) static void memprof_init(void) {
+    if (atomic_load(&g_state) == MEMPROF_STATE_UNINIT)
+        resolve_real();
+    if (atomic_load(&g_state) != MEMPROF_STATE_ACTIVE)
+        return;
+    int saved = t_guard;
+    t_guard = 1;
+    pthread_atfork(NULL, NULL, on_fork_child);
+    memprof_writer_start();
+    t_guard = saved;
+}
+
+/* Runs from _dl_fini after the program's atexit handlers and the destructors of
+ * libraries initialized after us: as late as we can see the heap. */
+__attribute__((destructor(101))) static void memprof_fini(void) { memprof_finish(MEMPROF_END_VIA_EXIT); }

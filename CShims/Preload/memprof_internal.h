@@ -1,0 +1,145 @@
+/*
+ * memprof preload — internal interfaces between the preload's files.
+ *
+ * The preload is plain C that runs inside the profiled process. It must never
+ * allocate through the interposed functions while recording (all of its own memory
+ * comes from mmap), never take a lock that an allocation inside that lock could
+ * need again, and never crash or change what the host program does: on any
+ * internal failure it stops tracing, prints one line on stderr, and passes calls
+ * through.
+ *
+ * Naming: memprof_* is shared between the preload's files (hidden visibility),
+ * g_* are globals, t_* thread-locals. Only the libc allocation entry points are
+ * exported (see memprof_hooks.c).
+ */
+#ifndef MEMPROF_INTERNAL_H
+#define MEMPROF_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memprof_format.h"
+
+#define MEMPROF_HIDDEN __attribute__((visibility("hidden")))
+#define MEMPROF_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MEMPROF_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define MEMPROF_TLS __thread __attribute__((tls_model("initial-exec")))
+
+#define MEMPROF_VERSION "0.1.0"
+
+/* Tracing state, g_state. Hooks record only while ACTIVE. */
+enum {
+    MEMPROF_STATE_UNINIT = 0,   /* real functions not resolved yet */
+    MEMPROF_STATE_ACTIVE = 1,   /* recording */
+    MEMPROF_STATE_FINISHED = 2, /* trace closed (exit) or stopped after a failure */
+    MEMPROF_STATE_DISABLED = 3, /* not tracing in this process (fork child, file taken) */
+};
+extern _Atomic int g_state MEMPROF_HIDDEN;
+
+/* Per-thread recursion guard: non-zero while the thread runs memprof code, so
+ * allocations made by libunwind, zstd, libc or dlsym on our behalf pass through
+ * unrecorded. Initial-exec TLS: reading it never allocates. */
+extern MEMPROF_TLS int t_guard MEMPROF_HIDDEN;
+
+/* ---- event buffers (memprof_writer.c) ------------------------------------ */
+
+/* A buffer of encoded records; one block of the trace when full. Lives in mmap'd
+ * memory and is recycled, never unmapped while the process runs. */
+struct memprof_buffer {
+    struct memprof_buffer *next; /* queue / free-list link */
+    uint8_t kind;                /* MEMPROF_BLOCK_* */
+    uint32_t thread;             /* thread index for THREAD blocks */
+    size_t len;                  /* bytes used in data */
+    uint8_t *data;               /* capacity MEMPROF_BUFFER_CAPACITY */
+};
+#define MEMPROF_BUFFER_CAPACITY (64u * 1024u)
+/* The largest single record any writer appends (a MODULE record with a long path
+ * and a build-id, or a STACK record with MEMPROF_MAX_FRAMES frames). */
+#define MEMPROF_MAX_RECORD_SIZE (8u * 1024u)
+
+/* Per-thread state, mmap'd on a thread's first event; reachable from g_threads. */
+struct memprof_thread {
+    struct memprof_thread *next_all; /* g_threads list, under g_queue_lock */
+    uint32_t index;
+    struct memprof_buffer *buf;
+    /* Bytes of buf that hold complete records; read at exit by the finalizer while
+     * the owner may still append (release/acquire pairs with the owner). */
+    _Atomic size_t committed;
+    /* The thread's most recent allocation: freeing it next is a temporary. */
+    void *last_alloc;
+};
+
+/* Returns the calling thread's state, creating it on first use; NULL if tracing
+ * cannot go on. Call only with t_guard set. */
+struct memprof_thread *memprof_thread_self(void) MEMPROF_HIDDEN;
+
+/* Ensures `need` bytes are free in the thread's buffer (flushing it to the writer
+ * queue when not) and returns the write position, or NULL if tracing stopped. */
+uint8_t *memprof_reserve(struct memprof_thread *t, size_t need) MEMPROF_HIDDEN;
+
+/* Marks the bytes up to `end` as complete records. */
+static inline void memprof_commit(struct memprof_thread *t, uint8_t *end) {
+    t->buf->len = (size_t)(end - t->buf->data);
+    atomic_store_explicit(&t->committed, t->buf->len, memory_order_release);
+}
+
+/* Starts the background writer (idempotent). Called once the process is far
+ * enough along that creating a thread is safe (our constructor). */
+void memprof_writer_start(void) MEMPROF_HIDDEN;
+
+/* Flushes every thread's pending events, writes leaks and the END record, and
+ * closes the trace. Idempotent; later events pass through unrecorded. */
+void memprof_finish(uint64_t end_flags) MEMPROF_HIDDEN;
+
+/* Stops tracing after an internal failure: one line on stderr, once. */
+void memprof_fail(const char *what, int err) MEMPROF_HIDDEN;
+
+/* Opens the output file and writes the file header. Returns 0 on success, -1 when
+ * this process should not trace (state set to DISABLED or FINISHED). */
+int memprof_output_open(void) MEMPROF_HIDDEN;
+
+/* Process-wide heap figures, maintained on every event. */
+extern _Atomic uint64_t g_heap_bytes MEMPROF_HIDDEN;
+extern _Atomic uint64_t g_heap_peak MEMPROF_HIDDEN;
+
+/* Monotonic nanoseconds since the process started tracing. */
+uint64_t memprof_now_ns(void) MEMPROF_HIDDEN;
+
+/* ---- stacks (memprof_stacks.c) ------------------------------------------- */
+
+/* Distinct stacks are capped at 3/4 of 2^MEMPROF_STACK_TABLE_BITS. */
+#define MEMPROF_STACK_TABLE_BITS 22
+
+
+/* Interns the current call stack (skipping `skip` innermost frames of memprof
+ * itself) and returns its id (>= 1), emitting a STACK record (and MODULE records
+ * if the module map changed) into t's buffer when the stack is new. Returns 0 if
+ * the stack table is full (tracing then stops). Lock-free on the common path. */
+uint32_t memprof_stack_current(struct memprof_thread *t) MEMPROF_HIDDEN;
+
+/* Emits the module map as MODULE records of a new generation into t's buffer if
+ * the set of loaded modules changed since the last call (or on the first call). */
+void memprof_modules_refresh(struct memprof_thread *t) MEMPROF_HIDDEN;
+
+/* ---- live blocks (memprof_live.c) ---------------------------------------- */
+
+/* The in-process table of live heap blocks: address -> (size, stack id). Striped
+ * spinlocks; no global lock. */
+int memprof_live_insert(uintptr_t addr, uint64_t size, uint32_t stack) MEMPROF_HIDDEN;
+/* Removes addr; returns 1 and fills size/stack if it was live, else 0. */
+int memprof_live_remove(uintptr_t addr, uint64_t *size, uint32_t *stack) MEMPROF_HIDDEN;
+/* Calls fn for every live block. Takes each stripe's lock in turn. */
+void memprof_live_foreach(void (*fn)(uintptr_t addr, uint64_t size, uint32_t stack, void *ctx), void *ctx) MEMPROF_HIDDEN;
+
+/* ---- mmap helpers ------------------------------------------------------- */
+
+/* Anonymous private mapping; NULL on failure. `noreserve` reserves address space
+ * that is touched lazily. */
+void *memprof_map(size_t size, int noreserve) MEMPROF_HIDDEN;
+
+/* Writes a decimal number / string to stderr without allocating. */
+void memprof_log(const char *a, const char *b, const char *c) MEMPROF_HIDDEN;
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * memprof preload — the table of live heap blocks: address -> (size, stack id).
+ *
+ * Frees look up the block here, so FREE records carry the freed block's size and
+ * allocation stack: the reader then needs no address map, and cross-thread frees
+ * need no global event order. At exit the table lists the blocks never freed.
+ *
+ * 1024 stripes, each an open-addressing (linear probing) table behind its own
+ * spinlock, grown by doubling into a fresh mmap. Deletion shifts entries back, so
+ * there are no tombstones. An entry is 16 bytes: the address, and the size (40
+ * bits) packed with the stack id (24 bits).
+ */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "memprof_internal.h"
+
+#define STRIPE_BITS 10
+#define STRIPES (1u << STRIPE_BITS)
+#define SIZE_BITS 40
+#define SIZE_MASK ((1ull << SIZE_BITS) - 1)
+
+_Static_assert(MEMPROF_STACK_TABLE_BITS <= 24, "stack ids must fit the 24 bits an entry keeps");
+
+struct entry {
+    uintptr_t addr; /* 0 = empty */
+    uint64_t packed;
+};
+
+struct stripe {
+    atomic_flag lock;
+    uint32_t count;
+    uint32_t mask; /* capacity - 1; capacity 0 before the first insert */
+    struct entry *slots;
+} __attribute__((aligned(64)));
+
+static struct stripe g_stripes[STRIPES];
+
+static inline uint64_t mix(uintptr_t addr) {
+    uint64_t h = (uint64_t)(addr >> 4) * 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 29);
+}
+
+static inline void lock(struct stripe *s) {
+    unsigned spins = 0;
+    while (atomic_flag_test_and_set_explicit(&s->lock, memory_order_acquire)) {
+        if (++spins < 64)
+            __builtin_ia32_pause();
+        else
+            sched_yield();
+    }
+}
+
+static inline void unlock(struct stripe *s) { atomic_flag_clear_explicit(&s->lock, memory_order_release); }
+
+static int grow(struct stripe *s) {
+    uint32_t old_cap = s->slots ? s->mask + 1 : 0;
+    uint32_t cap = old_cap ? old_cap * 2 : 256;
+    struct entry *slots = memprof_map((size_t)cap * sizeof(struct entry), 0);
+    if (!slots)
+        return -1;
+    uint32_t mask = cap - 1;
+    for (uint32_t i = 0; i < old_cap; i++) {
+        struct entry e = s->slots[i];
+        if (!e.addr)
+            continue;
+        uint32_t j = (uint32_t)mix(e.addr) & mask;
+        while (slots[j].addr)
+            j = (j + 1) & mask;
+        slots[j] = e;
+    }
+    if (s->slots)
+        munmap(s->slots, (size_t)old_cap * sizeof(struct entry));
+    s->slots = slots;
+    s->mask = mask;
+    return 0;
+}
+
+int memprof_live_insert(uintptr_t addr, uint64_t size, uint32_t stack) {
+    uint64_t h = mix(addr);
+    struct stripe *s = &g_stripes[h >> (64 - STRIPE_BITS)];
+    lock(s);
+    if (!s->slots || (s->count + 1) * 4 > (s->mask + 1) * 3) {
+        if (grow(s) != 0) {
+            unlock(s);
+            return -1;
+        }
+    }
+    uint32_t i = (uint32_t)h & s->mask;
+    while (s->slots[i].addr && s->slots[i].addr != addr)
+        i = (i + 1) & s->mask;
+    if (!s->slots[i].addr)
+        s->count++;
+    /* An address already present means its free went unseen (e.g. freed by an
+     * allocator function we do not interpose); the new block replaces it. */
+    s->slots[i].addr = addr;
+    s->slots[i].packed = (size > SIZE_MASK ? SIZE_MASK : size) | ((uint64_t)stack << SIZE_BITS);
+    unlock(s);
+    return 0;
+}
+
+int memprof_live_remove(uintptr_t addr, uint64_t *size, uint32_t *stack) {
+    uint64_t h = mix(addr);
+    struct stripe *s = &g_stripes[h >> (64 - STRIPE_BITS)];
+    lock(s);
+    if (!s->slots) {
+        unlock(s);
+        return 0;
+    }
+    uint32_t mask = s->mask;
+    uint32_t i = (uint32_t)h & mask;
+    while (s->slots[i].addr != addr) {
+        if (!s->slots[i].addr) {
+            unlock(s);
+            return 0;
+        }
+        i = (i + 1) & mask;
+    }
+    *size = s->slots[i].packed & SIZE_MASK;
+    *stack = (uint32_t)(s->slots[i].packed >> SIZE_BITS);
+    /* Backward-shift deletion: pull later entries of the probe run into the hole
+     * when their home slot is at or before it. */
+    uint32_t hole = i;
+    for (uint32_t j = (i + 1) & mask; s->slots[j].addr; j = (j + 1) & mask) {
+        uint32_t home = (uint32_t)mix(s->slots[j].addr) & mask;
+        if (((j - home) & mask) >= ((j - hole) & mask)) {
+            s->slots[hole] = s->slots[j];
+            hole = j;
+        }
+    }
+    s->slots[hole].addr = 0;
+    s->count--;
+    unlock(s);
+    return 1;
+}
+
+void memprof_live_foreach(void (*fn)(uintptr_t, uint64_t, uint32_t, void *), void *ctx) {
+    for (uint32_t k = 0; k < STRIPES; k++) {
+        struct stripe *s = &g_stripes[k];
+        lock(s);
+        if (s->slots) {
+            for (uint32_t i = 0; i <= s->mask; i++) {
+                struct entry e = s->slots[i];
+                if (e.addr)
+                    fn(e.addr, e.packed & SIZE_MASK, (uint32_t)(e.packed >> SIZE_BITS), ctx);
+            }
+        }
+        unlock(s);
+    }
+}

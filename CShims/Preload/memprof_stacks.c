@@ -1,0 +1,290 @@
+/*
+ * memprof preload — call stacks and the module map.
+ *
+ * Stacks are captured with libunwind's unw_backtrace (DWARF CFI, per-thread
+ * cache), trimmed of memprof's own frames, and interned in a lock-free
+ * open-addressing table keyed by a hash of the return addresses: the first thread
+ * to see a stack claims a slot with one CAS, stores the frames, publishes the
+ * slot, and writes the STACK record; everyone else gets the id with a lookup.
+ *
+ * The module map (dl_iterate_phdr: paths, load biases, PT_LOAD segments,
+ * build-ids) is written as MODULE records of a numbered generation. It is
+ * refreshed lazily: whenever a new stack appears and glibc's load/unload counters
+ * (dlpi_adds / dlpi_subs) moved — a dlopen'ed library's code can only show up in
+ * a stack that is new. Each STACK record names the generation it belongs to.
+ * (We do not interpose dlopen: wrapping it would change the caller whose
+ * RUNPATH glibc searches.)
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
+#include <string.h>
+#include <unistd.h>
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#include "memprof_internal.h"
+
+/* ---- the stack table -------------------------------------------------------- */
+
+struct stack_slot {
+    _Atomic uint64_t hash; /* 0 = empty; set once by the claiming thread */
+    _Atomic uint32_t id;   /* 0 until the slot is published */
+    uint32_t nframes;
+    const uintptr_t *frames;
+};
+
+/* Address space only, touched lazily. */
+#define STACK_TABLE_SIZE (1u << MEMPROF_STACK_TABLE_BITS)
+#define STACK_ARENA_SIZE (1ull << 30)
+
+static struct stack_slot *g_stack_slots;
+static uint8_t *g_stack_arena;
+static _Atomic size_t g_stack_arena_used;
+static _Atomic uint32_t g_next_stack_id = 1;
+static _Atomic uint32_t g_stack_count;
+
+/* memprof's own code, skipped at the top of every stack. */
+static uintptr_t g_self_start, g_self_end;
+
+static _Atomic uint32_t g_module_generation;
+static _Atomic uint64_t g_module_adds, g_module_subs; /* as last written */
+static pthread_mutex_t g_module_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Finds the executable segment holding this very code: memprof's own frames. */
+static int find_self(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    (void)data;
+    uintptr_t here = (uintptr_t)&find_self;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && here >= start && here < start + ph->p_memsz) {
+            g_self_start = start;
+            g_self_end = start + ph->p_memsz;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int stacks_ready(void) {
+    static _Atomic int ready;
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    if (MEMPROF_LIKELY(atomic_load_explicit(&ready, memory_order_acquire)))
+        return 1;
+    pthread_mutex_lock(&lock);
+    if (!atomic_load(&ready)) {
+        g_stack_slots = memprof_map(sizeof(struct stack_slot) * STACK_TABLE_SIZE, 1);
+        g_stack_arena = memprof_map(STACK_ARENA_SIZE, 1);
+        dl_iterate_phdr(find_self, NULL);
+        unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+        if (g_stack_slots && g_stack_arena)
+            atomic_store_explicit(&ready, 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&lock);
+    return atomic_load(&ready);
+}
+
+static inline uint64_t hash_frames(const uintptr_t *f, int n) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
+    for (int i = 0; i < n; i++) {
+        h ^= f[i];
+        h *= 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    return h | 1; /* never 0: 0 marks an empty slot */
+}
+
+static void emit_stack(struct memprof_thread *t, uint32_t id, uint32_t generation, const uintptr_t *f, int n) {
+    uint8_t *w = memprof_reserve(t, 16 + (size_t)n * 10);
+    if (!w)
+        return;
+    *w++ = MEMPROF_TAG_STACK;
+    w = memprof_put_varint(w, id);
+    w = memprof_put_varint(w, generation);
+    w = memprof_put_varint(w, (uint64_t)n);
+    if (n > 0)
+        w = memprof_put_varint(w, f[0]);
+    for (int i = 1; i < n; i++)
+        w = memprof_put_svarint(w, (int64_t)(f[i] - f[i - 1]));
+    memprof_commit(t, w);
+}
+
+uint32_t memprof_stack_current(struct memprof_thread *t) {
+    if (MEMPROF_UNLIKELY(!stacks_ready())) {
+        memprof_fail("cannot map memory for the stack table", 0);
+        return 0;
+    }
+    void *raw[MEMPROF_MAX_FRAMES + 8];
+    int n = unw_backtrace(raw, MEMPROF_MAX_FRAMES + 8);
+    /* Drop memprof's own frames (capture, record, hook). */
+    int skip = 0;
+    while (skip < n && (uintptr_t)raw[skip] >= g_self_start && (uintptr_t)raw[skip] < g_self_end)
+        skip++;
+    const uintptr_t *frames = (const uintptr_t *)(raw + skip);
+    n -= skip;
+    if (n > MEMPROF_MAX_FRAMES)
+        n = MEMPROF_MAX_FRAMES;
+
+    uint64_t h = hash_frames(frames, n);
+    uint32_t mask = STACK_TABLE_SIZE - 1;
+    int refreshed = 0;
+    for (uint32_t i = (uint32_t)h & mask, probes = 0; probes < STACK_TABLE_SIZE; i = (i + 1) & mask, probes++) {
+        struct stack_slot *s = &g_stack_slots[i];
+        uint64_t sh = atomic_load_explicit(&s->hash, memory_order_acquire);
+        if (sh == 0) {
+            /* Not interned yet. Refresh the module map first, while we hold no
+             * slot: dl_iterate_phdr may wait for a thread that is itself inside
+             * malloc looking up this very slot. */
+            if (!refreshed) {
+                memprof_modules_refresh(t);
+                refreshed = 1;
+            }
+            if (atomic_load(&g_stack_count) >= STACK_TABLE_SIZE / 4 * 3) {
+                memprof_fail("too many distinct call stacks (stack table full)", 0);
+                return 0;
+            }
+            uint64_t expected = 0;
+            if (!atomic_compare_exchange_strong(&s->hash, &expected, h)) {
+                sh = expected; /* lost the race: look at what the winner put here */
+                goto occupied;
+            }
+            size_t bytes = (size_t)n * sizeof(uintptr_t);
+            size_t off = atomic_fetch_add(&g_stack_arena_used, (bytes + 7) & ~(size_t)7);
+            if (off + bytes > STACK_ARENA_SIZE) {
+                memprof_fail("stack arena full", 0);
+                return 0;
+            }
+            uintptr_t *copy = (uintptr_t *)(g_stack_arena + off);
+            memcpy(copy, frames, bytes);
+            s->frames = copy;
+            s->nframes = (uint32_t)n;
+            uint32_t id = atomic_fetch_add(&g_next_stack_id, 1);
+            atomic_fetch_add(&g_stack_count, 1);
+            uint32_t generation = atomic_load(&g_module_generation);
+            /* Write the record before publishing: anyone who then uses the id from
+             * this thread's point of view sees it defined earlier in our stream. */
+            emit_stack(t, id, generation, frames, n);
+            atomic_store_explicit(&s->id, id, memory_order_release);
+            return id;
+        }
+    occupied:
+        if (sh != h)
+            continue;
+        uint32_t id;
+        while ((id = atomic_load_explicit(&s->id, memory_order_acquire)) == 0)
+            ; /* the claimer is between CAS and publish: a few instructions */
+        if (s->nframes == (uint32_t)n && memcmp(s->frames, frames, (size_t)n * sizeof(uintptr_t)) == 0)
+            return id;
+    }
+    memprof_fail("stack table full", 0);
+    return 0;
+}
+
+/* ---- the module map ------------------------------------------------------------- */
+
+static int read_counters(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    uint64_t *c = data;
+    c[0] = info->dlpi_adds;
+    c[1] = info->dlpi_subs;
+    return 1; /* the counters are the same on every entry: stop at the first */
+}
+
+static char g_exe_path[4096];
+
+static const uint8_t *find_build_id(struct dl_phdr_info *info, size_t *len) {
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE)
+            continue;
+        const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
+        const uint8_t *end = p + ph->p_memsz;
+        while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+            const uint8_t *name = p + sizeof *nh;
+            const uint8_t *desc = name + ((nh->n_namesz + 3) & ~3u);
+            const uint8_t *next = desc + ((nh->n_descsz + 3) & ~3u);
+            if (next > end)
+                break;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && memcmp(name, "GNU", 4) == 0) {
+                *len = nh->n_descsz;
+                return desc;
+            }
+            p = next;
+        }
+    }
+    *len = 0;
+    return NULL;
+}
+
+struct module_ctx {
+    struct memprof_thread *t;
+    uint32_t generation;
+};
+
+static int emit_module(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    struct module_ctx *ctx = data;
+    const char *path = info->dlpi_name;
+    if (!path || !*path)
+        path = g_exe_path; /* the main program has an empty name */
+    size_t path_len = strnlen(path, 4096);
+    size_t id_len;
+    const uint8_t *id = find_build_id(info, &id_len);
+    if (id_len > 64)
+        id_len = 64;
+    uint8_t *w = memprof_reserve(ctx->t, 64 + path_len + id_len + (size_t)info->dlpi_phnum * 24);
+    if (!w)
+        return 1;
+    *w++ = MEMPROF_TAG_MODULE;
+    w = memprof_put_varint(w, ctx->generation);
+    w = memprof_put_varint(w, info->dlpi_addr);
+    w = memprof_put_varint(w, path_len);
+    memcpy(w, path, path_len);
+    w += path_len;
+    w = memprof_put_varint(w, id_len);
+    if (id_len)
+        memcpy(w, id, id_len);
+    w += id_len;
+    int loads = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        loads += info->dlpi_phdr[i].p_type == PT_LOAD;
+    w = memprof_put_varint(w, (uint64_t)loads);
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        w = memprof_put_varint(w, ph->p_vaddr);
+        w = memprof_put_varint(w, ph->p_memsz);
+        *w++ = (uint8_t)(((ph->p_flags & PF_R) ? 1 : 0) | ((ph->p_flags & PF_W) ? 2 : 0) |
+                         ((ph->p_flags & PF_X) ? 4 : 0));
+    }
+    memprof_commit(ctx->t, w);
+    return 0;
+}
+
+void memprof_modules_refresh(struct memprof_thread *t) {
+    uint64_t c[2] = {0, 0};
+    dl_iterate_phdr(read_counters, c);
+    if (atomic_load(&g_module_generation) != 0 && c[0] == atomic_load(&g_module_adds) &&
+        c[1] == atomic_load(&g_module_subs))
+        return;
+    pthread_mutex_lock(&g_module_lock);
+    if (atomic_load(&g_module_generation) == 0 || c[0] != atomic_load(&g_module_adds) ||
+        c[1] != atomic_load(&g_module_subs)) {
+        if (!g_exe_path[0]) {
+            ssize_t r = readlink("/proc/self/exe", g_exe_path, sizeof g_exe_path - 1);
+            g_exe_path[r > 0 ? r : 0] = 0;
+        }
+        struct module_ctx ctx = {t, atomic_load(&g_module_generation) + 1};
+        dl_iterate_phdr(emit_module, &ctx);
+        atomic_store(&g_module_adds, c[0]);
+        atomic_store(&g_module_subs, c[1]);
+        atomic_store(&g_module_generation, ctx.generation);
+    }
+    pthread_mutex_unlock(&g_module_lock);
+}

@@ -1,0 +1,613 @@
+/*
+ * memprof preload — event buffers, the background writer and the trace file.
+ *
+ * Each thread appends records to its own 64 KiB buffer with no lock. A full
+ * buffer is handed to the writer queue (one mutex acquisition per 64 KiB, not per
+ * event); the writer thread compresses it with zstd and writes it as one
+ * self-contained block. Every ~10 ms the writer also records a TICK (time, heap
+ * bytes, heap peak, RSS) into the process buffer, which it writes at least once a
+ * second.
+ *
+ * At exit (memprof_finish) the pending part of every thread's buffer is copied
+ * out — threads may still be running — then the writer is stopped and joined,
+ * and the rest is written synchronously: queued blocks, LEAK records for every
+ * live block, and the END record.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "memprof_internal.h"
+
+_Atomic uint64_t g_heap_bytes;
+_Atomic uint64_t g_heap_peak;
+
+#define TICK_INTERVAL_NS 10000000ull           /* 10 ms */
+#define PROCESS_FLUSH_INTERVAL_NS 1000000000ull /* 1 s */
+#define ZSTD_LEVEL 1
+
+static int g_fd = -1;
+static dev_t g_dev;
+static ino_t g_ino;
+static pid_t g_pid;
+static uint64_t g_start_ns;
+
+/* Everything below is guarded by g_queue_lock. */
+static pthread_mutex_t g_queue_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_queue_cond;
+static struct memprof_buffer *g_queue_head, *g_queue_tail;
+static struct memprof_buffer *g_free_buffers;
+static struct memprof_thread *g_threads;      /* every thread state ever created */
+static uint32_t g_thread_count;
+static struct memprof_buffer *g_process; /* process-wide records */
+static int g_writer_started, g_writer_stop;
+static pthread_t g_writer;
+
+static pthread_key_t g_thread_key;
+static MEMPROF_TLS struct memprof_thread *t_self;
+
+/* The compressor and its output buffer: used by the writer thread, then by the
+ * finisher after the writer has been joined — never by both at once. */
+static ZSTD_CCtx *g_cctx;
+static uint8_t *g_out;
+static size_t g_out_cap;
+
+/* ---- small helpers ------------------------------------------------------------- */
+
+void *memprof_map(size_t size, int noreserve) {
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | (noreserve ? MAP_NORESERVE : 0), -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void write_all_stderr(const char *s) {
+    if (s)
+        (void)!write(2, s, strlen(s));
+}
+
+void memprof_log(const char *a, const char *b, const char *c) {
+    write_all_stderr(a);
+    write_all_stderr(b);
+    write_all_stderr(c);
+}
+
+static uint64_t clock_ns(clockid_t clock) {
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t memprof_now_ns(void) { return clock_ns(CLOCK_MONOTONIC) - g_start_ns; }
+
+static int on_writer_thread(void);
+
+void memprof_fail(const char *what, int err) {
+    static _Atomic int reported;
+    if (!atomic_exchange(&reported, 1)) {
+        /* strerrordesc_np returns a static string: strerror may allocate. */
+        memprof_log("memprof: ", what, err ? ": " : "");
+        if (err)
+            write_all_stderr(strerrordesc_np(err));
+        write_all_stderr("; tracing stopped, the program continues\n");
+    }
+    if (on_writer_thread())
+        atomic_store(&g_state, MEMPROF_STATE_FINISHED); /* cannot join ourselves */
+    else
+        memprof_finish(MEMPROF_END_STOPPED);
+}
+
+/* ---- buffers --------------------------------------------------------------------- */
+
+/* Call with g_queue_lock held. */
+static struct memprof_buffer *buffer_get(uint8_t kind, uint32_t thread) {
+    struct memprof_buffer *b = g_free_buffers;
+    if (b) {
+        g_free_buffers = b->next;
+    } else {
+        uint8_t *m = memprof_map(sizeof *b + MEMPROF_BUFFER_CAPACITY, 0);
+        if (!m)
+            return NULL;
+        b = (struct memprof_buffer *)m;
+        b->data = m + sizeof *b;
+    }
+    b->next = NULL;
+    b->kind = kind;
+    b->thread = thread;
+    b->len = 0;
+    return b;
+}
+
+/* Call with g_queue_lock held. */
+static void enqueue(struct memprof_buffer *b) {
+    b->next = NULL;
+    if (g_queue_tail)
+        g_queue_tail->next = b;
+    else
+        g_queue_head = b;
+    g_queue_tail = b;
+    pthread_cond_signal(&g_queue_cond);
+}
+
+/* Room for `need` bytes in the process buffer; call with g_queue_lock held. */
+static uint8_t *process_reserve(size_t need) {
+    if (g_process && g_process->len + need > MEMPROF_BUFFER_CAPACITY) {
+        enqueue(g_process);
+        g_process = NULL;
+    }
+    if (!g_process && !(g_process = buffer_get(MEMPROF_BLOCK_PROCESS, 0)))
+        return NULL;
+    return g_process->data + g_process->len;
+}
+
+static void process_commit(uint8_t *end) { g_process->len = (size_t)(end - g_process->data); }
+
+static void start_thread_buffer(struct memprof_thread *t) {
+    uint8_t *w = t->buf->data;
+    *w++ = MEMPROF_TAG_TIME;
+    w = memprof_put_varint(w, memprof_now_ns());
+    memprof_commit(t, w);
+}
+
+uint8_t *memprof_reserve(struct memprof_thread *t, size_t need) {
+    struct memprof_buffer *b = t->buf;
+    if (MEMPROF_LIKELY(b->len + need <= MEMPROF_BUFFER_CAPACITY))
+        return b->data + b->len;
+    pthread_mutex_lock(&g_queue_lock);
+    /* Once tracing has finished the finisher owns what was committed. */
+    if (atomic_load(&g_state) != MEMPROF_STATE_ACTIVE) {
+        pthread_mutex_unlock(&g_queue_lock);
+        return NULL;
+    }
+    struct memprof_buffer *fresh = buffer_get(MEMPROF_BLOCK_THREAD, t->index);
+    if (fresh) {
+        enqueue(b);
+        t->buf = fresh;
+        atomic_store_explicit(&t->committed, 0, memory_order_release);
+    }
+    pthread_mutex_unlock(&g_queue_lock);
+    if (!fresh) {
+        memprof_fail("cannot map memory for an event buffer", errno);
+        return NULL;
+    }
+    start_thread_buffer(t);
+    return t->buf->data + t->buf->len;
+}
+
+/* ---- threads ---------------------------------------------------------------------- */
+
+static void thread_exit(void *arg) {
+    struct memprof_thread *t = arg;
+    int saved = t_guard;
+    t_guard = 1;
+    pthread_mutex_lock(&g_queue_lock);
+    if (atomic_load(&g_state) == MEMPROF_STATE_ACTIVE && t->buf) {
+        t->buf->len = atomic_load(&t->committed);
+        enqueue(t->buf);
+        t->buf = NULL; /* stays listed; buf == NULL lets a new thread reuse it */
+    }
+    pthread_mutex_unlock(&g_queue_lock);
+    t_self = NULL; /* a later allocation in this thread's teardown re-registers */
+    t_guard = saved;
+}
+
+struct memprof_thread *memprof_thread_self(void) {
+    struct memprof_thread *t = t_self;
+    if (MEMPROF_LIKELY(t != NULL))
+        return t;
+    pthread_mutex_lock(&g_queue_lock);
+    if (atomic_load(&g_state) != MEMPROF_STATE_ACTIVE) {
+        pthread_mutex_unlock(&g_queue_lock);
+        return NULL;
+    }
+    /* Reuse the state of an exited thread (buf == NULL) before mapping a new one. */
+    for (t = g_threads; t && t->buf; t = t->next_all)
+        ;
+    if (!t) {
+        t = memprof_map(sizeof *t, 0);
+        if (t) {
+            t->next_all = g_threads;
+            g_threads = t;
+        }
+    }
+    if (t) {
+        t->index = g_thread_count++;
+        t->last_alloc = NULL;
+        t->buf = buffer_get(MEMPROF_BLOCK_THREAD, t->index);
+        uint8_t *w = t->buf ? process_reserve(24) : NULL;
+        if (w) {
+            *w++ = MEMPROF_TAG_THREAD;
+            w = memprof_put_varint(w, t->index);
+            w = memprof_put_varint(w, (uint64_t)syscall(SYS_gettid));
+            process_commit(w);
+        }
+    }
+    pthread_mutex_unlock(&g_queue_lock);
+    if (!t || !t->buf) {
+        memprof_fail("cannot map memory for a thread's state", errno);
+        return NULL;
+    }
+    start_thread_buffer(t);
+    t_self = t;
+    pthread_setspecific(g_thread_key, t);
+    return t;
+}
+
+/* ---- the file ----------------------------------------------------------------------- */
+
+/* Whether g_fd still is the file we opened: a program that closes every fd and
+ * opens its own files must not get trace blocks written into them. */
+static int fd_is_ours(void) {
+    struct stat st;
+    return fstat(g_fd, &st) == 0 && st.st_dev == g_dev && st.st_ino == g_ino;
+}
+
+static int write_all(const uint8_t *p, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(g_fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
+/* Compresses and writes one buffer as a block. Returns 0 or an errno. */
+static int write_block(const struct memprof_buffer *b) {
+    if (b->len == 0)
+        return 0;
+    if (!g_cctx) {
+        g_cctx = ZSTD_createCCtx();
+        g_out_cap = MEMPROF_BLOCK_HEADER_SIZE + ZSTD_compressBound(MEMPROF_BUFFER_CAPACITY);
+        g_out = memprof_map(g_out_cap, 0);
+        if (!g_out)
+            return ENOMEM;
+    }
+    uint8_t *payload = g_out + MEMPROF_BLOCK_HEADER_SIZE;
+    uint8_t codec = MEMPROF_CODEC_ZSTD;
+    size_t stored = g_cctx ? ZSTD_compressCCtx(g_cctx, payload, g_out_cap - MEMPROF_BLOCK_HEADER_SIZE, b->data,
+                                               b->len, ZSTD_LEVEL)
+                           : 0;
+    if (!g_cctx || ZSTD_isError(stored) || stored >= b->len) {
+        codec = MEMPROF_CODEC_NONE; /* incompressible (or no compressor): store */
+        memcpy(payload, b->data, b->len);
+        stored = b->len;
+    }
+    uint8_t *h = g_out;
+    memset(h, 0, MEMPROF_BLOCK_HEADER_SIZE);
+    put32(h + MEMPROF_BH_MAGIC, MEMPROF_BLOCK_MAGIC);
+    h[MEMPROF_BH_KIND] = b->kind;
+    h[MEMPROF_BH_CODEC] = codec;
+    put32(h + MEMPROF_BH_STORED_SIZE, (uint32_t)stored);
+    put32(h + MEMPROF_BH_RAW_SIZE, (uint32_t)b->len);
+    put32(h + MEMPROF_BH_THREAD, b->thread);
+    put32(h + MEMPROF_BH_CHECKSUM, memprof_crc32(0, payload, stored));
+    if (!fd_is_ours())
+        return EBADF;
+    return write_all(g_out, MEMPROF_BLOCK_HEADER_SIZE + stored);
+}
+
+/* Writes every queued buffer and returns them to the free list. */
+static int drain(struct memprof_buffer *list) {
+    int err = 0;
+    while (list) {
+        struct memprof_buffer *next = list->next;
+        if (!err)
+            err = write_block(list);
+        pthread_mutex_lock(&g_queue_lock);
+        list->next = g_free_buffers;
+        g_free_buffers = list;
+        pthread_mutex_unlock(&g_queue_lock);
+        list = next;
+    }
+    return err;
+}
+
+static uint64_t read_rss(void) {
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char buf[128];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    const char *p = buf;
+    while (*p && *p != ' ')
+        p++; /* skip total size */
+    uint64_t pages = 0;
+    while (*p == ' ')
+        p++;
+    while (*p >= '0' && *p <= '9')
+        pages = pages * 10 + (uint64_t)(*p++ - '0');
+    return pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Appends a TICK record; call with g_queue_lock held. */
+static void record_tick(uint64_t now, uint64_t rss) {
+    uint8_t *w = process_reserve(48);
+    if (!w)
+        return;
+    *w++ = MEMPROF_TAG_TICK;
+    w = memprof_put_varint(w, now);
+    w = memprof_put_varint(w, atomic_load_explicit(&g_heap_bytes, memory_order_relaxed));
+    w = memprof_put_varint(w, atomic_load_explicit(&g_heap_peak, memory_order_relaxed));
+    w = memprof_put_varint(w, rss);
+    process_commit(w);
+}
+
+static int on_writer_thread(void) { return g_writer_started && pthread_equal(pthread_self(), g_writer); }
+
+static void *writer_main(void *arg) {
+    (void)arg;
+    t_guard = 1; /* nothing this thread allocates is the program's */
+    uint64_t next_tick = 0, next_process_flush = PROCESS_FLUSH_INTERVAL_NS;
+    for (;;) {
+        uint64_t rss = read_rss();
+        pthread_mutex_lock(&g_queue_lock);
+        if (!g_queue_head && !g_writer_stop) {
+            struct timespec deadline;
+            clock_gettime(CLOCK_MONOTONIC, &deadline);
+            deadline.tv_nsec += (long)(TICK_INTERVAL_NS);
+            if (deadline.tv_nsec >= 1000000000L) {
+                deadline.tv_sec++;
+                deadline.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&g_queue_cond, &g_queue_lock, &deadline);
+        }
+        uint64_t now = memprof_now_ns();
+        if (now >= next_tick && atomic_load(&g_state) == MEMPROF_STATE_ACTIVE) {
+            record_tick(now, rss);
+            next_tick = now + TICK_INTERVAL_NS;
+        }
+        if (now >= next_process_flush && g_process && g_process->len) {
+            enqueue(g_process);
+            g_process = NULL;
+            next_process_flush = now + PROCESS_FLUSH_INTERVAL_NS;
+        }
+        struct memprof_buffer *list = g_queue_head;
+        g_queue_head = g_queue_tail = NULL;
+        int stop = g_writer_stop;
+        pthread_mutex_unlock(&g_queue_lock);
+        int err = drain(list);
+        if (err) {
+            memprof_fail("cannot write the trace file", err);
+            return NULL;
+        }
+        if (stop)
+            return NULL;
+    }
+}
+
+void memprof_writer_start(void) {
+    pthread_mutex_lock(&g_queue_lock);
+    int start = !g_writer_started && atomic_load(&g_state) == MEMPROF_STATE_ACTIVE;
+    if (start) {
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&g_queue_cond, &attr);
+        g_writer_started = pthread_create(&g_writer, NULL, writer_main, NULL) == 0;
+    }
+    pthread_mutex_unlock(&g_queue_lock);
+}
+
+/* Reads /proc/self/cmdline into buf; returns its length (NUL-separated args). */
+static size_t read_cmdline(char *buf, size_t cap) {
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    size_t n = 0;
+    ssize_t r;
+    while (n < cap && (r = read(fd, buf + n, cap - n)) > 0)
+        n += (size_t)r;
+    close(fd);
+    return n;
+}
+
+static uint8_t *put_bytes(uint8_t *w, const void *p, size_t n) {
+    w = memprof_put_varint(w, n);
+    memcpy(w, p, n);
+    return w + n;
+}
+
+/* Appends the PROCESS record; call with g_queue_lock held, before any event. */
+static void record_process(void) {
+    static char exe[4096], args[32 * 1024];
+    ssize_t exe_len = readlink("/proc/self/exe", exe, sizeof exe);
+    if (exe_len < 0)
+        exe_len = 0;
+    size_t args_len = read_cmdline(args, sizeof args);
+    uint8_t *w = process_reserve(128 + (size_t)exe_len + args_len * 2);
+    if (!w)
+        return;
+    *w++ = MEMPROF_TAG_PROCESS;
+    w = memprof_put_varint(w, (uint64_t)g_pid);
+    w = memprof_put_varint(w, (uint64_t)getppid());
+    w = memprof_put_varint(w, clock_ns(CLOCK_REALTIME));
+    w = memprof_put_varint(w, (uint64_t)sysconf(_SC_PAGESIZE));
+    w = put_bytes(w, exe, (size_t)exe_len);
+    uint64_t argc = 0;
+    for (size_t i = 0; i < args_len; i++)
+        argc += args[i] == 0;
+    if (args_len && args[args_len - 1] != 0)
+        argc++; /* cut off mid-argument */
+    w = memprof_put_varint(w, argc);
+    for (size_t i = 0; i < args_len;) {
+        size_t len = strnlen(args + i, args_len - i);
+        w = put_bytes(w, args + i, len);
+        i += len + 1;
+    }
+    w = put_bytes(w, MEMPROF_VERSION, sizeof MEMPROF_VERSION - 1);
+    *w++ = MEMPROF_MODE_FULL;
+    process_commit(w);
+}
+
+int memprof_output_open(void) {
+    g_pid = getpid();
+    g_start_ns = clock_ns(CLOCK_MONOTONIC);
+    const char *path = getenv("MEMPROF_OUTPUT");
+    char name[4200];
+    int fd;
+    if (path && *path) {
+        /* `memprof run` created this file empty. The first process to lock it owns
+         * it; programs that this one execs inherit LD_PRELOAD and find it taken. */
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0) {
+            memprof_log("memprof: cannot open MEMPROF_OUTPUT=", path, ": ");
+            memprof_log(strerrordesc_np(errno), "; not tracing\n", NULL);
+            return -1;
+        }
+        struct stat st;
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0 || fstat(fd, &st) != 0 || st.st_size != 0) {
+            close(fd);
+            return -1;
+        }
+    } else {
+        char exe[4096];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        exe[n > 0 ? n : 0] = 0;
+        const char *base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+        char digits[24];
+        int d = 0;
+        for (pid_t p = g_pid; p > 0 && d < 23; p /= 10)
+            digits[d++] = (char)('0' + p % 10);
+        size_t k = 0;
+        const char *parts[] = {"memprof.", base, "."};
+        for (int i = 0; i < 3; i++)
+            for (const char *c = parts[i]; *c && k < 4096; c++)
+                name[k++] = *c;
+        while (d > 0)
+            name[k++] = digits[--d];
+        memcpy(name + k, ".mprof", 7);
+        path = name;
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            memprof_log("memprof: cannot create ", path, ": ");
+            memprof_log(strerrordesc_np(errno), "; not tracing\n", NULL);
+            return -1;
+        }
+        flock(fd, LOCK_EX | LOCK_NB);
+    }
+    /* Keep clear of the low descriptors programs like to dup2 onto. */
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, 512);
+    if (high >= 0) {
+        close(fd);
+        fd = high;
+    }
+    struct stat st;
+    fstat(fd, &st);
+    g_fd = fd;
+    g_dev = st.st_dev;
+    g_ino = st.st_ino;
+
+    uint8_t header[MEMPROF_FILE_HEADER_SIZE] = {0};
+    memcpy(header, MEMPROF_FILE_MAGIC, MEMPROF_FILE_MAGIC_SIZE);
+    uint16_t major = MEMPROF_FORMAT_VERSION_MAJOR, minor = MEMPROF_FORMAT_VERSION_MINOR;
+    memcpy(header + MEMPROF_FH_VERSION_MAJOR, &major, 2);
+    memcpy(header + MEMPROF_FH_VERSION_MINOR, &minor, 2);
+    put32(header + MEMPROF_FH_HEADER_SIZE, MEMPROF_FILE_HEADER_SIZE);
+    int err = write_all(header, sizeof header);
+    if (err) {
+        memprof_log("memprof: cannot write the trace header: ", strerrordesc_np(err), "; not tracing\n");
+        return -1;
+    }
+    if (pthread_key_create(&g_thread_key, thread_exit) != 0)
+        return -1;
+    pthread_mutex_lock(&g_queue_lock);
+    record_process();
+    /* The PROCESS record goes first in the file. */
+    if (g_process) {
+        enqueue(g_process);
+        g_process = NULL;
+    }
+    pthread_mutex_unlock(&g_queue_lock);
+    return 0;
+}
+
+/* ---- the end ---------------------------------------------------------------------- */
+
+static void emit_leak(uintptr_t addr, uint64_t size, uint32_t stack, void *ctx) {
+    (void)ctx;
+    uint8_t *w = process_reserve(40);
+    if (!w)
+        return;
+    *w++ = MEMPROF_TAG_LEAK;
+    w = memprof_put_varint(w, stack);
+    w = memprof_put_varint(w, size);
+    w = memprof_put_varint(w, addr);
+    *w++ = MEMPROF_LEAK_UNFREED;
+    process_commit(w);
+}
+
+void memprof_finish(uint64_t end_flags) {
+    /* A vfork child shares our memory: it must not end the parent's trace. */
+    if (g_pid == 0 || getpid() != g_pid)
+        return;
+    int expected = MEMPROF_STATE_ACTIVE;
+    if (!atomic_compare_exchange_strong(&g_state, &expected, MEMPROF_STATE_FINISHED))
+        return;
+    int saved = t_guard;
+    t_guard = 1;
+
+    pthread_mutex_lock(&g_queue_lock);
+    /* Copy out what each thread has committed; owners may still be appending. */
+    for (struct memprof_thread *t = g_threads; t; t = t->next_all) {
+        if (!t->buf)
+            continue;
+        size_t len = atomic_load_explicit(&t->committed, memory_order_acquire);
+        struct memprof_buffer *copy = len ? buffer_get(MEMPROF_BLOCK_THREAD, t->index) : NULL;
+        if (copy) {
+            memcpy(copy->data, t->buf->data, len);
+            copy->len = len;
+            enqueue(copy);
+        }
+    }
+    int writer = g_writer_started;
+    g_writer_stop = 1;
+    pthread_cond_signal(&g_queue_cond);
+    pthread_mutex_unlock(&g_queue_lock);
+    if (writer)
+        pthread_join(g_writer, NULL);
+    g_writer_started = 0;
+
+    pthread_mutex_lock(&g_queue_lock);
+    record_tick(memprof_now_ns(), read_rss());
+    memprof_live_foreach(emit_leak, NULL);
+    uint8_t *w = process_reserve(48);
+    if (w) {
+        *w++ = MEMPROF_TAG_END;
+        w = memprof_put_varint(w, memprof_now_ns());
+        w = memprof_put_varint(w, atomic_load(&g_heap_peak));
+        w = memprof_put_varint(w, g_thread_count);
+        w = memprof_put_varint(w, end_flags);
+        process_commit(w);
+    }
+    if (g_process) {
+        enqueue(g_process);
+        g_process = NULL;
+    }
+    struct memprof_buffer *list = g_queue_head;
+    g_queue_head = g_queue_tail = NULL;
+    pthread_mutex_unlock(&g_queue_lock);
+    int err = drain(list);
+    if (err) {
+        memprof_log("memprof: cannot write the end of the trace: ", strerrordesc_np(err), "\n");
+    }
+    t_guard = saved;
+}

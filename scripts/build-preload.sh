@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds the preload library, libmemprof.so, with plain cc: it must not link the
+# Swift or C++ runtime, so it is not a SwiftPM product.
+#   scripts/build-preload.sh [OUTDIR]     (default: .build/preload)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-$root/.build/preload}
+mkdir -p "$out"
+cc=${CC:-cc}
+"$cc" -std=gnu11 -O2 -g -fPIC -shared -pthread \
+  -fvisibility=hidden -ftls-model=initial-exec -fno-plt \
+  -Wall -Wextra -Werror=implicit-function-declaration \
+  -I"$root/CShims/MemprofFormat/include" \
+  "$root"/CShims/Preload/*.c \
+  -Wl,-soname,libmemprof.so -Wl,-z,now -Wl,--as-needed \
+  -lunwind -lzstd -ldl \
+  -o "$out/libmemprof.so.tmp"
+mv "$out/libmemprof.so.tmp" "$out/libmemprof.so"
+echo "$out/libmemprof.so"
