@@ -1,0 +1,277 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Why `memprof run` could not record the command. `description` is one line.
+enum RunError: Error, CustomStringConvertible {
+    case commandNotFound(String)
+    case notExecutable(path: String, reason: String)
+    case staticallyLinked(path: String)
+    case setuid(path: String)
+    case preloadNotFound(searched: [String])
+    case cannotWriteOutput(path: String, reason: String)
+    case cannotStart(path: String, reason: String)
+    case preloadNotLoaded(path: String)
+
+    var description: String {
+        switch self {
+        case .commandNotFound(let name):
+            "command not found: \(name)"
+        case .notExecutable(let path, let reason):
+            "cannot run \(path): \(reason)"
+        case .staticallyLinked(let path):
+            "\(path) is statically linked: the preload needs the dynamic loader, so memprof cannot trace it"
+        case .setuid(let path):
+            "\(path) is setuid/setgid: the dynamic loader ignores LD_PRELOAD for it, so memprof cannot trace it"
+        case .preloadNotFound(let searched):
+            "cannot find libmemprof.so (looked in \(searched.joined(separator: ", "))); set MEMPROF_PRELOAD or run scripts/build.sh"
+        case .cannotWriteOutput(let path, let reason):
+            "cannot write the trace to \(path): \(reason)"
+        case .cannotStart(let path, let reason):
+            "cannot start \(path): \(reason)"
+        case .preloadNotLoaded(let path):
+            "\(path) ran but never loaded the preload (it may clear LD_PRELOAD or be setuid); no trace was written"
+        }
+    }
+
+    /// 127 for a missing command and 126 for one that cannot run (as shells do), 2 otherwise.
+    var exitStatus: Int32 {
+        switch self {
+        case .commandNotFound: 127
+        case .notExecutable, .cannotStart: 126
+        default: 2
+        }
+    }
+}
+
+/// Starts a command with the preload and waits for it.
+struct Launcher {
+    enum Outcome {
+        case exited(Int32)
+        case signaled(Int32)
+    }
+
+    let arguments: [String]
+    let executable: String
+    let preload: String
+    /// The trace path given with -o, or nil for the default name (known after spawn).
+    let requestedOutput: String?
+
+    init(command: [String], output: String?) throws {
+        arguments = command
+        executable = try Self.resolve(command[0])
+        try Self.checkLoadable(executable)
+        preload = try Self.findPreload()
+        requestedOutput = output
+    }
+
+    /// Runs the command to completion and returns how it ended.
+    func run() throws -> Outcome {
+        let name = URL(fileURLWithPath: executable).lastPathComponent
+        let cwd = FileManager.default.currentDirectoryPath
+        let outputPath = requestedOutput.map { Self.absolute($0, cwd: cwd) }
+            ?? "\(cwd)/memprof.\(name).tmp-\(getpid()).mprof"
+        // Create (or empty) the file now: an unwritable path fails before CMD runs, and
+        // the preload claims exactly this empty file (programs CMD executes find it taken).
+        let fd = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw RunError.cannotWriteOutput(path: outputPath, reason: String(cString: strerror(errno)))
+        }
+        close(fd)
+
+        var environment = ProcessInfo.processInfo.environment
+        let existing = environment["LD_PRELOAD"].map { $0.isEmpty ? "" : " " + $0 } ?? ""
+        environment["LD_PRELOAD"] = preload + existing
+        environment["MEMPROF_OUTPUT"] = outputPath
+
+        let pid: pid_t
+        do {
+            pid = try spawn(environment: environment)
+        } catch {
+            unlink(outputPath)
+            throw error
+        }
+        let outcome = wait(for: pid)
+
+        var finalPath = outputPath
+        if requestedOutput == nil {
+            finalPath = "\(cwd)/memprof.\(name).\(pid).mprof"
+            if rename(outputPath, finalPath) != 0 { finalPath = outputPath }
+        }
+        var info = stat()
+        if stat(finalPath, &info) == 0, info.st_size == 0 {
+            unlink(finalPath)
+            throw RunError.preloadNotLoaded(path: executable)
+        }
+        FileHandle.standardError.write(Data("memprof: trace written to \(Self.display(finalPath, cwd: cwd))\n".utf8))
+        return outcome
+    }
+
+    private func spawn(environment: [String: String]) throws -> pid_t {
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, nil, nil, argv, envp)
+        guard rc == 0 else {
+            throw RunError.cannotStart(path: executable, reason: String(cString: strerror(rc)))
+        }
+        return pid
+    }
+
+    /// Waits for the child. SIGINT and SIGQUIT reach the child from the terminal
+    /// directly (same process group); memprof ignores them meanwhile so that it can
+    /// still report the trace. SIGTERM and SIGHUP sent to memprof are passed on.
+    private func wait(for pid: pid_t) -> Outcome {
+        let oldInt = signal(SIGINT, SIG_IGN)
+        let oldQuit = signal(SIGQUIT, SIG_IGN)
+        Launcher.forwardTarget = pid
+        let forward: @convention(c) (Int32) -> Void = { sig in
+            if Launcher.forwardTarget > 0 { kill(Launcher.forwardTarget, sig) }
+        }
+        let oldTerm = signal(SIGTERM, forward)
+        let oldHup = signal(SIGHUP, forward)
+        defer {
+            signal(SIGINT, oldInt)
+            signal(SIGQUIT, oldQuit)
+            signal(SIGTERM, oldTerm)
+            signal(SIGHUP, oldHup)
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        // WIFEXITED / WEXITSTATUS / WTERMSIG are macros Swift cannot import.
+        let termSignal = status & 0x7f
+        if termSignal == 0 { return .exited((status >> 8) & 0xff) }
+        return .signaled(termSignal)
+    }
+
+    nonisolated(unsafe) static var forwardTarget: pid_t = 0
+
+    // MARK: - Resolving and checking the command
+
+    /// The command's path: as given when it contains a slash, else searched in PATH.
+    static func resolve(_ name: String) throws -> String {
+        if name.contains("/") {
+            guard access(name, F_OK) == 0 else { throw RunError.commandNotFound(name) }
+            guard access(name, X_OK) == 0 else {
+                throw RunError.notExecutable(path: name, reason: String(cString: strerror(errno)))
+            }
+            return name
+        }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + name
+            var info = stat()
+            if stat(candidate, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, access(candidate, X_OK) == 0 {
+                return candidate
+            }
+        }
+        throw RunError.commandNotFound(name)
+    }
+
+    /// Refuses programs the preload cannot enter: statically linked ELF files and
+    /// setuid/setgid ones run in secure mode. Scripts are checked through their interpreter.
+    static func checkLoadable(_ path: String, depth: Int = 0) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw RunError.notExecutable(path: path, reason: String(cString: strerror(errno)))
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw RunError.notExecutable(path: path, reason: "not a regular file")
+        }
+        if (info.st_mode & S_ISUID != 0 && info.st_uid != geteuid())
+            || (info.st_mode & S_ISGID != 0 && info.st_gid != getegid())
+        {
+            throw RunError.setuid(path: path)
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw RunError.notExecutable(path: path, reason: String(cString: strerror(errno)))
+        }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 4096)) ?? Data()
+        if head.starts(with: [0x23, 0x21]), depth == 0 {  // "#!"
+            let line = String(decoding: head.dropFirst(2).prefix { $0 != 0x0a }, as: UTF8.self)
+            if let interpreter = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).first {
+                try checkLoadable(String(interpreter), depth: 1)
+            }
+            return
+        }
+        guard head.starts(with: [0x7f, 0x45, 0x4c, 0x46]) else { return }  // not ELF: let exec decide
+        if try !ELFFile.hasInterpreter(handle: handle) {
+            throw RunError.staticallyLinked(path: path)
+        }
+    }
+
+    /// Where libmemprof.so is: $MEMPROF_PRELOAD, next to the memprof binary, in
+    /// ../lib/memprof, or in a development tree's .build/preload.
+    static func findPreload() throws -> String {
+        if let explicit = ProcessInfo.processInfo.environment["MEMPROF_PRELOAD"], !explicit.isEmpty {
+            guard access(explicit, R_OK) == 0 else { throw RunError.preloadNotFound(searched: [explicit]) }
+            return absolute(explicit, cwd: FileManager.default.currentDirectoryPath)
+        }
+        let exe = URL(fileURLWithPath: CommandLine.executablePathResolved).deletingLastPathComponent()
+        var candidates = [
+            exe.appendingPathComponent("libmemprof.so").path,
+            exe.appendingPathComponent("../lib/memprof/libmemprof.so").standardized.path,
+        ]
+        var directory = exe
+        while directory.path != "/" {
+            candidates.append(directory.appendingPathComponent(".build/preload/libmemprof.so").path)
+            directory = directory.deletingLastPathComponent()
+        }
+        if let found = candidates.first(where: { access($0, R_OK) == 0 }) { return found }
+        throw RunError.preloadNotFound(searched: Array(candidates.prefix(2)))
+    }
+
+    static func absolute(_ path: String, cwd: String) -> String {
+        path.hasPrefix("/") ? path : "\(cwd)/\(path)"
+    }
+
+    /// A path as the user would like to read it: relative to cwd when inside it.
+    static func display(_ path: String, cwd: String) -> String {
+        path.hasPrefix(cwd + "/") ? String(path.dropFirst(cwd.count + 1)) : path
+    }
+}
+
+extension CommandLine {
+    /// This executable's path, via /proc/self/exe (argv[0] may be a bare name).
+    static var executablePathResolved: String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        return n > 0 ? String(cString: buffer) : arguments[0]
+    }
+}
+
+/// Just enough ELF reading to tell whether a program uses the dynamic loader.
+enum ELFFile {
+    /// Whether the ELF file has a PT_INTERP program header (a dynamic loader).
+    static func hasInterpreter(handle: FileHandle) throws -> Bool {
+        try handle.seek(toOffset: 0)
+        guard let header = try handle.read(upToCount: 64), header.count >= 64 else { return true }
+        let is64 = header[4] == 2
+        let little = header[5] == 1
+        func read(_ data: Data, _ offset: Int, _ size: Int) -> UInt64 {
+            var value: UInt64 = 0
+            for i in 0..<size {
+                let byte = UInt64(data[data.startIndex + offset + i])
+                value |= little ? byte << (8 * UInt64(i)) : byte << (8 * UInt64(size - 1 - i))
+            }
+            return value
+        }
+        let phoff = is64 ? read(header, 32, 8) : read(header, 28, 4)
+        let phentsize = Int(is64 ? read(header, 54, 2) : read(header, 42, 2))
+        let phnum = Int(is64 ? read(header, 56, 2) : read(header, 44, 2))
+        guard phentsize > 0, phnum > 0 else { return false }
+        try handle.seek(toOffset: phoff)
+        guard let table = try handle.read(upToCount: phentsize * phnum), table.count == phentsize * phnum else {
+            return true  // unreadable: let the loader decide
+        }
+        let ptInterp: UInt64 = 3
+        return (0..<phnum).contains { read(table, $0 * phentsize, 4) == ptInterp }
+    }
+}

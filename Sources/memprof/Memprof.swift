@@ -1,0 +1,16 @@
+import ArgumentParser
+
+/// `memprof`: record a program's allocations with the preload, then report on them.
+@main
+struct Memprof: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "memprof",
+        abstract: "A memory profiler for Linux programs: where memory goes, what leaks, what churns.",
+        discussion: """
+            Record:  memprof run [-o FILE] -- CMD [ARGS...]
+            Report:  memprof report FILE [--format text|json] [--top N]
+            """,
+        version: "0.1.0",
+        subcommands: [Run.self, Report.self]
+    )
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+
+/// Runs real programs: the built `memprof` CLI, the example binaries, valgrind.
+/// Everything here needs `scripts/test.sh` (or `scripts/build.sh`) to have built the
+/// preload and `make -C examples` the example programs first.
+enum Harness {
+    /// The repository root, found from this file's path.
+    static let root: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static let examples = root.appendingPathComponent("examples/bin")
+    static let preload = root.appendingPathComponent(".build/preload/libmemprof.so")
+
+    /// The `memprof` executable of this build: it sits beside the test bundle.
+    static let memprof: URL = {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        let exe = URL(fileURLWithPath: n > 0 ? String(cString: buffer) : CommandLine.arguments[0])
+        return exe.deletingLastPathComponent().appendingPathComponent("memprof")
+    }()
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs `arguments` with `environment` added, `stdin` as input, and waits.
+    /// Standard input is /dev/null when `stdin` is nil.
+    @discardableResult
+    static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: arguments[0])
+        process.arguments = Array(arguments.dropFirst())
+        var env = ProcessInfo.processInfo.environment
+        env["MEMPROF_PRELOAD"] = preload.path
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        if let stdin {
+            let input = Pipe()
+            process.standardInput = input
+            try process.run()
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try input.fileHandleForWriting.close()
+        } else {
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+        }
+        // Read both pipes to the end before waiting: a full pipe would block the child.
+        let group = DispatchGroup()
+        nonisolated(unsafe) var errData = Data()
+        DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// A fresh temporary directory.
+    static func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("memprof-it-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// Records `command` with `memprof run -o` and returns the trace's path.
+    static func record(_ command: [String], environment: [String: String] = [:], in directory: URL) throws -> String {
+        let trace = directory.appendingPathComponent("trace-\(UUID().uuidString).mprof").path
+        let result = try run([memprof.path, "run", "-o", trace, "--"] + command, environment: environment)
+        #expect(result.stderr.contains("trace written to"), "memprof run said: \(result.stderr)")
+        return trace
+    }
+
+    /// `memprof report --format json` of `trace`, parsed.
+    static func reportJSON(_ trace: String) throws -> [String: Any] {
+        let result = try run([memprof.path, "report", "--format", "json", trace])
+        try #require(result.status == 0, "memprof report failed: \(result.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
+        return try #require(object as? [String: Any])
+    }
+
+    /// valgrind's "total heap usage" figures for `command` (allocs, frees, bytes), run
+    /// with the same standard streams as ``record(_:environment:in:)``, so programs that
+    /// look at their streams (python) behave the same.
+    static func valgrindHeapUsage(_ command: [String], environment: [String: String] = [:]) throws -> (allocs: Int, frees: Int, bytes: Int) {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("vg-\(UUID().uuidString).log")
+        defer { try? FileManager.default.removeItem(at: log) }
+        try run(["/usr/bin/valgrind", "--log-file=\(log.path)", "--run-libc-freeres=no", "--run-cxx-freeres=no"] + command, environment: environment)
+        let text = try String(contentsOf: log, encoding: .utf8)
+        guard let line = text.split(separator: "\n").first(where: { $0.contains("total heap usage:") }) else {
+            throw HarnessError.noValgrindSummary(text)
+        }
+        // "==123==   total heap usage: 1,234 allocs, 1,231 frees, 2,635,442 bytes allocated"
+        let joined = line.split(separator: ":").last!.replacingOccurrences(of: ",", with: "")
+        let figures = joined.split(separator: " ").compactMap { Int($0) }
+        guard figures.count == 3 else { throw HarnessError.noValgrindSummary(String(line)) }
+        return (figures[0], figures[1], figures[2])
+    }
+
+    static func isInstalled(_ path: String) -> Bool { FileManager.default.isExecutableFile(atPath: path) }
+}
+
+enum HarnessError: Error {
+    case noValgrindSummary(String)
+}
+
+extension Dictionary where Key == String, Value == Any {
+    /// `json["a"]["b"]` as an Int (JSON numbers arrive as NSNumber or Double).
+    func int(_ keys: String...) -> Int? {
+        var value: Any? = self
+        for key in keys { value = (value as? [String: Any])?[key] }
+        return (value as? NSNumber)?.intValue
+    }
+
+    func object(_ key: String) -> [String: Any]? { self[key] as? [String: Any] }
+    func array(_ key: String) -> [[String: Any]] { self[key] as? [[String: Any]] ?? [] }
+}

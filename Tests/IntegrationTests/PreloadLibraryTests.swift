@@ -1,0 +1,33 @@
+import Foundation
+import Testing
+
+/// The shipped preload must load into any program with libc alone.
+@Suite struct PreloadLibraryTests {
+    @Test func dependsOnlyOnLibcLevelLibraries() throws {
+        let result = try Harness.run(["/usr/bin/readelf", "-d", Harness.preload.path])
+        try #require(result.status == 0, "readelf failed: \(result.stderr)")
+        let needed = result.stdout.split(separator: "\n")
+            .filter { $0.contains("(NEEDED)") }
+            .compactMap { line -> String? in
+                guard let open = line.firstIndex(of: "["), let close = line.firstIndex(of: "]") else { return nil }
+                return String(line[line.index(after: open)..<close])
+            }
+        #expect(!needed.isEmpty)
+        let allowed = ["libc.so.6", "libunwind.so.8", "libzstd.so.1", "liblz4.so.1", "libdl.so.2", "libpthread.so.0"]
+        for library in needed {
+            #expect(allowed.contains(library), "libmemprof.so needs \(library)")
+        }
+        #expect(!result.stdout.contains("libswiftCore"))
+        #expect(!result.stdout.contains("libstdc++"))
+    }
+
+    @Test func exportsOnlyTheAllocatorEntryPoints() throws {
+        let result = try Harness.run(["/usr/bin/nm", "-D", "--defined-only", Harness.preload.path])
+        let symbols = Set(result.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) })
+        let expected: Set = [
+            "malloc", "free", "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc", "memalign",
+            "valloc", "pvalloc", "malloc_usable_size", "_exit", "_Exit",
+        ]
+        #expect(symbols == expected)
+    }
+}

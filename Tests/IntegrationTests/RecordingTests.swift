@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+
+/// Real example programs under the real preload, reported with `memprof report --format json`.
+@Suite(.serialized)
+struct RecordingTests {
+    let directory: URL
+
+    init() throws { directory = try Harness.temporaryDirectory() }
+
+    private func record(_ name: String, _ arguments: [String] = []) throws -> [String: Any] {
+        let trace = try Harness.record([Harness.examples.appendingPathComponent(name).path] + arguments, in: directory)
+        return try Harness.reportJSON(trace)
+    }
+
+    private func locations(_ entries: [[String: Any]]) -> [String] {
+        entries.compactMap { $0["location"] as? String }
+    }
+
+    @Test func knownCountsAreExact() throws {
+        let json = try record("known_counts")
+        #expect(json.int("snapshot", "allocation_count") == 123)
+        #expect(json.int("snapshot", "deallocation_count") == 120)
+        #expect(json.int("snapshot", "total_allocated") == 25062)
+        #expect(json.int("snapshot", "total_deallocated") == 25062 - 7000)
+        #expect(json.int("snapshot", "current_usage") == 7000)
+        #expect(json.int("allocations", "temporary_allocations") == 108)
+        #expect(json.int("leaks", "total_leaked_bytes") == 7000)
+        #expect(json.int("leaks", "leaked_blocks") == 3)
+        let leaks = json.object("leaks")?.array("leaks") ?? []
+        #expect(Set(leaks.compactMap { $0["size"] as? Int }) == [1000, 2000, 4000])
+        #expect(leaks.allSatisfy { ($0["location"] as? String)?.hasPrefix("leak_some (known_counts.c:") == true })
+        #expect(leaks.allSatisfy { $0["kind"] as? String == "unfreed" })
+        // By bytes, make_zeroed (10 x 1 KiB) tops the table; churn_small has the most calls.
+        let top = json.object("allocations")?.array("top_allocators") ?? []
+        #expect(top.first?["location"] as? String == "make_zeroed (known_counts.c:37)")
+        let churn = top.first { ($0["location"] as? String)?.hasPrefix("churn_small") == true }
+        #expect(churn?["allocation_count"] as? Int == 100)
+        // The stack under a site names the function and the caller, with file:line.
+        let stack = churn?["stack"] as? [[String: Any]] ?? []
+        #expect(stack.first?["function"] as? String == "churn_small")
+        #expect(stack.dropFirst().first?["function"] as? String == "main")
+        #expect((stack.first?["file"] as? String)?.hasSuffix("known_counts.c") == true)
+    }
+
+    @Test func everyAllocationFunctionIsCounted() throws {
+        // The pvalloc variant adds one pvalloc(20) and its free.
+        let json = try record("known_counts", ["pvalloc"])
+        #expect(json.int("snapshot", "allocation_count") == 124)
+        #expect(json.int("snapshot", "deallocation_count") == 121)
+        #expect(json.int("snapshot", "total_allocated") == 25082)
+    }
+
+    @Test func cplusplusNewAndDeleteReachMalloc() throws {
+        let json = try record("containers")
+        let leaks = json.object("leaks")?.array("leaks") ?? []
+        let widget = leaks.first { $0["size"] as? Int == 48 }
+        let location = try #require(widget?["location"] as? String)
+        // The innermost frame that is not the allocator: operator new is skipped.
+        #expect(location.hasPrefix("shapes::Widget* shapes::make_leaked<shapes::Widget>()"), "\(location)")
+    }
+
+    @Test func multiThreadedChurnIsCountedExactly() throws {
+        // Thread start-up itself allocates (TLS); measure it with zero work per thread.
+        let baseline = try record("threads", ["2", "0"])
+        let json = try record("threads", ["2", "500000"])
+        let base = try #require(baseline.int("snapshot", "allocation_count"))
+        #expect(json.int("snapshot", "allocation_count") == base + 1_000_000)
+        #expect(
+            json.int("snapshot", "deallocation_count") == (baseline.int("snapshot", "deallocation_count") ?? -1) + 1_000_000)
+        #expect(json.int("snapshot", "thread_count") == 3)
+        let top = json.object("allocations")?.array("top_allocators") ?? []
+        #expect((top.first?["location"] as? String)?.hasPrefix("worker (threads.c:") == true)
+    }
+
+    @Test func dlopenedLibrariesAreSymbolized() throws {
+        let json = try record("dlopen_main", [Harness.examples.appendingPathComponent("libplugin.so").path])
+        let leaks = json.object("leaks")?.array("leaks") ?? []
+        let plugin = leaks.first { $0["size"] as? Int == 3333 }
+        #expect((plugin?["location"] as? String)?.hasPrefix("plugin_leak (plugin.c:") == true)
+        let frames = plugin?["stack"] as? [[String: Any]] ?? []
+        #expect((frames.first?["module"] as? String)?.hasSuffix("libplugin.so") == true)
+    }
+
+    @Test(arguments: ["return", "exit", "_exit", "_Exit"])
+    func everyWayOutIsRecorded(mode: String) throws {
+        let trace = directory.appendingPathComponent("exit-\(mode).mprof").path
+        let program = Harness.examples.appendingPathComponent("exit_modes").path
+        let result = try Harness.run(
+            [Harness.memprof.path, "run", "-o", trace, "--", program, mode, "42"], stdin: "line one\nline two\n")
+        #expect(result.status == 42)
+        #expect(result.stdout == "line one\nline two\n")
+        let json = try Harness.reportJSON(trace)
+        #expect(json.int("leaks", "total_leaked_bytes") == 777)
+        #expect(json.object("trace")?["truncated"] as? Bool == false)
+    }
+
+    @Test func defaultOutputNameUsesProgramAndPid() throws {
+        let program = Harness.examples.appendingPathComponent("exit_modes").path
+        let process = Process()
+        process.executableURL = Harness.memprof
+        process.arguments = ["run", "--", program]
+        process.currentDirectoryURL = directory
+        var env = ProcessInfo.processInfo.environment
+        env["MEMPROF_PRELOAD"] = Harness.preload.path
+        process.environment = env
+        process.standardInput = FileHandle.nullDevice
+        let err = Pipe()
+        process.standardError = err
+        try process.run()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            .filter { $0.hasPrefix("memprof.exit_modes.") && $0.hasSuffix(".mprof") }
+        #expect(files.count == 1)
+        let name = try #require(files.first)
+        #expect(stderr.contains("trace written to \(name)"))
+        let pid = name.dropFirst("memprof.exit_modes.".count).dropLast(".mprof".count)
+        #expect(Int(pid) != nil)
+    }
+
+    @Test func childrenTheProgramExecutesAreNotTraced() throws {
+        // sh runs exit_modes as a child: only sh is traced, and the child's run does
+        // not touch sh's trace.
+        let program = Harness.examples.appendingPathComponent("exit_modes").path
+        let trace = try Harness.record(["/bin/sh", "-c", "\(program) return 0; echo done"], in: directory)
+        let json = try Harness.reportJSON(trace)
+        #expect((json.object("process")?["command"] as? String)?.contains("sh") == true)
+        #expect(json.int("leaks", "total_leaked_bytes") != 777)
+    }
+}

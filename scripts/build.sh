@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Builds memprof: the preload (plain cc), the Swift CLI, and the example programs.
+#   scripts/build.sh [debug|release]      (default: release)
+# The preload is copied next to the memprof binary, where `memprof run` looks first.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+config=${1:-release}
+cd "$root"
+scripts/build-preload.sh "$root/.build/preload" >/dev/null
+make -s -C examples 2>&1 | grep -v "Using 'dlopen' in statically linked" || true
+swift build -c "$config"
+bin=$(swift build -c "$config" --show-bin-path)
+cp "$root/.build/preload/libmemprof.so" "$bin/libmemprof.so"
+echo "built $bin/memprof"

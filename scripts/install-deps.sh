@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the Debian packages memprof needs to build and test (skips what is there).
+set -euo pipefail
+packages=(libunwind-dev libzstd-dev libdw-dev libelf-dev elfutils binutils make gcc g++ valgrind sqlite3 python3.11)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
