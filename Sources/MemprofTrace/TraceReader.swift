@@ -4,6 +4,11 @@
 public struct TraceFileHeader: Sendable, Equatable {
     public var versionMajor: UInt16
     public var versionMinor: UInt16
+
+    public init(versionMajor: UInt16, versionMinor: UInt16) {
+        self.versionMajor = versionMajor
+        self.versionMinor = versionMinor
+    }
 }
 
 /// Where and why a trace ends early. Reading still returns everything before it.
@@ -13,14 +18,28 @@ public struct TraceTruncation: Sendable, Equatable, CustomStringConvertible {
     /// Human-readable reason, e.g. "the file ends inside a block (12 of 4100 bytes)".
     public var reason: String
     public var description: String { "truncated at byte \(offset): \(reason)" }
+
+    public init(offset: UInt64, reason: String) {
+        self.offset = offset
+        self.reason = reason
+    }
 }
 
 /// What a complete read saw.
 public struct TraceReadSummary: Sendable, Equatable {
+    /// Complete blocks decoded.
     public var blockCount: Int
+    /// Bytes of the file that were read and decoded: the file header plus every complete
+    /// block. Equals the file size unless the trace is cut inside a block.
     public var byteCount: UInt64
     /// nil for a complete trace (it ended with an END record and nothing after it).
     public var truncation: TraceTruncation?
+
+    public init(blockCount: Int, byteCount: UInt64, truncation: TraceTruncation?) {
+        self.blockCount = blockCount
+        self.byteCount = byteCount
+        self.truncation = truncation
+    }
 }
 
 /// Why a trace could not be read. `description` is one line naming path, offset and cause.
@@ -32,20 +51,61 @@ public enum TraceError: Error, Equatable, CustomStringConvertible {
     case corrupt(path: String, offset: UInt64, reason: String)
     case readFailed(path: String, reason: String)
 
-    public var description: String { fatalError("not implemented yet") }
+    public var description: String { describe() }
 }
 
 /// Streams a trace file block by block in bounded memory.
+///
+/// ```swift
+/// struct Counter: TraceVisitor {
+///     var allocations = 0
+///     mutating func allocation(thread: UInt32, size: UInt64, stackID: UInt32) {
+///         allocations += 1
+///     }
+/// }
+/// let reader = try TraceReader(path: "app.mprof")
+/// var counter = Counter()
+/// let summary = try reader.read(into: &counter)
+/// if let truncation = summary.truncation { print("warning: \(truncation)") }
+/// ```
+///
+/// The file stays open while any copy of the reader exists; `read(into:)` may be called
+/// more than once (each call reads the file from the start) and from any thread.
 public struct TraceReader: Sendable {
     public let path: String
     public let header: TraceFileHeader
+    @usableFromInline let file: TraceFile
 
     /// Opens `path` and validates the file header.
-    public init(path: String) throws(TraceError) { fatalError("not implemented yet") }
+    public init(path: String) throws(TraceError) {
+        let file = try TraceFile(opening: path)
+        self.header = try file.readFileHeader()
+        self.path = path
+        self.file = file
+    }
 
     /// Decodes every block in file order, calling `visitor` for each record.
     /// A file cut short is not an error: the summary's `truncation` says where it ends.
+    ///
+    /// Records of a block are delivered as they are decoded, so when a block turns out
+    /// to be corrupt part-way, the visitor has already seen its earlier records. A block
+    /// cut off by the end of the file is not delivered at all: its checksum cannot be
+    /// verified.
+    @inlinable
     public func read<V: TraceVisitor>(into visitor: inout V) throws(TraceError) -> TraceReadSummary {
-        fatalError("not implemented yet")
+        let blocks = BlockReader(file: file)
+        var sawEnd = false
+        while let block = try blocks.next() {
+            do throws(RecordError) {
+                if block.isThreadBlock {
+                    try decodeThreadBlock(block.payload, thread: block.thread, into: &visitor)
+                } else {
+                    try decodeProcessBlock(block.payload, sawEnd: &sawEnd, into: &visitor)
+                }
+            } catch {
+                throw error.traceError(path: path, blockOffset: block.offset, payloadSize: block.payload.count)
+            }
+        }
+        return blocks.summary(sawEnd: sawEnd)
     }
 }
