@@ -8,7 +8,7 @@ import PackageDescription
 //   → MemprofReport (text / JSON) → memprof (CLI)
 let package = Package(
     name: "memprof",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "memprof", targets: ["memprof"]),
         .library(name: "MemprofTrace", targets: ["MemprofTrace"]),

@@ -33,10 +33,8 @@ enum Format {
     static let blockThreadOffset = Int(MEMPROF_BH_THREAD)
     static let blockChecksumOffset = Int(MEMPROF_BH_CHECKSUM)
 
-    /// `MEMPROF_MAX_RAW_BLOCK_SIZE` (16 MiB). Swift cannot import that macro because it
-    /// is written as a product (`16u * 1024u * 1024u`), so the value is repeated here.
-    /// Keep the two (and docs/trace-format.md) in step.
-    static let maxRawBlockSize = 16 * 1024 * 1024
+    /// The largest raw block a reader accepts (16 MiB).
+    static let maxRawBlockSize = Int(MEMPROF_MAX_RAW_BLOCK_SIZE)
 
     static let blockKindThread = UInt8(MEMPROF_BLOCK_THREAD.rawValue)
     static let blockKindProcess = UInt8(MEMPROF_BLOCK_PROCESS.rawValue)

@@ -45,7 +45,7 @@
 #define MEMPROF_BH_CHECKSUM 20    /* u32, CRC-32 (IEEE) of the stored payload */
 
 /* A block's raw payload never exceeds this; readers reject larger claims. */
-#define MEMPROF_MAX_RAW_BLOCK_SIZE (16u * 1024u * 1024u)
+#define MEMPROF_MAX_RAW_BLOCK_SIZE 0x1000000u /* 16 MiB; a plain literal so Swift imports it */
 
 enum memprof_block_kind {
     /* Events of one thread, in the order that thread made them. */
