@@ -42,7 +42,9 @@ let package = Package(
                     resources: [.copy("Golden")]),
         .testTarget(name: "MemprofSymbolizeTests", dependencies: ["MemprofSymbolize"]),
         .testTarget(name: "MemprofAnalysisTests", dependencies: ["MemprofAnalysis", "MemprofTrace"]),
-        .testTarget(name: "MemprofReportTests", dependencies: ["MemprofReport", "MemprofAnalysis"]),
+        .testTarget(
+            name: "MemprofReportTests",
+            dependencies: ["MemprofReport", "MemprofAnalysis", "MemprofTrace", "MemprofSymbolize"]),
         .testTarget(name: "IntegrationTests", dependencies: ["MemprofTrace"]),
     ]
 )

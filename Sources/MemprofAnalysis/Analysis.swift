@@ -1,0 +1,157 @@
+import MemprofTrace
+
+/// Everything a report needs to know about one recorded run, computed in one pass over
+/// the trace by ``TraceAnalyzer``. A pure value: no I/O, no symbolization.
+///
+/// ```swift
+/// var analyzer = TraceAnalyzer()
+/// let summary = try TraceReader(path: path).read(into: &analyzer)
+/// let analysis = analyzer.analysis(readSummary: summary)
+/// print(analysis.allocationCount, analysis.peakHeapBytes)
+/// ```
+///
+/// Counting follows valgrind's `total heap usage` line: every successful allocation
+/// call is one allocation; every free of a non-null pointer is one deallocation, also
+/// when memprof never saw the block allocated (``unknownDeallocationCount``).
+public struct Analysis: Sendable, Equatable {
+    /// Where and why a trace ends early; everything before it was analysed.
+    public struct Truncation: Sendable, Hashable, CustomStringConvertible {
+        /// Byte offset in the file where the readable part ends.
+        public var offset: UInt64
+        /// Why the rest could not be read.
+        public var reason: String
+
+        /// Creates a truncation note.
+        public init(offset: UInt64, reason: String) {
+            self.offset = offset
+            self.reason = reason
+        }
+
+        /// Converts the reader's note.
+        public init(_ truncation: TraceTruncation) {
+            self.init(offset: truncation.offset, reason: truncation.reason)
+        }
+
+        /// "truncated at byte N: reason".
+        public var description: String { "truncated at byte \(offset): \(reason)" }
+    }
+
+    /// The recorded process, nil when the trace lacks its PROCESS record.
+    public var process: ProcessRecord?
+    /// Every module of every module-map generation, in trace order.
+    public var modules: [ModuleRecord]
+    /// Every stack the trace defined, by id.
+    public var stacks: [UInt32: StackRecord]
+    /// Threads the process ran (from the END record, else the threads seen starting).
+    public var threadCount: Int
+    /// Time from process start to the end of tracing (or to the last timestamp seen).
+    public var durationNanoseconds: UInt64
+
+    /// Successful allocation calls.
+    public var allocationCount: UInt64
+    /// Frees of non-null pointers, including ``unknownDeallocationCount``.
+    public var deallocationCount: UInt64
+    /// Frees of pointers memprof never saw allocated (their size is unknown).
+    public var unknownDeallocationCount: UInt64
+    /// Bytes requested by all allocations.
+    public var totalAllocatedBytes: UInt64
+    /// Bytes of the known blocks that were freed.
+    public var totalDeallocatedBytes: UInt64
+    /// Heap bytes still allocated when the trace ends.
+    public var currentBytes: UInt64
+    /// Highest heap usage: the END record's exact figure, else the highest of the
+    /// ticks' exact running peak and the replay's peak.
+    public var peakHeapBytes: UInt64
+    /// When ``peakHeapBytes`` was reached: the first tick that reported it, else the
+    /// replay's estimate; nil when nothing was allocated.
+    public var peakNanoseconds: UInt64?
+    /// The highest heap usage of the replay of the events in file order. Differs from
+    /// ``peakHeapBytes`` only when blocks of different threads interleave; the stacks'
+    /// ``AllocationTotals/peakBytes`` add up to this figure.
+    public var replayPeakBytes: UInt64
+    /// Highest resident set size sampled.
+    public var peakRSSBytes: UInt64
+    /// Allocations freed before their thread allocated anything else.
+    public var temporaryAllocationCount: UInt64
+    /// Requested sizes.
+    public var sizes: SizeDistribution
+
+    /// Activity per stack, ascending by stack id; only stacks that allocated, freed or
+    /// leaked something.
+    public var stackStatistics: [StackStatistics]
+    /// Blocks not freed at exit, grouped by allocation stack and kind; largest first.
+    public var leakGroups: [LeakGroup]
+    /// Whether the trace reached the leak report at exit. When false (a trace cut short)
+    /// ``leakGroups`` is empty because nothing was reported, not because nothing leaked.
+    public var leaksRecorded: Bool
+
+    /// Ticks over the run, evenly thinned to a bounded number of points.
+    public var timeline: [TickRecord]
+    /// Trend figures over all ticks.
+    public var trend: TrendStatistics
+
+    /// Set when the file ends early.
+    public var truncation: Truncation?
+    /// The END record, nil when tracing did not end normally.
+    public var end: EndRecord?
+
+    /// Creates an analysis; ``TraceAnalyzer`` is the usual way to get one.
+    public init(
+        process: ProcessRecord? = nil, modules: [ModuleRecord] = [], stacks: [UInt32: StackRecord] = [:],
+        threadCount: Int = 0, durationNanoseconds: UInt64 = 0, allocationCount: UInt64 = 0,
+        deallocationCount: UInt64 = 0, unknownDeallocationCount: UInt64 = 0, totalAllocatedBytes: UInt64 = 0,
+        totalDeallocatedBytes: UInt64 = 0, currentBytes: UInt64 = 0, peakHeapBytes: UInt64 = 0,
+        peakNanoseconds: UInt64? = nil, replayPeakBytes: UInt64 = 0, peakRSSBytes: UInt64 = 0,
+        temporaryAllocationCount: UInt64 = 0, sizes: SizeDistribution = SizeDistribution(buckets: []),
+        stackStatistics: [StackStatistics] = [], leakGroups: [LeakGroup] = [], leaksRecorded: Bool = false,
+        timeline: [TickRecord] = [], trend: TrendStatistics = .empty, truncation: Truncation? = nil,
+        end: EndRecord? = nil
+    ) {
+        self.process = process
+        self.modules = modules
+        self.stacks = stacks
+        self.threadCount = threadCount
+        self.durationNanoseconds = durationNanoseconds
+        self.allocationCount = allocationCount
+        self.deallocationCount = deallocationCount
+        self.unknownDeallocationCount = unknownDeallocationCount
+        self.totalAllocatedBytes = totalAllocatedBytes
+        self.totalDeallocatedBytes = totalDeallocatedBytes
+        self.currentBytes = currentBytes
+        self.peakHeapBytes = peakHeapBytes
+        self.peakNanoseconds = peakNanoseconds
+        self.replayPeakBytes = replayPeakBytes
+        self.peakRSSBytes = peakRSSBytes
+        self.temporaryAllocationCount = temporaryAllocationCount
+        self.sizes = sizes
+        self.stackStatistics = stackStatistics
+        self.leakGroups = leakGroups
+        self.leaksRecorded = leaksRecorded
+        self.timeline = timeline
+        self.trend = trend
+        self.truncation = truncation
+        self.end = end
+    }
+
+    /// ``durationNanoseconds`` in seconds.
+    public var durationSeconds: Double { Double(durationNanoseconds) / 1e9 }
+
+    /// Allocations per second of run time, 0 for a zero-length run.
+    public var allocationRatePerSecond: Double {
+        durationNanoseconds == 0 ? 0 : Double(allocationCount) / durationSeconds
+    }
+
+    /// Bytes of all blocks not freed at exit.
+    public var leakedBytes: UInt64 { leakGroups.reduce(0) { $0 &+ $1.bytes } }
+
+    /// Number of blocks not freed at exit.
+    public var leakedBlocks: UInt64 { leakGroups.reduce(0) { $0 &+ $1.blocks } }
+
+    /// Whether the file ends early (see ``truncation``).
+    public var isTruncated: Bool { truncation != nil }
+
+    /// The totals of all stacks together.
+    public var totals: AllocationTotals {
+        stackStatistics.reduce(into: AllocationTotals()) { $0 += $1.totals }
+    }
+}

@@ -1,0 +1,354 @@
+import MemprofTrace
+
+/// Replays a trace's events and builds an ``Analysis`` in one pass.
+///
+/// Per event the work is a few array operations: per-stack counters live in an array
+/// indexed by stack id (ids are dense; ids past ``denseStackLimit`` fall back to a
+/// dictionary), small sizes are counted in an array. Memory is bounded by the number
+/// of distinct stacks and sizes, never by the number of events.
+///
+/// **Peak contribution.** Each stack's share of the heap peak is found with heaptrack's
+/// lazy trick: reaching a new peak only sets a flag; the next time the heap goes down
+/// (and once at the end) the stacks' live bytes are copied to their peak bytes. Only
+/// stacks touched since the previous copy are copied — an untouched stack's live bytes
+/// still equal what was copied last time — so a steadily growing heap, which reaches a
+/// new peak before almost every free, costs O(1) per event and not O(stacks).
+///
+/// ```swift
+/// var analyzer = TraceAnalyzer()
+/// let summary = try TraceReader(path: path).read(into: &analyzer)
+/// let analysis = analyzer.analysis(readSummary: summary)
+/// ```
+public struct TraceAnalyzer: TraceVisitor, Sendable {
+    /// Stack ids below this are counted in a directly indexed array.
+    public static let denseStackLimit: UInt32 = 1 << 20
+
+    /// Per-stack counters on the hot path; one cache line.
+    struct Accumulator: Sendable {
+        var allocations: UInt64 = 0
+        var deallocations: UInt64 = 0
+        var allocatedBytes: UInt64 = 0
+        var deallocatedBytes: UInt64 = 0
+        var temporaries: UInt64 = 0
+        /// Signed: a free can be replayed before its allocation when another thread's
+        /// block comes first in the file.
+        var live: Int64 = 0
+        var peak: Int64 = 0
+        /// Whether `live` may differ from `peak`'s last copy (the stack is in a dirty list).
+        var isDirty = false
+
+        var isUsed: Bool { allocations != 0 || deallocations != 0 }
+    }
+
+    struct LeakKey: Hashable, Sendable {
+        var stackID: UInt32
+        var kind: LeakKind
+    }
+
+    private var process: ProcessRecord?
+    private var modules: [ModuleRecord] = []
+    private var stacks: [UInt32: StackRecord] = [:]
+    private var dense: [Accumulator] = []
+    private var sparse: [UInt32: Accumulator] = [:]
+    /// Stacks touched since the last peak copy, each listed once.
+    private var dirtyDense: [Int] = []
+    private var dirtySparse: [UInt32] = []
+
+    private var allocationCount: UInt64 = 0
+    private var deallocationCount: UInt64 = 0
+    private var unknownDeallocationCount: UInt64 = 0
+    private var allocatedBytes: UInt64 = 0
+    private var deallocatedBytes: UInt64 = 0
+    private var temporaryCount: UInt64 = 0
+    private var sizes = SizeHistogram()
+
+    // The replay of the heap in file order.
+    private var heapBytes: Int64 = 0
+    private var replayPeak: Int64 = 0
+    private var replayPeakTime: UInt64 = 0
+    private var peakPending = false
+
+    // Clocks.
+    private var threadTimes: [UInt32: UInt64] = [:]
+    private var currentTime: UInt64 = 0
+    private var latestTime: UInt64 = 0
+    private var threadsStarted = 0
+
+    // Ticks.
+    private var timeline: TimelineSampler
+    private var trend = TrendAccumulator()
+    private var tickPeak: UInt64 = 0
+    private var tickPeakTime: UInt64?
+    private var peakRSS: UInt64 = 0
+
+    private var leaks: [LeakKey: (blocks: UInt64, bytes: UInt64)] = [:]
+    private var end: EndRecord?
+
+    /// Creates an analyzer.
+    /// - Parameter timelineCapacity: how many ticks ``Analysis/timeline`` keeps at most
+    ///   (plus the last one); trend figures always use every tick.
+    public init(timelineCapacity: Int = 2048) {
+        timeline = TimelineSampler(capacity: timelineCapacity)
+    }
+
+    // MARK: TraceVisitor
+
+    /// Keeps the process record for the report header.
+    public mutating func process(_ record: ProcessRecord) {
+        process = record
+    }
+
+    /// Keeps the module for offline symbolization.
+    public mutating func module(_ record: ModuleRecord) {
+        modules.append(record)
+    }
+
+    /// Keeps the stack; events may have referenced its id already.
+    public mutating func stack(_ record: StackRecord) {
+        stacks[record.id] = record
+    }
+
+    /// Restores the clock of the thread whose block begins.
+    public mutating func threadBlock(thread: UInt32) {
+        if let time = threadTimes[thread] { currentTime = time }
+    }
+
+    /// Advances the thread's clock (used to time the replay's peak).
+    public mutating func time(thread: UInt32, nanoseconds: UInt64) {
+        threadTimes[thread] = nanoseconds
+        currentTime = nanoseconds
+        latestTime = max(latestTime, nanoseconds)
+    }
+
+    /// Counts an allocation: a few array operations.
+    @inline(__always)
+    public mutating func allocation(thread: UInt32, size: UInt64, stackID: UInt32) {
+        allocationCount &+= 1
+        allocatedBytes &+= size
+        sizes.add(size)
+        if stackID < Self.denseStackLimit {
+            let index = Int(stackID)
+            if index >= dense.count { growDense(toInclude: index) }
+            dense[index].allocations &+= 1
+            dense[index].allocatedBytes &+= size
+            dense[index].live &+= Int64(bitPattern: size)
+            if !dense[index].isDirty { markDirty(index) }
+        } else {
+            var accumulator = sparse[stackID] ?? Accumulator()
+            accumulator.allocations &+= 1
+            accumulator.allocatedBytes &+= size
+            accumulator.live &+= Int64(bitPattern: size)
+            if !accumulator.isDirty {
+                accumulator.isDirty = true
+                dirtySparse.append(stackID)
+            }
+            sparse[stackID] = accumulator
+        }
+        heapBytes &+= Int64(bitPattern: size)
+        if heapBytes > replayPeak {
+            replayPeak = heapBytes
+            replayPeakTime = currentTime
+            peakPending = true
+        }
+    }
+
+    /// Counts a free of a block from `stackID`; first copies the stacks touched since
+    /// the last copy to their peak bytes when the heap was at a new peak.
+    @inline(__always)
+    public mutating func deallocation(thread: UInt32, size: UInt64, stackID: UInt32, temporary: Bool) {
+        // The heap is about to go down: if it was at a new peak, that peak is final now.
+        if peakPending { capturePeak() }
+        deallocationCount &+= 1
+        deallocatedBytes &+= size
+        let temporaries: UInt64 = temporary ? 1 : 0
+        temporaryCount &+= temporaries
+        if stackID < Self.denseStackLimit {
+            let index = Int(stackID)
+            if index >= dense.count { growDense(toInclude: index) }
+            dense[index].deallocations &+= 1
+            dense[index].deallocatedBytes &+= size
+            dense[index].temporaries &+= temporaries
+            dense[index].live &-= Int64(bitPattern: size)
+            if !dense[index].isDirty { markDirty(index) }
+        } else {
+            var accumulator = sparse[stackID] ?? Accumulator()
+            accumulator.deallocations &+= 1
+            accumulator.deallocatedBytes &+= size
+            accumulator.temporaries &+= temporaries
+            accumulator.live &-= Int64(bitPattern: size)
+            if !accumulator.isDirty {
+                accumulator.isDirty = true
+                dirtySparse.append(stackID)
+            }
+            sparse[stackID] = accumulator
+        }
+        heapBytes &-= Int64(bitPattern: size)
+    }
+
+    /// Counts a free of a pointer memprof never saw allocated: a deallocation of
+    /// unknown size.
+    public mutating func unknownDeallocation(thread: UInt32) {
+        deallocationCount &+= 1
+        unknownDeallocationCount &+= 1
+    }
+
+    /// Feeds the timeline, the trend, peak RSS and the exact peak and its time.
+    public mutating func tick(_ record: TickRecord) {
+        timeline.add(record)
+        trend.add(record)
+        peakRSS = max(peakRSS, record.rssBytes)
+        if record.heapPeakBytes > tickPeak || tickPeakTime == nil {
+            tickPeak = record.heapPeakBytes
+            tickPeakTime = record.nanoseconds
+        }
+        latestTime = max(latestTime, record.nanoseconds)
+    }
+
+    /// Counts a thread (used when the trace has no END record).
+    public mutating func threadStarted(index: UInt32, tid: UInt64) {
+        threadsStarted += 1
+    }
+
+    /// Adds a block still allocated at exit to its (stack, kind) group.
+    public mutating func leak(_ record: LeakRecord) {
+        let key = LeakKey(stackID: record.stackID, kind: record.kind)
+        let old = leaks[key] ?? (0, 0)
+        leaks[key] = (old.blocks &+ 1, old.bytes &+ record.size)
+    }
+
+    /// Keeps the END record: duration, exact peak, thread count, how tracing ended.
+    public mutating func end(_ record: EndRecord) {
+        end = record
+        latestTime = max(latestTime, record.nanoseconds)
+    }
+
+    // MARK: Result
+
+    /// The analysis of everything visited so far. Call it after the read; the analyzer
+    /// is not changed, so it may also be called midway for a partial result.
+    /// - Parameter truncation: where the file ended early, if it did.
+    public func analysis(truncation: Analysis.Truncation? = nil) -> Analysis {
+        var final = self
+        if final.peakPending { final.capturePeak() }
+        return final.makeAnalysis(truncation: truncation)
+    }
+
+    /// The analysis of a complete read, noting the summary's truncation.
+    public func analysis(readSummary: TraceReadSummary) -> Analysis {
+        analysis(truncation: readSummary.truncation.map(Analysis.Truncation.init))
+    }
+
+    // MARK: Private
+
+    @inline(never)
+    private mutating func growDense(toInclude index: Int) {
+        let newCount = min(max(index + 1, dense.count * 2, 256), Int(Self.denseStackLimit))
+        dense.append(contentsOf: repeatElement(Accumulator(), count: newCount - dense.count))
+    }
+
+    /// Lists a dense stack as touched since the last peak copy.
+    @inline(never)
+    private mutating func markDirty(_ index: Int) {
+        dense[index].isDirty = true
+        dirtyDense.append(index)
+    }
+
+    /// Copies the touched stacks' live bytes to their peak bytes: the heap is at its
+    /// peak now. The other stacks' peak bytes already equal their live bytes.
+    @inline(never)
+    private mutating func capturePeak() {
+        peakPending = false
+        dense.withUnsafeMutableBufferPointer { buffer in
+            for index in dirtyDense {
+                buffer[index].peak = buffer[index].live
+                buffer[index].isDirty = false
+            }
+        }
+        dirtyDense.removeAll(keepingCapacity: true)
+        for id in dirtySparse {
+            sparse[id]!.peak = sparse[id]!.live
+            sparse[id]!.isDirty = false
+        }
+        dirtySparse.removeAll(keepingCapacity: true)
+    }
+
+    private func makeAnalysis(truncation: Analysis.Truncation?) -> Analysis {
+        var leakTotals: [UInt32: (blocks: UInt64, bytes: UInt64)] = [:]
+        var leakGroups: [LeakGroup] = []
+        leakGroups.reserveCapacity(leaks.count)
+        for (key, value) in leaks {
+            leakGroups.append(LeakGroup(stackID: key.stackID, kind: key.kind, blocks: value.blocks, bytes: value.bytes))
+            let old = leakTotals[key.stackID] ?? (0, 0)
+            leakTotals[key.stackID] = (old.blocks &+ value.blocks, old.bytes &+ value.bytes)
+        }
+        leakGroups.sort {
+            ($0.bytes, $1.stackID, $1.kind.rawValue) > ($1.bytes, $0.stackID, $0.kind.rawValue)
+        }
+
+        func statistics(_ id: UInt32, _ accumulator: Accumulator) -> StackStatistics {
+            let leaked = leakTotals[id] ?? (0, 0)
+            return StackStatistics(
+                stackID: id,
+                totals: AllocationTotals(
+                    allocations: accumulator.allocations,
+                    deallocations: accumulator.deallocations,
+                    allocatedBytes: accumulator.allocatedBytes,
+                    deallocatedBytes: accumulator.deallocatedBytes,
+                    liveBytes: UInt64(max(accumulator.live, 0)),
+                    peakBytes: UInt64(max(accumulator.peak, 0)),
+                    temporaryAllocations: accumulator.temporaries,
+                    leakedBytes: leaked.bytes,
+                    leakedBlocks: leaked.blocks))
+        }
+        var perStack: [StackStatistics] = []
+        for (index, accumulator) in dense.enumerated() where accumulator.isUsed || leakTotals[UInt32(index)] != nil {
+            perStack.append(statistics(UInt32(index), accumulator))
+        }
+        for (id, accumulator) in sparse where accumulator.isUsed || leakTotals[id] != nil {
+            perStack.append(statistics(id, accumulator))
+        }
+        // Stacks that only leaked (their allocations were not in the readable part).
+        let counted = Set(perStack.map(\.stackID))
+        for id in leakTotals.keys where !counted.contains(id) {
+            perStack.append(statistics(id, Accumulator()))
+        }
+        perStack.sort { $0.stackID < $1.stackID }
+
+        let replayPeakBytes = UInt64(max(replayPeak, 0))
+        let peak = end?.heapPeakBytes ?? max(tickPeak, replayPeakBytes)
+        let peakTime: UInt64?
+        if peak == 0 {
+            peakTime = nil
+        } else if let tickPeakTime, tickPeak >= peak {
+            peakTime = tickPeakTime
+        } else {
+            peakTime = replayPeakTime
+        }
+
+        return Analysis(
+            process: process,
+            modules: modules,
+            stacks: stacks,
+            threadCount: end.map { Int(clamping: $0.threadCount) } ?? threadsStarted,
+            durationNanoseconds: end?.nanoseconds ?? latestTime,
+            allocationCount: allocationCount,
+            deallocationCount: deallocationCount,
+            unknownDeallocationCount: unknownDeallocationCount,
+            totalAllocatedBytes: allocatedBytes,
+            totalDeallocatedBytes: deallocatedBytes,
+            currentBytes: allocatedBytes >= deallocatedBytes ? allocatedBytes - deallocatedBytes : 0,
+            peakHeapBytes: peak,
+            peakNanoseconds: peakTime,
+            replayPeakBytes: replayPeakBytes,
+            peakRSSBytes: peakRSS,
+            temporaryAllocationCount: temporaryCount,
+            sizes: sizes.distribution,
+            stackStatistics: perStack,
+            leakGroups: leakGroups,
+            leaksRecorded: end != nil || !leaks.isEmpty,
+            timeline: timeline.ticks,
+            trend: trend.statistics,
+            truncation: truncation,
+            end: end)
+    }
+}

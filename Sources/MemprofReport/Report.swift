@@ -1,0 +1,203 @@
+import MemprofAnalysis
+import MemprofSymbolize
+import MemprofTrace
+
+/// A recorded run ready to render: the ``Analysis`` with its stacks symbolized and
+/// grouped into allocation sites by location (see ``SiteLocator``).
+///
+/// Symbolization is injected, so reports can be built and tested without debug info:
+///
+/// ```swift
+/// let symbolizer = Symbolizer(modules: analysis.modules)
+/// let report = Report(analysis: analysis, tracePath: path, resolve: symbolizer.symbolize(stack:))
+/// print(TextReportRenderer(top: 10).render(report))
+/// ```
+public struct Report: Sendable {
+    /// All allocations made at one location, over every stack that reached it.
+    public struct Site: Sendable, Hashable {
+        /// ``SiteLocator/location(of:)`` of the site's stacks.
+        public var location: String
+        /// The stacks' totals, summed.
+        public var totals: AllocationTotals
+        /// The stacks that reached this location, heaviest (by allocated bytes) first.
+        public var stackIDs: [UInt32]
+        /// For each ranking, the stack with the largest figure of that kind.
+        public var representativeStackIDs: [SiteOrder: UInt32]
+        /// Frames of the representative stacks, innermost first, starting at the frame that
+        /// names the location (the allocator's own frames are left out); empty for a
+        /// stack the trace never defined.
+        public var framesByStack: [UInt32: [SymbolizedFrame]]
+
+        /// Creates a site.
+        public init(
+            location: String, totals: AllocationTotals, stackIDs: [UInt32],
+            representativeStackIDs: [SiteOrder: UInt32] = [:], framesByStack: [UInt32: [SymbolizedFrame]]
+        ) {
+            self.location = location
+            self.totals = totals
+            self.stackIDs = stackIDs
+            self.representativeStackIDs = representativeStackIDs
+            self.framesByStack = framesByStack
+        }
+
+        /// How many distinct stacks reached this location.
+        public var stackCount: Int { stackIDs.count }
+
+        /// The stack that contributed most to `order`'s figure (the heaviest by bytes
+        /// when the site has none of it).
+        public func representativeStackID(by order: SiteOrder = .allocatedBytes) -> UInt32 {
+            representativeStackIDs[order] ?? stackIDs[0]
+        }
+
+        /// The frames of ``representativeStackID(by:)``.
+        public func frames(by order: SiteOrder = .allocatedBytes) -> [SymbolizedFrame] {
+            framesByStack[representativeStackID(by: order)] ?? []
+        }
+    }
+
+    /// Blocks not freed at exit, of one kind, allocated at one location.
+    public struct Leak: Sendable, Hashable {
+        /// Where the blocks were allocated.
+        public var location: String
+        /// How they were classified.
+        public var kind: LeakKind
+        /// Number of blocks.
+        public var blocks: UInt64
+        /// Their total size.
+        public var bytes: UInt64
+        /// How many distinct stacks allocated them.
+        public var stackCount: Int
+        /// The stack that leaked the most bytes here.
+        public var representativeStackID: UInt32
+        /// That stack's frames from the location's frame outwards, as in ``Site/frames``.
+        public var frames: [SymbolizedFrame]
+
+        /// Creates a leak entry.
+        public init(
+            location: String, kind: LeakKind, blocks: UInt64, bytes: UInt64, stackCount: Int,
+            representativeStackID: UInt32, frames: [SymbolizedFrame]
+        ) {
+            self.location = location
+            self.kind = kind
+            self.blocks = blocks
+            self.bytes = bytes
+            self.stackCount = stackCount
+            self.representativeStackID = representativeStackID
+            self.frames = frames
+        }
+    }
+
+    /// A figure to rank sites by.
+    public enum SiteOrder: Sendable, Hashable, CaseIterable {
+        /// Number of allocations.
+        case allocations
+        /// Bytes allocated.
+        case allocatedBytes
+        /// Share of the heap peak.
+        case peakBytes
+        /// Bytes not freed at exit.
+        case leakedBytes
+        /// Allocations freed before their thread allocated again.
+        case temporaryAllocations
+
+        /// The figure of `totals` this order ranks by.
+        public func value(_ totals: AllocationTotals) -> UInt64 {
+            switch self {
+            case .allocations: totals.allocations
+            case .allocatedBytes: totals.allocatedBytes
+            case .peakBytes: totals.peakBytes
+            case .leakedBytes: totals.leakedBytes
+            case .temporaryAllocations: totals.temporaryAllocations
+            }
+        }
+    }
+
+    /// The figures everything else is derived from.
+    public let analysis: Analysis
+    /// The trace file the analysis was read from, for the header.
+    public let tracePath: String?
+    /// Every site, by allocated bytes (see ``Analysis/sites(keyedBy:)`` for the order).
+    public let sites: [Site]
+    /// Every leak site and kind, largest first.
+    public let leaks: [Leak]
+
+    /// Symbolizes every stack that allocated or leaked, groups them by location, and
+    /// keeps the frames of each site's representative stacks only (so memory grows with
+    /// the number of sites, not with every stack's frames).
+    /// - Parameters:
+    ///   - resolve: the frames of a stack, innermost first, inlined frames expanded;
+    ///     usually `Symbolizer.symbolize(stack:)`, which caches per address (a
+    ///     representative stack is resolved a second time to keep its frames).
+    public init(analysis: Analysis, tracePath: String? = nil, resolve: (StackRecord) -> [SymbolizedFrame]) {
+        var locationByStack: [UInt32: String] = [:]
+        for id in analysis.stackStatistics.map(\.stackID) + analysis.leakGroups.map(\.stackID)
+        where locationByStack[id] == nil {
+            if let stack = analysis.stacks[id] {
+                locationByStack[id] = SiteLocator.location(of: resolve(stack))
+            } else {
+                locationByStack[id] = "<stack \(id) not recorded>"
+            }
+        }
+        var framesCache: [UInt32: [SymbolizedFrame]] = [:]
+        func frames(_ id: UInt32) -> [SymbolizedFrame] {
+            if let cached = framesCache[id] { return cached }
+            var frames: [SymbolizedFrame] = []
+            if let stack = analysis.stacks[id] {
+                let all = resolve(stack)
+                frames = Array(all[(SiteLocator.siteFrameIndex(in: all) ?? 0)...])
+            }
+            framesCache[id] = frames
+            return frames
+        }
+        var totalsByStack: [UInt32: AllocationTotals] = [:]
+        for statistics in analysis.stackStatistics { totalsByStack[statistics.stackID] = statistics.totals }
+
+        let location = { (id: UInt32) in locationByStack[id] ?? "" }
+        self.analysis = analysis
+        self.tracePath = tracePath
+        self.sites = analysis.sites(keyedBy: location).map { site in
+            var representatives: [SiteOrder: UInt32] = [:]
+            var framesByStack: [UInt32: [SymbolizedFrame]] = [:]
+            for order in SiteOrder.allCases {
+                // stackIDs is heaviest-by-bytes first, so ties go to the heavier stack.
+                var best = site.stackIDs[0]
+                var bestValue = order.value(totalsByStack[best] ?? AllocationTotals())
+                for id in site.stackIDs.dropFirst() {
+                    let value = order.value(totalsByStack[id] ?? AllocationTotals())
+                    if value > bestValue { (best, bestValue) = (id, value) }
+                }
+                representatives[order] = best
+                framesByStack[best] = frames(best)
+            }
+            return Site(
+                location: site.key, totals: site.totals, stackIDs: site.stackIDs,
+                representativeStackIDs: representatives, framesByStack: framesByStack)
+        }
+        self.leaks = analysis.leakSites(keyedBy: location).map { leak in
+            Leak(
+                location: leak.key, kind: leak.kind, blocks: leak.blocks, bytes: leak.bytes,
+                stackCount: leak.stackIDs.count, representativeStackID: leak.representativeStackID,
+                frames: frames(leak.representativeStackID))
+        }
+    }
+
+    /// The `limit` sites with the largest `order` figure, leaving out sites where it is
+    /// zero; ties go to more allocated bytes, then to the location's name.
+    public func topSites(by order: SiteOrder, limit: Int) -> [Site] {
+        let ranked = sites.filter { order.value($0.totals) > 0 }.sorted { a, b in
+            let x = order.value(a.totals)
+            let y = order.value(b.totals)
+            if x != y { return x > y }
+            if a.totals.allocatedBytes != b.totals.allocatedBytes {
+                return a.totals.allocatedBytes > b.totals.allocatedBytes
+            }
+            return a.location < b.location
+        }
+        return Array(ranked.prefix(max(limit, 0)))
+    }
+
+    /// How many sites have a non-zero `order` figure.
+    public func siteCount(by order: SiteOrder) -> Int {
+        sites.count { order.value($0.totals) > 0 }
+    }
+}

@@ -1,0 +1,320 @@
+import MemprofAnalysis
+import MemprofSymbolize
+import MemprofTrace
+
+/// Renders a ``Report`` for a terminal, in the spirit of `heaptrack_print` but meant to
+/// be read: a header naming the run, a summary, then the top sites by allocation count,
+/// bytes allocated, share of the heap peak, bytes leaked and temporary allocations,
+/// each row followed by its call stack (callers of the site, without the C library's
+/// start-up frames), and the leaks grouped by site. Long C++ template and parameter
+/// lists are shortened to `<...>` / `(...)` (the JSON keeps full names).
+///
+/// ```swift
+/// let text = TextReportRenderer(top: 5, color: isatty(1) == 1).render(report)
+/// ```
+public struct TextReportRenderer: Sendable {
+    /// Rows per table.
+    public var top: Int
+    /// Caller frames shown under each row (besides the frame the location names).
+    public var stackDepth: Int
+    /// Use ANSI bold/dim/yellow; only for a terminal.
+    public var color: Bool
+
+    /// Creates a renderer.
+    public init(top: Int = 10, stackDepth: Int = 5, color: Bool = false) {
+        self.top = top
+        self.stackDepth = stackDepth
+        self.color = color
+    }
+
+    /// The report as text, ending in a newline.
+    public func render(_ report: Report) -> String {
+        var lines: [String] = []
+        header(report, into: &lines)
+        lines.append("")
+        summary(report, into: &lines)
+        for order in Report.SiteOrder.allCases {
+            lines.append("")
+            table(report, by: order, into: &lines)
+        }
+        lines.append("")
+        leaks(report, into: &lines)
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The process's command line, arguments quoted for a POSIX shell where needed;
+    /// the executable's path when no arguments were recorded.
+    public static func commandLine(_ record: ProcessRecord) -> String {
+        guard !record.arguments.isEmpty else { return record.executablePath }
+        return record.arguments.map(shellQuoted).joined(separator: " ")
+    }
+
+    // MARK: Sections
+
+    private func header(_ report: Report, into lines: inout [String]) {
+        let analysis = report.analysis
+        lines.append(bold("memprof report" + (report.tracePath.map { " for \($0)" } ?? "")))
+        var rows: [(String, String)] = []
+        if let process = analysis.process {
+            rows.append(("command", Self.commandLine(process)))
+            var facts = ["pid \(process.pid)"]
+            if process.parentPID != 0 { facts[0] += " (parent \(process.parentPID))" }
+            if analysis.threadCount > 0 {
+                facts.append(
+                    analysis.threadCount == 1 ? "1 thread" : "\(HumanUnits.count(analysis.threadCount)) threads")
+            }
+            facts.append("mode \(process.mode)")
+            if !process.memprofVersion.isEmpty { facts.append("memprof \(process.memprofVersion)") }
+            rows.append(("process", facts.joined(separator: ", ")))
+        } else {
+            rows.append(("process", "unknown (the trace has no process record)"))
+        }
+        rows.append(
+            ("duration", HumanUnits.duration(nanoseconds: analysis.durationNanoseconds) + ", " + ending(analysis)))
+        let width = rows.map(\.0.count).max() ?? 0
+        for (label, value) in rows {
+            lines.append("  " + label.padding(to: width) + "  " + value)
+        }
+        if analysis.process?.mode == .sample {
+            lines.append("  note: sampled recording; counts and bytes cover the sampled allocations only")
+        }
+        if let truncation = analysis.truncation {
+            lines.append(
+                warning(
+                    "  WARNING: the trace is \(truncation); the report covers what was recorded"))
+        }
+        if let end = analysis.end, end.flags.contains(.stoppedEarly) {
+            lines.append(
+                warning(
+                    "  WARNING: tracing stopped early after an internal failure; later events are missing"))
+        }
+    }
+
+    private func ending(_ analysis: Analysis) -> String {
+        guard let end = analysis.end else {
+            return analysis.isTruncated ? "trace cut short before the process ended" : "no end record"
+        }
+        if end.flags.contains(.stoppedEarly) { return "tracing stopped early" }
+        if end.flags.contains(.viaUnderscoreExit) { return "ended by _exit()" }
+        if end.flags.contains(.viaExit) { return "ended by exit()" }
+        return "ended"
+    }
+
+    private func summary(_ report: Report, into lines: inout [String]) {
+        let analysis = report.analysis
+        lines.append(bold("Summary"))
+        var rows: [(label: String, value: String, note: String)] = []
+        rows.append(
+            (
+                "allocations", HumanUnits.count(analysis.allocationCount),
+                analysis.durationNanoseconds == 0
+                    ? "" : "(\(HumanUnits.decimal(analysis.allocationRatePerSecond, places: 1)) per second)"
+            ))
+        rows.append(
+            (
+                "deallocations", HumanUnits.count(analysis.deallocationCount),
+                analysis.unknownDeallocationCount == 0
+                    ? ""
+                    : "(\(HumanUnits.count(analysis.unknownDeallocationCount)) of them freed "
+                        + "\(analysis.unknownDeallocationCount == 1 ? "a pointer" : "pointers") memprof never saw allocated)"
+            ))
+        rows.append(
+            (
+                "bytes allocated", HumanUnits.bytes(analysis.totalAllocatedBytes),
+                analysis.allocationCount == 0
+                    ? ""
+                    : "(mean \(HumanUnits.bytes(analysis.sizes.mean)), median \(HumanUnits.bytes(analysis.sizes.median)), "
+                        + "largest \(HumanUnits.bytes(analysis.sizes.maximum)))"
+            ))
+        rows.append(
+            (
+                "peak heap usage", HumanUnits.bytes(analysis.peakHeapBytes),
+                analysis.peakNanoseconds.map { "at \(HumanUnits.duration(nanoseconds: $0))" } ?? ""
+            ))
+        if analysis.peakRSSBytes > 0 {
+            rows.append(("peak RSS", HumanUnits.bytes(analysis.peakRSSBytes), ""))
+        }
+        rows.append(("in use at end", HumanUnits.bytes(analysis.currentBytes), ""))
+        rows.append(
+            (
+                "temporary allocations", HumanUnits.count(analysis.temporaryAllocationCount),
+                "(\(HumanUnits.percent(analysis.temporaryAllocationCount, of: analysis.allocationCount)) of allocations)"
+            ))
+        if analysis.leaksRecorded {
+            rows.append(
+                (
+                    "not freed at exit", HumanUnits.bytes(analysis.leakedBytes),
+                    "in \(HumanUnits.count(analysis.leakedBlocks)) \(plural(analysis.leakedBlocks, "block")) "
+                        + "from \(HumanUnits.count(report.leaks.count)) \(plural(report.leaks.count, "site"))"
+                ))
+            let kinds = LeakKind.allCases.filter { kind in report.leaks.contains { $0.kind == kind } }
+            if kinds != [.unfreed] {
+                for kind in kinds {
+                    let entries = report.leaks.filter { $0.kind == kind }
+                    let blocks = entries.reduce(0) { $0 + $1.blocks }
+                    rows.append(
+                        (
+                            "  " + Self.kindLabel(kind), HumanUnits.bytes(entries.reduce(0) { $0 + $1.bytes }),
+                            "in \(HumanUnits.count(blocks)) \(plural(blocks, "block"))"
+                        ))
+                }
+            }
+        } else {
+            rows.append(("not freed at exit", "unknown", "(the trace ends before the process exited)"))
+        }
+        let trend = analysis.trend
+        if trend.sampleCount >= 3 {  // two samples make a line, not a trend
+            rows.append(
+                (
+                    "heap trend", HumanUnits.byteRate(trend.growthBytesPerSecond),
+                    "(average \(HumanUnits.bytes(trend.averageBytes)), min \(HumanUnits.bytes(trend.minimumBytes)), "
+                        + "max \(HumanUnits.bytes(trend.peakBytes)), std dev \(HumanUnits.bytes(trend.volatilityBytes)); "
+                        + "\(HumanUnits.count(trend.sampleCount)) samples)"
+                ))
+        }
+        let labelWidth = rows.map(\.label.count).max() ?? 0
+        let valueWidth = rows.map(\.value.count).max() ?? 0
+        for row in rows {
+            var line = "  " + row.label.padding(to: labelWidth) + "  " + row.value.padding(to: valueWidth, right: true)
+            if !row.note.isEmpty { line += "  " + row.note }
+            lines.append(line)
+        }
+    }
+
+    private func table(_ report: Report, by order: Report.SiteOrder, into lines: inout [String]) {
+        let available = report.siteCount(by: order)
+        let sites = report.topSites(by: order, limit: top)
+        var title: String
+        switch order {
+        case .allocations: title = "Most allocations"
+        case .allocatedBytes: title = "Most bytes allocated"
+        case .peakBytes:
+            title = "Largest share of the heap peak"
+            if report.analysis.replayPeakBytes > 0 {
+                title += " of \(HumanUnits.bytes(report.analysis.replayPeakBytes))"
+                if let time = report.analysis.peakNanoseconds {
+                    title += " at \(HumanUnits.duration(nanoseconds: time))"
+                }
+            }
+        case .leakedBytes: title = "Most bytes not freed at exit"
+        case .temporaryAllocations: title = "Most temporary allocations"
+        }
+        lines.append(bold(title + " " + showing(sites.count, of: available)))
+        let analysis = report.analysis
+        if order == .peakBytes, analysis.replayPeakBytes != analysis.peakHeapBytes, analysis.replayPeakBytes > 0 {
+            // Threads' blocks interleave in the file, so the replay's peak is approximate.
+            lines.append(
+                "  (shares of the \(HumanUnits.bytes(analysis.replayPeakBytes)) peak found replaying the events in "
+                    + "file order; the exact peak was \(HumanUnits.bytes(analysis.peakHeapBytes)))")
+        }
+        guard !sites.isEmpty else {
+            lines.append("  (none)")
+            return
+        }
+        var table = TextTable(columns: [
+            ("#", .right), ("allocations", .right), ("allocated", .right), ("peak", .right), ("leaked", .right),
+            ("temporary", .right), ("location", .left),
+        ])
+        for (rank, site) in sites.enumerated() {
+            let totals = site.totals
+            table.append(
+                [
+                    "\(rank + 1)", HumanUnits.count(totals.allocations), HumanUnits.bytes(totals.allocatedBytes),
+                    HumanUnits.bytes(totals.peakBytes), HumanUnits.bytes(totals.leakedBytes),
+                    HumanUnits.count(totals.temporaryAllocations), SymbolAbbreviation.abbreviate(site.location),
+                ],
+                details: callers(site.frames(by: order), stackCount: site.stackCount))
+        }
+        lines += table.lines(headerStyle: dim, detailStyle: dim)
+    }
+
+    private func leaks(_ report: Report, into lines: inout [String]) {
+        let analysis = report.analysis
+        guard analysis.leaksRecorded else {
+            lines.append(bold("Leaks: unknown") + " (the trace ends before the process exited)")
+            return
+        }
+        guard !report.leaks.isEmpty else {
+            lines.append(bold("Leaks: none") + " (every block was freed before exit)")
+            return
+        }
+        lines.append(
+            bold(
+                "Leaks: \(HumanUnits.bytes(analysis.leakedBytes)) in \(HumanUnits.count(analysis.leakedBlocks)) "
+                    + "\(plural(analysis.leakedBlocks, "block")) not freed at exit "
+                    + showing(min(report.leaks.count, max(top, 0)), of: report.leaks.count)))
+        var table = TextTable(columns: [
+            ("#", .right), ("kind", .left), ("blocks", .right), ("bytes", .right), ("location", .left),
+        ])
+        for (rank, leak) in report.leaks.prefix(max(top, 0)).enumerated() {
+            table.append(
+                [
+                    "\(rank + 1)", Self.kindLabel(leak.kind), HumanUnits.count(leak.blocks),
+                    HumanUnits.bytes(leak.bytes),
+                    SymbolAbbreviation.abbreviate(leak.location),
+                ],
+                details: callers(leak.frames, stackCount: leak.stackCount))
+        }
+        lines += table.lines(headerStyle: dim, detailStyle: dim)
+    }
+
+    // MARK: Pieces
+
+    /// The callers of the site frame (`frames[0]`) up to ``stackDepth``, without the C
+    /// library's start-up frames, then how many were left out.
+    private func callers(_ frames: [SymbolizedFrame], stackCount: Int) -> [String] {
+        let shown = SiteLocator.trimmingStartupFrames(frames)
+        var details = shown.dropFirst().prefix(stackDepth).map { frame in
+            "from " + SymbolAbbreviation.abbreviate(SiteLocator.describe(frame)) + (frame.isInlined ? " [inlined]" : "")
+        }
+        let hidden = max(shown.count - 1 - stackDepth, 0)
+        if hidden > 0 { details.append("... \(hidden) more \(plural(hidden, "frame"))") }
+        if stackCount > 1 { details.append("(heaviest of \(stackCount) stacks reaching this location)") }
+        return details
+    }
+
+    private func showing(_ shown: Int, of available: Int) -> String {
+        switch available {
+        case 0: "(no sites)"
+        case 1: "(1 site)"
+        case shown: "(\(HumanUnits.count(available)) sites)"
+        default: "(top \(shown) of \(HumanUnits.count(available)) sites)"
+        }
+    }
+
+    static func kindLabel(_ kind: LeakKind) -> String {
+        switch kind {
+        case .unfreed: "unfreed"
+        case .definite: "definitely lost"
+        case .indirect: "indirectly lost"
+        case .possible: "possibly lost"
+        case .reachable: "still reachable"
+        }
+    }
+
+    private func plural<N: BinaryInteger>(_ count: N, _ noun: String) -> String {
+        count == 1 ? noun : noun + "s"
+    }
+
+    private func bold(_ text: String) -> String { color ? "\u{1B}[1m\(text)\u{1B}[0m" : text }
+    private func dim(_ text: String) -> String { color ? "\u{1B}[2m\(text)\u{1B}[0m" : text }
+    private func warning(_ text: String) -> String { color ? "\u{1B}[1;33m\(text)\u{1B}[0m" : text }
+
+    private static func shellQuoted(_ argument: String) -> String {
+        let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%")
+        if !argument.isEmpty, argument.allSatisfy({ safe.contains($0) }) { return argument }
+        var quoted = "'"
+        for character in argument {
+            if character == "'" { quoted += "'\\''" } else { quoted.append(character) }
+        }
+        return quoted + "'"
+    }
+}
+
+extension String {
+    /// Pads with spaces to `width` characters, on the left when `right` is true.
+    fileprivate func padding(to width: Int, right: Bool = false) -> String {
+        let padding = String(repeating: " ", count: max(width - count, 0))
+        return right ? padding + self : self + padding
+    }
+}

@@ -1,1 +1,0 @@
-print("memprof: not yet built")
