@@ -38,8 +38,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "MemprofTraceTests", dependencies: ["MemprofTrace", "CMemprofFormat"],
-                    resources: [.copy("Golden")]),
+        .testTarget(
+            name: "MemprofTraceTests", dependencies: ["MemprofTrace", "CMemprofFormat"],
+            resources: [.copy("Golden")]),
         .testTarget(name: "MemprofSymbolizeTests", dependencies: ["MemprofSymbolize"]),
         .testTarget(name: "MemprofAnalysisTests", dependencies: ["MemprofAnalysis", "MemprofTrace"]),
         .testTarget(

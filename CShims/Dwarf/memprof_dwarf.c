@@ -105,8 +105,7 @@ struct memprof_dwarf_module {
 
 /* Starts a fresh session and reports `file` in it at bias 0. Any previous
  * session of `m` is ended first, so a rejected file leaves nothing behind. */
-static int report_file(memprof_dwarf_module *m, const char *file)
-{
+static int report_file(memprof_dwarf_module *m, const char *file) {
     if (m->dwfl != NULL) {
         dwfl_end(m->dwfl);
         m->dwfl = NULL;
@@ -137,8 +136,7 @@ static int report_file(memprof_dwarf_module *m, const char *file)
 }
 
 /* Whether the reported file carries exactly the expected build-id. */
-static bool build_id_matches(memprof_dwarf_module *m, const uint8_t *build_id, size_t size)
-{
+static bool build_id_matches(memprof_dwarf_module *m, const uint8_t *build_id, size_t size) {
     const unsigned char *bits = NULL;
     GElf_Addr vaddr = 0;
     int length = dwfl_module_build_id(m->mod, &bits, &vaddr);
@@ -148,8 +146,7 @@ static bool build_id_matches(memprof_dwarf_module *m, const uint8_t *build_id, s
 /* Tries `<dir>/.build-id/xx/rest.debug` for each absolute directory of the
  * debug-info path. Returns MEMPROF_DWARF_OK with the file reported, or a
  * negative status when no such file matches. */
-static int report_build_id_file(memprof_dwarf_module *m, const uint8_t *build_id, size_t size)
-{
+static int report_build_id_file(memprof_dwarf_module *m, const uint8_t *build_id, size_t size) {
     char hex[2 * 64 + 1];
     if (size < 2 || size > 64)
         return MEMPROF_DWARF_ERR_BUILD_ID;
@@ -171,8 +168,7 @@ static int report_build_id_file(memprof_dwarf_module *m, const uint8_t *build_id
             char *candidate = malloc(length);
             if (candidate == NULL)
                 return MEMPROF_DWARF_ERR_NOMEM;
-            snprintf(candidate, length, "%.*s/.build-id/%.2s/%s.debug", (int)dir_length, dir, hex,
-                     hex + 2);
+            snprintf(candidate, length, "%.*s/.build-id/%.2s/%s.debug", (int)dir_length, dir, hex, hex + 2);
             int rc = report_file(m, candidate);
             free(candidate);
             if (rc == MEMPROF_DWARF_ERR_NOMEM)
@@ -185,15 +181,13 @@ static int report_build_id_file(memprof_dwarf_module *m, const uint8_t *build_id
     return MEMPROF_DWARF_ERR_BUILD_ID;
 }
 
-static void range_index_free(struct range_index *index)
-{
+static void range_index_free(struct range_index *index) {
     free(index->ranges);
     free(index->max_high);
     *index = (struct range_index){0};
 }
 
-static void release(memprof_dwarf_module *m)
-{
+static void release(memprof_dwarf_module *m) {
     if (m->dwfl != NULL)
         dwfl_end(m->dwfl);
     free(m->symbols);
@@ -206,9 +200,8 @@ static void release(memprof_dwarf_module *m)
     free(m);
 }
 
-int memprof_dwarf_open(const char *path, const uint8_t *build_id, size_t build_id_size,
-                       const char *debuginfo_path, memprof_dwarf_module **out_module)
-{
+int memprof_dwarf_open(const char *path, const uint8_t *build_id, size_t build_id_size, const char *debuginfo_path,
+                       memprof_dwarf_module **out_module) {
     if (out_module == NULL)
         return MEMPROF_DWARF_ERR_ARGUMENT;
     *out_module = NULL;
@@ -218,8 +211,7 @@ int memprof_dwarf_open(const char *path, const uint8_t *build_id, size_t build_i
     memprof_dwarf_module *m = calloc(1, sizeof *m);
     if (m == NULL)
         return MEMPROF_DWARF_ERR_NOMEM;
-    m->debuginfo_path =
-        strdup(debuginfo_path != NULL ? debuginfo_path : k_default_debuginfo_path);
+    m->debuginfo_path = strdup(debuginfo_path != NULL ? debuginfo_path : k_default_debuginfo_path);
     if (m->debuginfo_path == NULL) {
         free(m);
         return MEMPROF_DWARF_ERR_NOMEM;
@@ -251,8 +243,7 @@ int memprof_dwarf_open(const char *path, const uint8_t *build_id, size_t build_i
 
 /* ---- Range indexes ------------------------------------------------------ */
 
-static bool range_index_append(struct range_index *index, struct range range)
-{
+static bool range_index_append(struct range_index *index, struct range range) {
     if (index->count == index->capacity) {
         size_t grown = index->capacity == 0 ? 64 : index->capacity * 2;
         struct range *ranges = realloc(index->ranges, grown * sizeof *ranges);
@@ -266,8 +257,7 @@ static bool range_index_append(struct range_index *index, struct range range)
     return true;
 }
 
-static int compare_ranges(const void *a, const void *b)
-{
+static int compare_ranges(const void *a, const void *b) {
     const struct range *x = a, *y = b;
     if (x->low != y->low)
         return x->low < y->low ? -1 : 1;
@@ -280,8 +270,7 @@ static int compare_ranges(const void *a, const void *b)
 
 /* Sorts the ranges and fills max_high. On allocation failure the index is
  * emptied: lookups then find nothing, which costs names, never correctness. */
-static void range_index_finish(struct range_index *index)
-{
+static void range_index_finish(struct range_index *index) {
     if (index->count == 0)
         return;
     qsort(index->ranges, index->count, sizeof *index->ranges, compare_ranges);
@@ -300,8 +289,7 @@ static void range_index_finish(struct range_index *index)
 
 /* The innermost range containing `address`: the one with the greatest start,
  * found by walking back from the last range starting at or below it. */
-static const struct range *range_index_find(const struct range_index *index, Dwarf_Addr address)
-{
+static const struct range *range_index_find(const struct range_index *index, Dwarf_Addr address) {
     size_t low = 0, high = index->count;
     while (low < high) {
         size_t middle = low + (high - low) / 2;
@@ -319,8 +307,7 @@ static const struct range *range_index_find(const struct range_index *index, Dwa
 
 /* ---- Symbols ------------------------------------------------------------ */
 
-static int symbol_rank(unsigned char binding)
-{
+static int symbol_rank(unsigned char binding) {
     switch (binding) {
     case STB_GLOBAL:
         return 2;
@@ -331,23 +318,21 @@ static int symbol_rank(unsigned char binding)
     }
 }
 
-static int compare_symbols(const void *a, const void *b)
-{
+static int compare_symbols(const void *a, const void *b) {
     const struct symbol *x = a, *y = b;
     if (x->low != y->low)
         return x->low < y->low ? -1 : 1;
     if (x->high != y->high)
         return x->high > y->high ? -1 : 1; /* wider first, inner last */
     if (x->rank != y->rank)
-        return x->rank < y->rank ? -1 : 1; /* best rank last */
+        return x->rank < y->rank ? -1 : 1;                /* best rank last */
     return (x->order < y->order) - (x->order > y->order); /* first index last */
 }
 
 /* Whether a symbol can name code. Data objects are left out on purpose: a
  * return address is never inside one, and some binaries map .rodata in their
  * executable segment. */
-static bool is_code_symbol(const GElf_Sym *sym, GElf_Word shndx, Elf *elf, const char *name)
-{
+static bool is_code_symbol(const GElf_Sym *sym, GElf_Word shndx, Elf *elf, const char *name) {
     if (name == NULL || name[0] == '\0' || shndx == SHN_UNDEF || shndx == SHN_ABS)
         return false;
     switch (GELF_ST_TYPE(sym->st_info)) {
@@ -362,16 +347,14 @@ static bool is_code_symbol(const GElf_Sym *sym, GElf_Word shndx, Elf *elf, const
             return false;
         GElf_Shdr header;
         Elf_Scn *section = elf != NULL ? elf_getscn(elf, shndx) : NULL;
-        return section != NULL && gelf_getshdr(section, &header) != NULL &&
-               (header.sh_flags & SHF_EXECINSTR) != 0;
+        return section != NULL && gelf_getshdr(section, &header) != NULL && (header.sh_flags & SHF_EXECINSTR) != 0;
     }
     default:
         return false;
     }
 }
 
-static void build_symbols(memprof_dwarf_module *m)
-{
+static void build_symbols(memprof_dwarf_module *m) {
     m->symbols_built = true;
     int count = dwfl_module_getsymtab(m->mod);
     if (count <= 0)
@@ -419,8 +402,7 @@ static void build_symbols(memprof_dwarf_module *m)
  * innermost sized symbol containing it, preferring global over weak over
  * local at one address; else the nearest preceding symbol when that one has
  * no size (assembly without .size). */
-static const char *symbol_at(memprof_dwarf_module *m, GElf_Addr address)
-{
+static const char *symbol_at(memprof_dwarf_module *m, GElf_Addr address) {
     if (!m->symbols_built)
         build_symbols(m);
     size_t low = 0, high = m->symbol_count;
@@ -445,8 +427,7 @@ static const char *symbol_at(memprof_dwarf_module *m, GElf_Addr address)
 
 /* Lists every CU's address ranges (DW_AT_low_pc/high_pc or DW_AT_ranges),
  * for the CUs .debug_aranges does not cover. */
-static void build_cu_ranges(memprof_dwarf_module *m)
-{
+static void build_cu_ranges(memprof_dwarf_module *m) {
     m->cu_ranges_built = true;
     Dwarf_Addr bias = 0;
     Dwarf_Die *cu = NULL;
@@ -468,9 +449,7 @@ done:
 /* The CU containing `address`: libdwfl's lookup first (from .debug_aranges),
  * then the table of CU ranges. `*cudie_storage` receives a copy when the
  * table answers. */
-static Dwarf_Die *find_cu(memprof_dwarf_module *m, Dwarf_Addr address, Dwarf_Die *cudie_storage,
-                          Dwarf_Addr *bias)
-{
+static Dwarf_Die *find_cu(memprof_dwarf_module *m, Dwarf_Addr address, Dwarf_Die *cudie_storage, Dwarf_Addr *bias) {
     Dwarf_Die *cudie = dwfl_module_addrdie(m->mod, address, bias);
     if (cudie != NULL)
         return cudie;
@@ -487,8 +466,7 @@ static Dwarf_Die *find_cu(memprof_dwarf_module *m, Dwarf_Addr address, Dwarf_Die
 /* Whether a DIE of this tag may have subprograms with code among its
  * children. Types, variables and parameters are skipped to keep the walk
  * short; nested functions (GNU C, Ada, Fortran) sit in subprograms and blocks. */
-static bool may_contain_functions(int tag)
-{
+static bool may_contain_functions(int tag) {
     switch (tag) {
     case DW_TAG_compile_unit:
     case DW_TAG_partial_unit:
@@ -506,8 +484,7 @@ static bool may_contain_functions(int tag)
     }
 }
 
-static bool collect_functions(Dwarf_Die *parent, struct range_index *index, unsigned depth)
-{
+static bool collect_functions(Dwarf_Die *parent, struct range_index *index, unsigned depth) {
     Dwarf_Die child;
     if (depth > MAX_SCOPE_DEPTH || dwarf_child(parent, &child) != 0)
         return true;
@@ -517,8 +494,7 @@ static bool collect_functions(Dwarf_Die *parent, struct range_index *index, unsi
             Dwarf_Addr base, start, end;
             ptrdiff_t offset = 0;
             while ((offset = dwarf_ranges(&child, offset, &base, &start, &end)) > 0) {
-                if (end > start &&
-                    !range_index_append(index, (struct range){.low = start, .high = end, .die = child}))
+                if (end > start && !range_index_append(index, (struct range){.low = start, .high = end, .die = child}))
                     return false;
             }
         }
@@ -528,16 +504,14 @@ static bool collect_functions(Dwarf_Die *parent, struct range_index *index, unsi
     return true;
 }
 
-static size_t cu_slot(Dwarf_Off key, size_t capacity)
-{
+static size_t cu_slot(Dwarf_Off key, size_t capacity) {
     /* Fibonacci hashing: the high bits of the product mix every key bit. */
     return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & (capacity - 1);
 }
 
 /* The subprogram index of `cudie`'s CU, built on first use; NULL when memory
  * runs out. */
-static struct range_index *cu_functions(memprof_dwarf_module *m, Dwarf_Die *cudie)
-{
+static struct range_index *cu_functions(memprof_dwarf_module *m, Dwarf_Die *cudie) {
     Dwarf_Off key = dwarf_dieoffset(cudie);
     if (m->cu_count * 2 >= m->cu_capacity) {
         size_t grown = m->cu_capacity == 0 ? 64 : m->cu_capacity * 2;
@@ -580,8 +554,7 @@ static struct range_index *cu_functions(memprof_dwarf_module *m, Dwarf_Die *cudi
  * name (demanglable, qualified) when present, else the plain name. Both are
  * looked up through DW_AT_abstract_origin and DW_AT_specification, where
  * concrete and out-of-line instances keep them. */
-static const char *die_name(Dwarf_Die *die)
-{
+static const char *die_name(Dwarf_Die *die) {
     Dwarf_Attribute attr;
     const char *name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
     if (name == NULL)
@@ -592,9 +565,8 @@ static const char *die_name(Dwarf_Die *die)
 }
 
 /* Appends a frame if there is room; always counts it. */
-static void emit(memprof_dwarf_frame *frames, size_t capacity, size_t *count, const char *function,
-                 const char *file, uint32_t line, bool is_inlined)
-{
+static void emit(memprof_dwarf_frame *frames, size_t capacity, size_t *count, const char *function, const char *file,
+                 uint32_t line, bool is_inlined) {
     if (*count < capacity) {
         frames[*count] = (memprof_dwarf_frame){
             .function = function,
@@ -608,8 +580,7 @@ static void emit(memprof_dwarf_frame *frames, size_t capacity, size_t *count, co
 
 /* Fills `chain` with the concrete scopes containing `pc`, outermost (the
  * subprogram) first; returns how many. */
-static int scope_chain(Dwarf_Die *subprogram, Dwarf_Addr pc, Dwarf_Die *chain)
-{
+static int scope_chain(Dwarf_Die *subprogram, Dwarf_Addr pc, Dwarf_Die *chain) {
     int depth = 0;
     chain[depth++] = *subprogram;
     while (depth < MAX_SCOPE_DEPTH) {
@@ -619,8 +590,8 @@ static int scope_chain(Dwarf_Die *subprogram, Dwarf_Addr pc, Dwarf_Die *chain)
         bool descended = false;
         do {
             int tag = dwarf_tag(&child);
-            if ((tag == DW_TAG_inlined_subroutine || tag == DW_TAG_lexical_block ||
-                 tag == DW_TAG_try_block || tag == DW_TAG_catch_block) &&
+            if ((tag == DW_TAG_inlined_subroutine || tag == DW_TAG_lexical_block || tag == DW_TAG_try_block ||
+                 tag == DW_TAG_catch_block) &&
                 dwarf_haspc(&child, pc) == 1) {
                 chain[depth++] = child;
                 descended = true;
@@ -636,8 +607,7 @@ static int scope_chain(Dwarf_Die *subprogram, Dwarf_Addr pc, Dwarf_Die *chain)
 /* Like scope_chain, through dwarf_getscopes, for addresses no indexed
  * subprogram covers (unusual producers). Returns the number of scopes, 0 when
  * none; *scopes is malloc'ed, innermost first. */
-static int fallback_scopes(Dwarf_Die *cudie, Dwarf_Addr pc, Dwarf_Die **scopes)
-{
+static int fallback_scopes(Dwarf_Die *cudie, Dwarf_Addr pc, Dwarf_Die **scopes) {
     *scopes = NULL;
     int count = dwarf_getscopes(cudie, pc, scopes);
     if (count <= 0) {
@@ -659,9 +629,7 @@ static int fallback_scopes(Dwarf_Die *cudie, Dwarf_Addr pc, Dwarf_Die **scopes)
     return count;
 }
 
-int memprof_dwarf_lookup(memprof_dwarf_module *module, uint64_t address,
-                         memprof_dwarf_frame *frames, size_t capacity)
-{
+int memprof_dwarf_lookup(memprof_dwarf_module *module, uint64_t address, memprof_dwarf_frame *frames, size_t capacity) {
     if (module == NULL || (frames == NULL && capacity != 0))
         return MEMPROF_DWARF_ERR_ARGUMENT;
 
@@ -731,8 +699,7 @@ int memprof_dwarf_lookup(memprof_dwarf_module *module, uint64_t address,
             Dwarf_Word value = 0;
             current_file = NULL;
             current_line = 0;
-            if (files != NULL &&
-                dwarf_formudata(dwarf_attr(scope, DW_AT_call_file, &attr), &value) == 0)
+            if (files != NULL && dwarf_formudata(dwarf_attr(scope, DW_AT_call_file, &attr), &value) == 0)
                 current_file = dwarf_filesrc(files, value, NULL, NULL);
             if (dwarf_formudata(dwarf_attr(scope, DW_AT_call_line, &attr), &value) == 0)
                 current_line = (uint32_t)value;
@@ -741,8 +708,7 @@ int memprof_dwarf_lookup(memprof_dwarf_module *module, uint64_t address,
         case DW_TAG_subprogram:
         case DW_TAG_entry_point: {
             const char *name = die_name(scope);
-            emit(frames, capacity, &count, name != NULL ? name : symbol, current_file, current_line,
-                 false);
+            emit(frames, capacity, &count, name != NULL ? name : symbol, current_file, current_line, false);
             physical_found = true;
             break;
         }
@@ -764,14 +730,12 @@ int memprof_dwarf_lookup(memprof_dwarf_module *module, uint64_t address,
     return (int)count;
 }
 
-void memprof_dwarf_close(memprof_dwarf_module *module)
-{
+void memprof_dwarf_close(memprof_dwarf_module *module) {
     if (module != NULL)
         release(module);
 }
 
-const char *memprof_dwarf_errmsg(void)
-{
+const char *memprof_dwarf_errmsg(void) {
     const char *message = dwfl_errmsg(-1);
     return message != NULL ? message : "unknown libdw error";
 }

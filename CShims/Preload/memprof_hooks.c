@@ -99,8 +99,8 @@ static int resolve_real(void) {
     RESOLVE(_Exit);
 #undef RESOLVE
     t_guard = saved;
-    if (!real_malloc || !real_free || !real_calloc || !real_realloc || !real_posix_memalign ||
-        !real_aligned_alloc || !real_memalign || !real_valloc || !real__exit) {
+    if (!real_malloc || !real_free || !real_calloc || !real_realloc || !real_posix_memalign || !real_aligned_alloc ||
+        !real_memalign || !real_valloc || !real__exit) {
         /* Without the real allocator nothing can work; there is no safe way on. */
         static const char msg[] = "memprof: cannot find the real malloc (dlsym RTLD_NEXT failed)\n";
         (void)!write(2, msg, sizeof msg - 1);
@@ -115,12 +115,11 @@ static int resolve_real(void) {
     return 0;
 }
 
-#define ENSURE_REAL_OR(pool_expr)                                                                  \
-    do {                                                                                           \
-        if (MEMPROF_UNLIKELY(atomic_load_explicit(&g_state, memory_order_relaxed) ==               \
-                             MEMPROF_STATE_UNINIT) &&                                              \
-            resolve_real() != 0)                                                                   \
-            return pool_expr;                                                                      \
+#define ENSURE_REAL_OR(pool_expr)                                                                                      \
+    do {                                                                                                               \
+        if (MEMPROF_UNLIKELY(atomic_load_explicit(&g_state, memory_order_relaxed) == MEMPROF_STATE_UNINIT) &&          \
+            resolve_real() != 0)                                                                                       \
+            return pool_expr;                                                                                          \
     } while (0)
 
 /* Recording is on for this call: tracing active and not inside memprof. */
@@ -134,14 +133,11 @@ static inline void heap_add(uint64_t size) {
     uint64_t now = atomic_fetch_add_explicit(&g_heap_bytes, size, memory_order_relaxed) + size;
     uint64_t peak = atomic_load_explicit(&g_heap_peak, memory_order_relaxed);
     while (now > peak &&
-           !atomic_compare_exchange_weak_explicit(&g_heap_peak, &peak, now, memory_order_relaxed,
-                                                  memory_order_relaxed))
+           !atomic_compare_exchange_weak_explicit(&g_heap_peak, &peak, now, memory_order_relaxed, memory_order_relaxed))
         ;
 }
 
-static inline void heap_sub(uint64_t size) {
-    atomic_fetch_sub_explicit(&g_heap_bytes, size, memory_order_relaxed);
-}
+static inline void heap_sub(uint64_t size) { atomic_fetch_sub_explicit(&g_heap_bytes, size, memory_order_relaxed); }
 
 /* Records the allocation of `p` (non-null). Called with t_guard set. Kept out of
  * line so the stack depth below the hook is fixed: memprof_stack_current skips
@@ -320,17 +316,17 @@ MEMPROF_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
 }
 
 /* aligned_alloc, memalign, valloc and pvalloc differ only in the real call. */
-#define ALIGNED_HOOK(name, params, args, size_expr)                                                \
-    MEMPROF_EXPORT void *name params {                                                             \
-        ENSURE_REAL_OR(NULL);                                                                      \
-        if (!recording())                                                                          \
-            return real_##name args;                                                               \
-        t_guard = 1;                                                                               \
-        void *p = real_##name args;                                                                \
-        if (p)                                                                                     \
-            record_alloc(p, size_expr);                                                            \
-        t_guard = 0;                                                                               \
-        return p;                                                                                  \
+#define ALIGNED_HOOK(name, params, args, size_expr)                                                                    \
+    MEMPROF_EXPORT void *name params {                                                                                 \
+        ENSURE_REAL_OR(NULL);                                                                                          \
+        if (!recording())                                                                                              \
+            return real_##name args;                                                                                   \
+        t_guard = 1;                                                                                                   \
+        void *p = real_##name args;                                                                                    \
+        if (p)                                                                                                         \
+            record_alloc(p, size_expr);                                                                                \
+        t_guard = 0;                                                                                                   \
+        return p;                                                                                                      \
     }
 
 ALIGNED_HOOK(aligned_alloc, (size_t align, size_t size), (align, size), size)

@@ -112,7 +112,6 @@ uint64_t memprof_now_ns(void) MEMPROF_HIDDEN;
 /* Distinct stacks are capped at 3/4 of 2^MEMPROF_STACK_TABLE_BITS. */
 #define MEMPROF_STACK_TABLE_BITS 22
 
-
 /* Interns the current call stack (skipping `skip` innermost frames of memprof
  * itself) and returns its id (>= 1), emitting a STACK record (and MODULE records
  * if the module map changed) into t's buffer when the stack is new. Returns 0 if
@@ -131,7 +130,8 @@ int memprof_live_insert(uintptr_t addr, uint64_t size, uint32_t stack) MEMPROF_H
 /* Removes addr; returns 1 and fills size/stack if it was live, else 0. */
 int memprof_live_remove(uintptr_t addr, uint64_t *size, uint32_t *stack) MEMPROF_HIDDEN;
 /* Calls fn for every live block. Takes each stripe's lock in turn. */
-void memprof_live_foreach(void (*fn)(uintptr_t addr, uint64_t size, uint32_t stack, void *ctx), void *ctx) MEMPROF_HIDDEN;
+void memprof_live_foreach(void (*fn)(uintptr_t addr, uint64_t size, uint32_t stack, void *ctx),
+                          void *ctx) MEMPROF_HIDDEN;
 
 /* ---- mmap helpers ------------------------------------------------------- */
 

@@ -31,7 +31,7 @@
 _Atomic uint64_t g_heap_bytes;
 _Atomic uint64_t g_heap_peak;
 
-#define TICK_INTERVAL_NS 10000000ull           /* 10 ms */
+#define TICK_INTERVAL_NS 10000000ull            /* 10 ms */
 #define PROCESS_FLUSH_INTERVAL_NS 1000000000ull /* 1 s */
 #define ZSTD_LEVEL 1
 
@@ -46,7 +46,7 @@ static pthread_mutex_t g_queue_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_queue_cond;
 static struct memprof_buffer *g_queue_head, *g_queue_tail;
 static struct memprof_buffer *g_free_buffers;
-static struct memprof_thread *g_threads;      /* every thread state ever created */
+static struct memprof_thread *g_threads; /* every thread state ever created */
 static uint32_t g_thread_count;
 static struct memprof_buffer *g_process; /* process-wide records */
 static int g_writer_started, g_writer_stop;
@@ -64,8 +64,8 @@ static size_t g_out_cap;
 /* ---- small helpers ------------------------------------------------------------- */
 
 void *memprof_map(size_t size, int noreserve) {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | (noreserve ? MAP_NORESERVE : 0), -1, 0);
+    void *p =
+        mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | (noreserve ? MAP_NORESERVE : 0), -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
@@ -279,9 +279,9 @@ static int write_block(const struct memprof_buffer *b) {
     }
     uint8_t *payload = g_out + MEMPROF_BLOCK_HEADER_SIZE;
     uint8_t codec = MEMPROF_CODEC_ZSTD;
-    size_t stored = g_cctx ? ZSTD_compressCCtx(g_cctx, payload, g_out_cap - MEMPROF_BLOCK_HEADER_SIZE, b->data,
-                                               b->len, ZSTD_LEVEL)
-                           : 0;
+    size_t stored =
+        g_cctx ? ZSTD_compressCCtx(g_cctx, payload, g_out_cap - MEMPROF_BLOCK_HEADER_SIZE, b->data, b->len, ZSTD_LEVEL)
+               : 0;
     if (!g_cctx || ZSTD_isError(stored) || stored >= b->len) {
         codec = MEMPROF_CODEC_NONE; /* incompressible (or no compressor): store */
         memcpy(payload, b->data, b->len);

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The demanglers the process already carries: the Swift runtime's and libstdc++'s.
@@ -12,10 +12,11 @@ import Darwin
 /// does not name libstdc++, and an undefined reference could fail to link), loading
 /// `libstdc++.so.6` only if the process has not.
 enum RuntimeDemangler {
-    private typealias CXADemangle = @convention(c) (
-        UnsafePointer<CChar>?, UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<Int>?,
-        UnsafeMutablePointer<Int32>?
-    ) -> UnsafeMutablePointer<CChar>?
+    private typealias CXADemangle =
+        @convention(c) (
+            UnsafePointer<CChar>?, UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<Int>?,
+            UnsafeMutablePointer<Int32>?
+        ) -> UnsafeMutablePointer<CChar>?
 
     /// A resolved C function pointer; immutable and safe to call from any thread.
     private struct CXAFunction: @unchecked Sendable {

@@ -1,7 +1,7 @@
 import CMemprofDwarf
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A frame as libdw reports it: the name is still mangled.

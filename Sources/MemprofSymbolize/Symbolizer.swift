@@ -162,7 +162,8 @@ public final class Symbolizer: @unchecked Sendable {
             let raw = rawFrames(for: address, in: module, file: map.fileIndices[index], state: &state)
             if raw.isEmpty {
                 result = [
-                    SymbolizedFrame(address: address, function: nil, location: nil, module: module.path, isInlined: false)
+                    SymbolizedFrame(
+                        address: address, function: nil, location: nil, module: module.path, isInlined: false)
                 ]
             } else {
                 result = raw.map { frame in

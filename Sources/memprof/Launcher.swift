@@ -71,7 +71,8 @@ struct Launcher {
     func run() throws -> Outcome {
         let name = URL(fileURLWithPath: executable).lastPathComponent
         let cwd = FileManager.default.currentDirectoryPath
-        let outputPath = requestedOutput.map { Self.absolute($0, cwd: cwd) }
+        let outputPath =
+            requestedOutput.map { Self.absolute($0, cwd: cwd) }
             ?? "\(cwd)/memprof.\(name).tmp-\(getpid()).mprof"
         // Create (or empty) the file now: an unwritable path fails before CMD runs, and
         // the preload claims exactly this empty file (programs CMD executes find it taken).

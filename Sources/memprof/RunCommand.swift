@@ -22,7 +22,9 @@ extension Memprof {
         @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the trace.", valueName: "file"))
         var output: String?
 
-        @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The command to run and its arguments.", valueName: "cmd"))
+        @Argument(
+            parsing: .captureForPassthrough,
+            help: ArgumentHelp("The command to run and its arguments.", valueName: "cmd"))
         var command: [String] = []
 
         mutating func validate() throws {

@@ -107,7 +107,8 @@ struct BadInputTests {
             Harness.memprof.path, "run", "-o", "/proc/memprof-cannot-write-here.mprof", "--",
             Harness.examples.appendingPathComponent("known_counts").path,
         ])
-        expectOneLineError(result, containing: "cannot write the trace to /proc/memprof-cannot-write-here.mprof", status: 2)
+        expectOneLineError(
+            result, containing: "cannot write the trace to /proc/memprof-cannot-write-here.mprof", status: 2)
     }
 
     @Test func missingCommandIsAUsageError() throws {

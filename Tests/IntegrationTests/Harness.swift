@@ -89,10 +89,14 @@ enum Harness {
     /// valgrind's "total heap usage" figures for `command` (allocs, frees, bytes), run
     /// with the same standard streams as ``record(_:environment:in:)``, so programs that
     /// look at their streams (python) behave the same.
-    static func valgrindHeapUsage(_ command: [String], environment: [String: String] = [:]) throws -> (allocs: Int, frees: Int, bytes: Int) {
+    static func valgrindHeapUsage(_ command: [String], environment: [String: String] = [:]) throws -> (
+        allocs: Int, frees: Int, bytes: Int
+    ) {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("vg-\(UUID().uuidString).log")
         defer { try? FileManager.default.removeItem(at: log) }
-        try run(["/usr/bin/valgrind", "--log-file=\(log.path)", "--run-libc-freeres=no", "--run-cxx-freeres=no"] + command, environment: environment)
+        try run(
+            ["/usr/bin/valgrind", "--log-file=\(log.path)", "--run-libc-freeres=no", "--run-cxx-freeres=no"] + command,
+            environment: environment)
         let text = try String(contentsOf: log, encoding: .utf8)
         guard let line = text.split(separator: "\n").first(where: { $0.contains("total heap usage:") }) else {
             throw HarnessError.noValgrindSummary(text)

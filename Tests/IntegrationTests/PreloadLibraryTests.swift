@@ -23,7 +23,8 @@ import Testing
 
     @Test func exportsOnlyTheAllocatorEntryPoints() throws {
         let result = try Harness.run(["/usr/bin/nm", "-D", "--defined-only", Harness.preload.path])
-        let symbols = Set(result.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) })
+        let symbols = Set(
+            result.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) })
         let expected: Set = [
             "malloc", "free", "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc", "memalign",
             "valloc", "pvalloc", "malloc_usable_size", "_exit", "_Exit",

@@ -67,7 +67,8 @@ struct RecordingTests {
         let base = try #require(baseline.int("snapshot", "allocation_count"))
         #expect(json.int("snapshot", "allocation_count") == base + 1_000_000)
         #expect(
-            json.int("snapshot", "deallocation_count") == (baseline.int("snapshot", "deallocation_count") ?? -1) + 1_000_000)
+            json.int("snapshot", "deallocation_count") == (baseline.int("snapshot", "deallocation_count") ?? -1)
+                + 1_000_000)
         #expect(json.int("snapshot", "thread_count") == 3)
         let top = json.object("allocations")?.array("top_allocators") ?? []
         #expect((top.first?["location"] as? String)?.hasPrefix("worker (threads.c:") == true)

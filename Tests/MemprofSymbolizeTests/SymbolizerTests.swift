@@ -202,7 +202,8 @@ struct SymbolizerTests {
         let withoutDebugInfo = Symbolizer(modules: [record]).symbolize(address: address, generation: 0)
         #expect(
             withoutDebugInfo == [
-                SymbolizedFrame(address: address, function: "split", location: nil, module: record.path, isInlined: false)
+                SymbolizedFrame(
+                    address: address, function: "split", location: nil, module: record.path, isInlined: false)
             ])
 
         // With the debug directory: lines, through `.build-id/xx/yyyy.debug`.

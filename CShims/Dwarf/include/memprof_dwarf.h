@@ -88,8 +88,8 @@ typedef struct memprof_dwarf_frame {
  * frees it with memprof_dwarf_close) and returns MEMPROF_DWARF_OK; on failure
  * stores NULL and returns a negative memprof_dwarf_status.
  */
-int memprof_dwarf_open(const char *path, const uint8_t *build_id, size_t build_id_size,
-                       const char *debuginfo_path, memprof_dwarf_module **out_module);
+int memprof_dwarf_open(const char *path, const uint8_t *build_id, size_t build_id_size, const char *debuginfo_path,
+                       memprof_dwarf_module **out_module);
 
 /*
  * Looks up the module-relative `address` (already adjusted by the caller:
@@ -105,8 +105,7 @@ int memprof_dwarf_open(const char *path, const uint8_t *build_id, size_t build_i
  * symbol, no line); MEMPROF_DWARF_ERR_ARGUMENT when `module` is NULL or
  * `frames` is NULL with a non-zero capacity.
  */
-int memprof_dwarf_lookup(memprof_dwarf_module *module, uint64_t address,
-                         memprof_dwarf_frame *frames, size_t capacity);
+int memprof_dwarf_lookup(memprof_dwarf_module *module, uint64_t address, memprof_dwarf_frame *frames, size_t capacity);
 
 /* Closes a handle and frees everything it owns, including strings returned by
  * lookups. NULL is accepted and ignored. */

@@ -183,8 +183,10 @@ struct Fixtures: Sendable {
 
         inline = try Self.build("inline.c", source: Self.inlineSource, in: directory, compiler: "gcc")
         widget = try Self.build("widget.cpp", source: Self.widgetSource, in: directory, compiler: "g++")
-        alpha = try Self.build("alpha.c", source: Self.namedSource, in: directory, compiler: "gcc", defines: ["NAME=alpha"])
-        bravo = try Self.build("bravo.c", source: Self.namedSource, in: directory, compiler: "gcc", defines: ["NAME=bravo"])
+        alpha = try Self.build(
+            "alpha.c", source: Self.namedSource, in: directory, compiler: "gcc", defines: ["NAME=alpha"])
+        bravo = try Self.build(
+            "bravo.c", source: Self.namedSource, in: directory, compiler: "gcc", defines: ["NAME=bravo"])
         doomed = try Self.build(
             "doomed.c", source: Self.namedSource, in: directory, compiler: "gcc", defines: ["NAME=doomed"])
 
@@ -219,15 +221,16 @@ struct Fixtures: Sendable {
     ) throws {
         try source.write(toFile: sourcePath, atomically: true, encoding: .utf8)
         // --build-id: Debian's gcc passes it anyway; be explicit, the tests rely on it.
-        try run([compiler, "-g", "-O2", "-shared", "-fPIC", "-Wl,--build-id"] + defines.map { "-D\($0)" }
-            + ["-o", output, sourcePath])
+        try run(
+            [compiler, "-g", "-O2", "-shared", "-fPIC", "-Wl,--build-id"] + defines.map { "-D\($0)" }
+                + ["-o", output, sourcePath])
     }
 
     /// The hex build-id `readelf -n` shows.
     private static func buildID(of path: String) throws -> String {
         let output = try run(["readelf", "-n", path])
         guard let line = output.split(separator: "\n").first(where: { $0.contains("Build ID:") }),
-              let id = line.split(separator: " ").last
+            let id = line.split(separator: " ").last
         else {
             throw FixtureError(message: "no build-id in \(path)")
         }
