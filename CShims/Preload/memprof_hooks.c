@@ -18,6 +18,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +163,7 @@ static __attribute__((noinline)) void record_alloc(void *p, size_t size) {
     w = memprof_put_varint(w, stack);
     memprof_commit(t, w);
     t->last_alloc = p;
+    memprof_tick_event(t);
 }
 
 /* Records a free of `p` (non-null) whose live-table entry was already removed
@@ -185,6 +187,7 @@ static void record_free(void *p, int found, uint64_t size, uint32_t stack) {
     if (p == t->last_alloc)
         t->last_alloc = NULL;
     memprof_commit(t, w);
+    memprof_tick_event(t);
 }
 
 /* Takes `p` out of the live table before the real free/realloc. */
@@ -362,6 +365,79 @@ MEMPROF_EXPORT void _Exit(int status) {
     if (real__Exit)
         real__Exit(status);
     real__exit(status);
+}
+
+/* ---- exec ------------------------------------------------------------------------ */
+
+/* exec replaces the image without running atexit handlers or destructors: finish the
+ * trace first (the new image finds the file taken and is not traced). If exec fails,
+ * the program goes on untraced. Every variant is wrapped because glibc's execvp, execl
+ * and friends reach execve internally, not through the PLT. */
+static int (*real_execve)(const char *, char *const[], char *const[]);
+static int (*real_execvpe)(const char *, char *const[], char *const[]);
+static int (*real_fexecve)(int, char *const[], char *const[]);
+
+#define RESOLVE_LAZY(name)                                                                                             \
+    do {                                                                                                               \
+        if (!real_##name)                                                                                              \
+            *(void **)&real_##name = dlsym(RTLD_NEXT, #name);                                                          \
+    } while (0)
+
+MEMPROF_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
+    memprof_finish(MEMPROF_END_VIA_EXEC);
+    RESOLVE_LAZY(execve);
+    return real_execve(path, argv, envp);
+}
+
+MEMPROF_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
+    memprof_finish(MEMPROF_END_VIA_EXEC);
+    RESOLVE_LAZY(execvpe);
+    return real_execvpe(file, argv, envp);
+}
+
+MEMPROF_EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
+    memprof_finish(MEMPROF_END_VIA_EXEC);
+    RESOLVE_LAZY(fexecve);
+    return real_fexecve(fd, argv, envp);
+}
+
+MEMPROF_EXPORT int execv(const char *path, char *const argv[]) { return execve(path, argv, environ); }
+
+MEMPROF_EXPORT int execvp(const char *file, char *const argv[]) { return execvpe(file, argv, environ); }
+
+/* The execl family: collect the variadic arguments into an argv on the stack. */
+#define COLLECT_ARGS(first, ap, argv)                                                                                  \
+    size_t argc = 1;                                                                                                   \
+    va_start(ap, first);                                                                                               \
+    while (va_arg(ap, char *))                                                                                         \
+        argc++;                                                                                                        \
+    va_end(ap);                                                                                                        \
+    char *argv[argc + 1];                                                                                              \
+    argv[0] = (char *)(first);                                                                                         \
+    va_start(ap, first);                                                                                               \
+    for (size_t i = 1; i <= argc; i++)                                                                                 \
+        argv[i] = va_arg(ap, char *);
+
+MEMPROF_EXPORT int execl(const char *path, const char *arg, ...) {
+    va_list ap;
+    COLLECT_ARGS(arg, ap, argv)
+    va_end(ap);
+    return execve(path, argv, environ);
+}
+
+MEMPROF_EXPORT int execlp(const char *file, const char *arg, ...) {
+    va_list ap;
+    COLLECT_ARGS(arg, ap, argv)
+    va_end(ap);
+    return execvpe(file, argv, environ);
+}
+
+MEMPROF_EXPORT int execle(const char *path, const char *arg, ...) {
+    va_list ap;
+    COLLECT_ARGS(arg, ap, argv)
+    char *const *envp = va_arg(ap, char *const *);
+    va_end(ap);
+    return execve(path, argv, envp);
 }
 
 /* ---- process lifetime ---------------------------------------------------------- */

@@ -69,7 +69,21 @@ struct memprof_thread {
     _Atomic size_t committed;
     /* The thread's most recent allocation: freeing it next is a temporary. */
     void *last_alloc;
+    /* Events until the next TIME record: the reader times events (e.g. the heap
+     * peak) to within this many events of the thread's own. */
+    uint32_t events_until_time;
 };
+
+#define MEMPROF_EVENTS_PER_TIME 256
+
+/* Writes a TIME record into t's buffer. */
+void memprof_record_time(struct memprof_thread *t) MEMPROF_HIDDEN;
+
+/* Counts one event; every MEMPROF_EVENTS_PER_TIME events writes a TIME record. */
+static inline void memprof_tick_event(struct memprof_thread *t) {
+    if (MEMPROF_UNLIKELY(--t->events_until_time == 0))
+        memprof_record_time(t);
+}
 
 /* Returns the calling thread's state, creating it on first use; NULL if tracing
  * cannot go on. Call only with t_guard set. */

@@ -155,6 +155,17 @@ static void start_thread_buffer(struct memprof_thread *t) {
     *w++ = MEMPROF_TAG_TIME;
     w = memprof_put_varint(w, memprof_now_ns());
     memprof_commit(t, w);
+    t->events_until_time = MEMPROF_EVENTS_PER_TIME;
+}
+
+void memprof_record_time(struct memprof_thread *t) {
+    t->events_until_time = MEMPROF_EVENTS_PER_TIME;
+    uint8_t *w = memprof_reserve(t, 16);
+    if (!w)
+        return;
+    *w++ = MEMPROF_TAG_TIME;
+    w = memprof_put_varint(w, memprof_now_ns());
+    memprof_commit(t, w);
 }
 
 uint8_t *memprof_reserve(struct memprof_thread *t, size_t need) {

@@ -319,6 +319,10 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
         let peakTime: UInt64?
         if peak == 0 {
             peakTime = nil
+        } else if replayPeakBytes == peak && replayPeakTime > 0 {
+            // The replay reached the exact peak: its time comes from the thread's own
+            // clock (a TIME record every few hundred events), finer than the ticks.
+            peakTime = replayPeakTime
         } else if let tickPeakTime, tickPeak >= peak {
             peakTime = tickPeakTime
         } else {

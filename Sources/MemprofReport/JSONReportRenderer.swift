@@ -456,6 +456,7 @@ private struct Trace: Encodable {
         endedBy = analysis.end.map { end in
             if end.flags.contains(.stoppedEarly) { return "stopped_early" }
             if end.flags.contains(.viaUnderscoreExit) { return "_exit" }
+            if end.flags.contains(.viaExec) { return "exec" }
             if end.flags.contains(.viaExit) { return "exit" }
             return "unknown"
         }

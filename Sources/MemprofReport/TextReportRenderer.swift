@@ -96,6 +96,7 @@ public struct TextReportRenderer: Sendable {
         }
         if end.flags.contains(.stoppedEarly) { return "tracing stopped early" }
         if end.flags.contains(.viaUnderscoreExit) { return "ended by _exit()" }
+        if end.flags.contains(.viaExec) { return "ended by exec (the new program was not traced)" }
         if end.flags.contains(.viaExit) { return "ended by exit()" }
         return "ended"
     }

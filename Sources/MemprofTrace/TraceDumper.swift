@@ -100,6 +100,7 @@ public struct TraceDumper: TraceVisitor {
         var rest = record.flags
         for (flag, name) in [
             (EndRecord.Flags.viaExit, "exit"), (.viaUnderscoreExit, "_exit"), (.stoppedEarly, "stopped"),
+            (.viaExec, "exec"),
         ] where rest.contains(flag) {
             names.append(name)
             rest.remove(flag)

@@ -162,6 +162,8 @@ public struct EndRecord: Sendable, Equatable {
         public static let viaUnderscoreExit = Flags(rawValue: 2)
         /// Tracing stopped early after an internal failure of the preload.
         public static let stoppedEarly = Flags(rawValue: 4)
+        /// The program called `exec*`: its image was replaced.
+        public static let viaExec = Flags(rawValue: 8)
     }
 
     public var nanoseconds: UInt64

@@ -16,7 +16,10 @@ enum Harness {
     static let memprof: URL = {
         var buffer = [CChar](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        let exe = URL(fileURLWithPath: n > 0 ? String(cString: buffer) : CommandLine.arguments[0])
+        let path =
+            n > 0
+            ? String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
+        let exe = URL(fileURLWithPath: path)
         return exe.deletingLastPathComponent().appendingPathComponent("memprof")
     }()
 
@@ -94,6 +97,9 @@ enum Harness {
     ) {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("vg-\(UUID().uuidString).log")
         defer { try? FileManager.default.removeItem(at: log) }
+        // memprof adds LD_PRELOAD and MEMPROF_OUTPUT; give valgrind's run the latter too.
+        var environment = environment
+        environment["MEMPROF_OUTPUT"] = "/dev/null"
         try run(
             ["/usr/bin/valgrind", "--log-file=\(log.path)", "--run-libc-freeres=no", "--run-cxx-freeres=no"] + command,
             environment: environment)
@@ -107,6 +113,13 @@ enum Harness {
         guard figures.count == 3 else { throw HarnessError.noValgrindSummary(String(line)) }
         return (figures[0], figures[1], figures[2])
     }
+
+    /// What valgrind adds to its program's environment (besides LD_PRELOAD). Programs size
+    /// tables by the environment (python's os.environ), so an oracle comparison gives the
+    /// memprof run the same variables, and the valgrind run memprof's MEMPROF_OUTPUT.
+    static let valgrindEnvironment = [
+        "GLIBCXX_FORCE_NEW": "1", "GLIBCPP_FORCE_NEW": "1", "LD_LIBRARY_PATH": "/usr/lib/debug",
+    ]
 
     static func isInstalled(_ path: String) -> Bool { FileManager.default.isExecutableFile(atPath: path) }
 }

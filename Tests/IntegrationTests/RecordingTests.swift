@@ -120,6 +120,17 @@ struct RecordingTests {
         #expect(Int(pid) != nil)
     }
 
+    @Test func execFinishesTheTraceFirst() throws {
+        // The shell replaces itself with exit_modes: no destructors run, yet the trace
+        // is complete, and the new image (which finds the file taken) is not traced.
+        let program = Harness.examples.appendingPathComponent("exit_modes").path
+        let trace = try Harness.record(["/bin/sh", "-c", "exec \(program) return 0"], in: directory)
+        let json = try Harness.reportJSON(trace)
+        #expect(json.object("trace")?["truncated"] as? Bool == false)
+        #expect(json.object("trace")?["ended_by"] as? String == "exec")
+        #expect(json.int("leaks", "total_leaked_bytes") != 777)
+    }
+
     @Test func childrenTheProgramExecutesAreNotTraced() throws {
         // sh runs exit_modes as a child: only sh is traced, and the child's run does
         // not touch sh's trace.

@@ -15,7 +15,8 @@ struct ValgrindOracleTests {
     /// and bytes. Frees are compared only on our own examples: valgrind also counts
     /// frees made after memprof has closed its trace (late library destructors).
     private func compare(_ command: [String], environment: [String: String] = [:]) throws {
-        let trace = try Harness.record(command, environment: environment, in: directory)
+        let mirrored = environment.merging(Harness.valgrindEnvironment) { ours, _ in ours }
+        let trace = try Harness.record(command, environment: mirrored, in: directory)
         let json = try Harness.reportJSON(trace)
         let valgrind = try Harness.valgrindHeapUsage(command, environment: environment)
         #expect(json.int("snapshot", "allocation_count") == valgrind.allocs, "\(command)")

@@ -258,6 +258,21 @@ struct TraceAnalyzerTests {
         #expect(script.totals(analysis, 9) == AllocationTotals(leakedBytes: 7, leakedBlocks: 1))
     }
 
+    @Test("when the replay misses the exact peak, its time comes from the first tick that saw it")
+    func peakTimeFromTicks() {
+        var analyzer = TraceAnalyzer()
+        analyzer.time(thread: 0, nanoseconds: 5_000_000)
+        analyzer.allocation(thread: 0, size: 200, stackID: 1)
+        // Threads interleaved differently in the process: the exact peak was 300.
+        analyzer.tick(TickRecord(nanoseconds: 10_000_000, heapBytes: 100, heapPeakBytes: 100, rssBytes: 1000))
+        analyzer.tick(TickRecord(nanoseconds: 20_000_000, heapBytes: 50, heapPeakBytes: 300, rssBytes: 5000))
+        analyzer.end(EndRecord(nanoseconds: 30_000_000, heapPeakBytes: 300, threadCount: 2, flags: .viaExit))
+        let analysis = analyzer.analysis()
+        #expect(analysis.peakHeapBytes == 300)
+        #expect(analysis.replayPeakBytes == 200)
+        #expect(analysis.peakNanoseconds == 20_000_000)
+    }
+
     @Test("peak, its time, RSS and duration come from ticks and the END record")
     func ticksAndEnd() {
         var analyzer = TraceAnalyzer()
@@ -276,7 +291,8 @@ struct TraceAnalyzerTests {
 
         #expect(analysis.process?.pid == 42)
         #expect(analysis.peakHeapBytes == 300)
-        #expect(analysis.peakNanoseconds == 20_000_000)  // the first tick that saw 300
+        // The replay reached the exact peak (300) on the thread's clock at 5 ms.
+        #expect(analysis.peakNanoseconds == 5_000_000)
         #expect(analysis.peakRSSBytes == 5000)
         #expect(analysis.durationNanoseconds == 2_000_000_000)
         #expect(analysis.durationSeconds == 2)

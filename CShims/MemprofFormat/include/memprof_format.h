@@ -120,6 +120,7 @@ enum memprof_mode {
 #define MEMPROF_END_VIA_EXIT 1u  /* normal exit(): atexit / destructors ran */
 #define MEMPROF_END_VIA__EXIT 2u /* the program called _exit / _Exit */
 #define MEMPROF_END_STOPPED 4u   /* tracing stopped early after an internal failure */
+#define MEMPROF_END_VIA_EXEC 8u  /* the program called exec*: its image was replaced */
 
 /* Longest stack the preload records; deeper stacks keep their innermost frames. */
 #define MEMPROF_MAX_FRAMES 128
