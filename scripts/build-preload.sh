@@ -8,7 +8,7 @@ out=${1:-$root/.build/preload}
 mkdir -p "$out"
 cc=${CC:-cc}
 "$cc" -std=gnu11 -O2 -g -fPIC -shared -pthread \
-  -fvisibility=hidden -ftls-model=initial-exec -fno-plt \
+  -fvisibility=hidden -ftls-model=initial-exec -fno-plt -fno-omit-frame-pointer \
   -Wall -Wextra -Werror=implicit-function-declaration \
   -I"$root/CShims/MemprofFormat/include" \
   "$root"/CShims/Preload/*.c \

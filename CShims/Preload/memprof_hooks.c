@@ -140,14 +140,12 @@ static inline void heap_add(uint64_t size) {
 
 static inline void heap_sub(uint64_t size) { atomic_fetch_sub_explicit(&g_heap_bytes, size, memory_order_relaxed); }
 
-/* Records the allocation of `p` (non-null). Called with t_guard set. Kept out of
- * line so the stack depth below the hook is fixed: memprof_stack_current skips
- * exactly this function and the hook. */
-static __attribute__((noinline)) void record_alloc(void *p, size_t size) {
+/* Records the allocation of `p` (non-null), made from `regs`. Called with t_guard set. */
+static __attribute__((noinline)) void record_alloc(void *p, size_t size, const struct memprof_regs *regs) {
     struct memprof_thread *t = memprof_thread_self();
     if (MEMPROF_UNLIKELY(!t))
         return;
-    uint32_t stack = memprof_stack_current(t);
+    uint32_t stack = memprof_stack_current(t, regs);
     if (MEMPROF_UNLIKELY(!stack))
         return;
     if (MEMPROF_UNLIKELY(memprof_live_insert((uintptr_t)p, size, stack) != 0)) {
@@ -209,10 +207,11 @@ MEMPROF_EXPORT void *malloc(size_t size) {
     ENSURE_REAL_OR(pool_alloc(size));
     if (!recording())
         return real_malloc(size);
+    MEMPROF_CAPTURE_REGS(regs);
     t_guard = 1;
     void *p = real_malloc(size);
     if (p)
-        record_alloc(p, size);
+        record_alloc(p, size, &regs);
     t_guard = 0;
     return p;
 }
@@ -221,10 +220,11 @@ MEMPROF_EXPORT void *calloc(size_t n, size_t size) {
     ENSURE_REAL_OR(pool_alloc(n * size)); /* zeroed: the pool is static memory */
     if (!recording())
         return real_calloc(n, size);
+    MEMPROF_CAPTURE_REGS(regs);
     t_guard = 1;
     void *p = real_calloc(n, size);
     if (p)
-        record_alloc(p, n * size);
+        record_alloc(p, n * size, &regs);
     t_guard = 0;
     return p;
 }
@@ -245,7 +245,8 @@ MEMPROF_EXPORT void free(void *p) {
 }
 
 /* realloc and reallocarray share this; `call` performs the real resize. */
-static void *resize(void *p, size_t size, void *(*call)(void *, size_t, size_t), size_t a, size_t b) {
+static void *resize(void *p, size_t size, void *(*call)(void *, size_t, size_t), size_t a, size_t b,
+                    const struct memprof_regs *regs) {
     if (!recording())
         return call(p, a, b);
     t_guard = 1;
@@ -256,7 +257,7 @@ static void *resize(void *p, size_t size, void *(*call)(void *, size_t, size_t),
     if (q) {
         if (p)
             record_free(p, r.found, r.size, r.stack);
-        record_alloc(q, size);
+        record_alloc(q, size, regs);
     } else if (p && size == 0) {
         /* glibc's realloc(p, 0) frees p and returns NULL. */
         record_free(p, r.found, r.size, r.stack);
@@ -289,7 +290,8 @@ MEMPROF_EXPORT void *realloc(void *p, size_t size) {
     ENSURE_REAL_OR(pool_alloc(size));
     if (p && in_pool(p))
         return pool_realloc(p, size);
-    return resize(p, size, call_realloc, size, 0);
+    MEMPROF_CAPTURE_REGS(regs);
+    return resize(p, size, call_realloc, size, 0, &regs);
 }
 
 MEMPROF_EXPORT void *reallocarray(void *p, size_t n, size_t size) {
@@ -303,17 +305,19 @@ MEMPROF_EXPORT void *reallocarray(void *p, size_t n, size_t size) {
         return pool_realloc(p, total);
     if (!real_reallocarray)
         return realloc(p, total);
-    return resize(p, total, call_reallocarray, n, size);
+    MEMPROF_CAPTURE_REGS(regs);
+    return resize(p, total, call_reallocarray, n, size, &regs);
 }
 
 MEMPROF_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
     ENSURE_REAL_OR(ENOMEM);
     if (!recording())
         return real_posix_memalign(out, align, size);
+    MEMPROF_CAPTURE_REGS(regs);
     t_guard = 1;
     int rc = real_posix_memalign(out, align, size);
     if (rc == 0 && *out)
-        record_alloc(*out, size);
+        record_alloc(*out, size, &regs);
     t_guard = 0;
     return rc;
 }
@@ -324,10 +328,11 @@ MEMPROF_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
         ENSURE_REAL_OR(NULL);                                                                                          \
         if (!recording())                                                                                              \
             return real_##name args;                                                                                   \
+        MEMPROF_CAPTURE_REGS(regs);                                                                                    \
         t_guard = 1;                                                                                                   \
         void *p = real_##name args;                                                                                    \
         if (p)                                                                                                         \
-            record_alloc(p, size_expr);                                                                                \
+            record_alloc(p, size_expr, &regs);                                                                         \
         t_guard = 0;                                                                                                   \
         return p;                                                                                                      \
     }

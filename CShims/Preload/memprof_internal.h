@@ -59,6 +59,63 @@ struct memprof_buffer {
  * and a build-id, or a STACK record with MEMPROF_MAX_FRAMES frames). */
 #define MEMPROF_MAX_RECORD_SIZE (8u * 1024u)
 
+/* Where the interposed function was called from: the caller's return address, its
+ * stack pointer after the call returns (the hook's CFA), and its rbp. */
+struct memprof_regs {
+    uintptr_t ip, sp, bp;
+};
+
+/* Captures memprof_regs in an interposed function. The preload is built with frame
+ * pointers, so the hook's rbp points at the caller's saved rbp, with the return
+ * address above it. */
+#define MEMPROF_CAPTURE_REGS(r)                                                                                        \
+    struct memprof_regs r = {(uintptr_t)__builtin_return_address(0), (uintptr_t)__builtin_frame_address(0) + 16,       \
+                             *(const uintptr_t *)__builtin_frame_address(0)}
+
+/* One unwound stack with what it was computed from: each frame's registers, and
+ * the stack slots its caller's registers were read from. */
+struct memprof_unwound {
+    int n;              /* frames */
+    int at_max;         /* stopped at MEMPROF_MAX_FRAMES: deeper frames unknown */
+    uint32_t stack_id;  /* interned id, 0 until the caller interns it */
+    uintptr_t end_slot; /* slot that held a 0 return address ending the stack, or 0 */
+    uintptr_t ip[MEMPROF_MAX_FRAMES], sp[MEMPROF_MAX_FRAMES], bp[MEMPROF_MAX_FRAMES];
+    uintptr_t bp_slot[MEMPROF_MAX_FRAMES];   /* where frame i's caller's rbp was read, or 0 */
+    uint64_t suffix[MEMPROF_MAX_FRAMES + 1]; /* suffix[i]: hash of frames i..n-1 */
+};
+
+/* A thread's last two unwinds (double-buffered). */
+struct memprof_unwind_cache {
+    int cur;
+    struct memprof_unwound b[2];
+};
+
+/* Unwinds from `regs` with cached DWARF CFI rules (memprof_unwind.c), reading only
+ * inside [lo, hi). Frames whose registers match the previous unwind of this thread
+ * are reused once the stack slots they came from are checked unchanged. Returns the
+ * result (frames innermost first in ->ip, hash in ->suffix[0]; owned by `cache`,
+ * valid until the next call; the stack's hash is suffix[0] | 1), or NULL when a frame needs rules it does not model
+ * (the caller then uses libunwind). Lock-free; `cache` belongs to the caller's
+ * thread. */
+const struct memprof_unwound *memprof_unwind(const struct memprof_regs *regs, uintptr_t lo, uintptr_t hi,
+                                             struct memprof_unwind_cache *cache) MEMPROF_HIDDEN;
+
+/* Folds one frame into a stack hash. Stack hashes run from the outermost frame in,
+ * so that a shared outer part hashes once. */
+static inline uint64_t memprof_hash_step(uint64_t h, uintptr_t ip) {
+    h = (h ^ ip) * 0xff51afd7ed558ccdull;
+    return h ^ (h >> 32);
+}
+#define MEMPROF_HASH_SEED 0x9E3779B97F4A7C15ull
+
+/* The hash memprof_unwind computes, for frames found another way. Never 0. */
+static inline uint64_t memprof_hash_frames(const uintptr_t *f, int n) {
+    uint64_t h = MEMPROF_HASH_SEED;
+    for (int i = n - 1; i >= 0; i--)
+        h = memprof_hash_step(h, f[i]);
+    return h | 1;
+}
+
 /* Per-thread state, mmap'd on a thread's first event; reachable from g_threads. */
 struct memprof_thread {
     struct memprof_thread *next_all; /* g_threads list, under g_queue_lock */
@@ -72,6 +129,10 @@ struct memprof_thread {
     /* Events until the next TIME record: the reader times events (e.g. the heap
      * peak) to within this many events of the thread's own. */
     uint32_t events_until_time;
+    /* The thread's stack, [stack_lo, stack_hi); 0/0 when unknown. The unwinder reads
+     * only inside it. */
+    uintptr_t stack_lo, stack_hi;
+    struct memprof_unwind_cache unwind;
 };
 
 #define MEMPROF_EVENTS_PER_TIME 256
@@ -126,11 +187,10 @@ uint64_t memprof_now_ns(void) MEMPROF_HIDDEN;
 /* Distinct stacks are capped at 3/4 of 2^MEMPROF_STACK_TABLE_BITS. */
 #define MEMPROF_STACK_TABLE_BITS 22
 
-/* Interns the current call stack (skipping `skip` innermost frames of memprof
- * itself) and returns its id (>= 1), emitting a STACK record (and MODULE records
+/* Interns the call stack that starts at `regs` and returns its id (>= 1), emitting a STACK record (and MODULE records
  * if the module map changed) into t's buffer when the stack is new. Returns 0 if
  * the stack table is full (tracing then stops). Lock-free on the common path. */
-uint32_t memprof_stack_current(struct memprof_thread *t) MEMPROF_HIDDEN;
+uint32_t memprof_stack_current(struct memprof_thread *t, const struct memprof_regs *regs) MEMPROF_HIDDEN;
 
 /* Emits the module map as MODULE records of a new generation into t's buffer if
  * the set of loaded modules changed since the last call (or on the first call). */

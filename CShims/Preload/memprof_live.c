@@ -5,7 +5,7 @@
  * allocation stack: the reader then needs no address map, and cross-thread frees
  * need no global event order. At exit the table lists the blocks never freed.
  *
- * 1024 stripes, each an open-addressing (linear probing) table behind its own
+ * 64 stripes, each an open-addressing (linear probing) table behind its own
  * spinlock, grown by doubling into a fresh mmap. Deletion shifts entries back, so
  * there are no tombstones. An entry is 16 bytes: the address, and the size (40
  * bits) packed with the stack id (24 bits).
@@ -17,7 +17,7 @@
 
 #include "memprof_internal.h"
 
-#define STRIPE_BITS 10
+#define STRIPE_BITS 6
 #define STRIPES (1u << STRIPE_BITS)
 #define SIZE_BITS 40
 #define SIZE_MASK ((1ull << SIZE_BITS) - 1)

@@ -88,16 +88,6 @@ static int stacks_ready(void) {
     return atomic_load(&ready);
 }
 
-static inline uint64_t hash_frames(const uintptr_t *f, int n) {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
-    for (int i = 0; i < n; i++) {
-        h ^= f[i];
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    return h | 1; /* never 0: 0 marks an empty slot */
-}
-
 static void emit_stack(struct memprof_thread *t, uint32_t id, uint32_t generation, const uintptr_t *f, int n) {
     uint8_t *w = memprof_reserve(t, 16 + (size_t)n * 10);
     if (!w)
@@ -113,23 +103,54 @@ static void emit_stack(struct memprof_thread *t, uint32_t id, uint32_t generatio
     memprof_commit(t, w);
 }
 
-uint32_t memprof_stack_current(struct memprof_thread *t) {
+/* The slow path: libunwind, then drop memprof's own frames (record, hook). */
+static int unwind_with_libunwind(uintptr_t *out) {
+    void *raw[MEMPROF_MAX_FRAMES + 8];
+    int n = unw_backtrace(raw, MEMPROF_MAX_FRAMES + 8);
+    int skip = 0;
+    while (skip < n && (uintptr_t)raw[skip] >= g_self_start && (uintptr_t)raw[skip] < g_self_end)
+        skip++;
+    n -= skip;
+    if (n > MEMPROF_MAX_FRAMES)
+        n = MEMPROF_MAX_FRAMES;
+    memcpy(out, raw + skip, (size_t)(n > 0 ? n : 0) * sizeof(uintptr_t));
+    return n > 0 ? n : 0;
+}
+
+static uint32_t intern(struct memprof_thread *t, const uintptr_t *frames, int n, uint64_t h);
+
+uint32_t memprof_stack_current(struct memprof_thread *t, const struct memprof_regs *regs) {
     if (MEMPROF_UNLIKELY(!stacks_ready())) {
         memprof_fail("cannot map memory for the stack table", 0);
         return 0;
     }
-    void *raw[MEMPROF_MAX_FRAMES + 8];
-    int n = unw_backtrace(raw, MEMPROF_MAX_FRAMES + 8);
-    /* Drop memprof's own frames (capture, record, hook). */
-    int skip = 0;
-    while (skip < n && (uintptr_t)raw[skip] >= g_self_start && (uintptr_t)raw[skip] < g_self_end)
-        skip++;
-    const uintptr_t *frames = (const uintptr_t *)(raw + skip);
-    n -= skip;
-    if (n > MEMPROF_MAX_FRAMES)
-        n = MEMPROF_MAX_FRAMES;
+    uintptr_t fallback[MEMPROF_MAX_FRAMES];
+    const uintptr_t *frames = fallback;
+    struct memprof_unwound *u = NULL;
+    uint64_t h;
+    int n;
+    if (MEMPROF_LIKELY(regs->sp >= t->stack_lo && regs->sp < t->stack_hi))
+        u = (struct memprof_unwound *)memprof_unwind(regs, t->stack_lo, t->stack_hi, &t->unwind);
+    if (MEMPROF_LIKELY(u != NULL)) {
+        if (u->stack_id)
+            return u->stack_id; /* the same stack as this thread's last event */
+        frames = u->ip;
+        n = u->n;
+        h = u->suffix[0] | 1;
+    } else {
+        n = unwind_with_libunwind(fallback);
+        h = memprof_hash_frames(fallback, n);
+    }
+    uint32_t id = intern(t, frames, n, h);
+    if (u)
+        u->stack_id = id;
+    return id;
+}
 
-    uint64_t h = hash_frames(frames, n);
+/* Returns the id of the stack `frames` (hash h), adding it to the table and writing
+ * its STACK record if it is new; 0 if the table is full. */
+static uint32_t intern(struct memprof_thread *t, const uintptr_t *frames, int n, uint64_t h) {
+
     uint32_t mask = STACK_TABLE_SIZE - 1;
     int refreshed = 0;
     for (uint32_t i = (uint32_t)h & mask, probes = 0; probes < STACK_TABLE_SIZE; i = (i + 1) & mask, probes++) {

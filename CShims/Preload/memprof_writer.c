@@ -247,6 +247,20 @@ struct memprof_thread *memprof_thread_self(void) {
         return NULL;
     }
     start_thread_buffer(t);
+    /* The stack bounds the unwinder may read. For the main thread glibc reads
+     * /proc/self/maps here, allocating: the guard is set, so that passes through. */
+    t->stack_lo = t->stack_hi = 0;
+    t->unwind.b[0].n = t->unwind.b[1].n = 0; /* a reused state holds another thread's stacks */
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void *addr;
+        size_t size;
+        if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+            t->stack_lo = (uintptr_t)addr;
+            t->stack_hi = (uintptr_t)addr + size;
+        }
+        pthread_attr_destroy(&attr);
+    }
     t_self = t;
     pthread_setspecific(g_thread_key, t);
     return t;
