@@ -130,15 +130,12 @@ static inline int recording(void) {
 
 /* ---- recording ---------------------------------------------------------------- */
 
-static inline void heap_add(uint64_t size) {
-    uint64_t now = atomic_fetch_add_explicit(&g_heap_bytes, size, memory_order_relaxed) + size;
-    uint64_t peak = atomic_load_explicit(&g_heap_peak, memory_order_relaxed);
-    while (now > peak &&
-           !atomic_compare_exchange_weak_explicit(&g_heap_peak, &peak, now, memory_order_relaxed, memory_order_relaxed))
-        ;
+/* The heap figure is kept per thread, written only by its owner (a plain add, no
+ * locked instruction, no cache line shared between threads); ticks sum them. */
+static inline void heap_add(struct memprof_thread *t, int64_t delta) {
+    atomic_store_explicit(&t->heap_bytes, atomic_load_explicit(&t->heap_bytes, memory_order_relaxed) + delta,
+                          memory_order_relaxed);
 }
-
-static inline void heap_sub(uint64_t size) { atomic_fetch_sub_explicit(&g_heap_bytes, size, memory_order_relaxed); }
 
 /* Records the allocation of `p` (non-null), made from `regs`. Called with t_guard set. */
 static __attribute__((noinline)) void record_alloc(void *p, size_t size, const struct memprof_regs *regs) {
@@ -152,7 +149,7 @@ static __attribute__((noinline)) void record_alloc(void *p, size_t size, const s
         memprof_fail("the live-block table cannot grow (out of memory)", 0);
         return;
     }
-    heap_add(size);
+    heap_add(t, (int64_t)size);
     uint8_t *w = memprof_reserve(t, 32);
     if (MEMPROF_UNLIKELY(!w))
         return;
@@ -161,6 +158,7 @@ static __attribute__((noinline)) void record_alloc(void *p, size_t size, const s
     w = memprof_put_varint(w, stack);
     memprof_commit(t, w);
     t->last_alloc = p;
+    t->last_alloc_seq = t->buf_seq;
     memprof_tick_event(t);
 }
 
@@ -174,11 +172,14 @@ static void record_free(void *p, int found, uint64_t size, uint32_t stack) {
     if (MEMPROF_UNLIKELY(!w))
         return;
     if (found) {
-        heap_sub(size);
-        int temporary = p == t->last_alloc;
-        *w++ = temporary ? MEMPROF_TAG_FREE_TEMP : MEMPROF_TAG_FREE;
-        w = memprof_put_varint(w, size);
-        w = memprof_put_varint(w, stack);
+        heap_add(t, -(int64_t)size);
+        if (p == t->last_alloc && t->last_alloc_seq == t->buf_seq) {
+            *w++ = MEMPROF_TAG_FREE_LAST; /* size and stack: the ALLOC just before */
+        } else {
+            *w++ = p == t->last_alloc ? MEMPROF_TAG_FREE_TEMP : MEMPROF_TAG_FREE;
+            w = memprof_put_varint(w, size);
+            w = memprof_put_varint(w, stack);
+        }
     } else {
         *w++ = MEMPROF_TAG_FREE_UNKNOWN;
     }

@@ -126,12 +126,19 @@ struct memprof_thread {
     _Atomic size_t committed;
     /* The thread's most recent allocation: freeing it next is a temporary. */
     void *last_alloc;
+    /* Buffers started by this thread, and which one holds last_alloc's ALLOC record:
+     * a free of last_alloc in that same buffer is written as a one-byte FREE_LAST. */
+    uint64_t buf_seq, last_alloc_seq;
     /* Events until the next TIME record: the reader times events (e.g. the heap
      * peak) to within this many events of the thread's own. */
     uint32_t events_until_time;
     /* The thread's stack, [stack_lo, stack_hi); 0/0 when unknown. The unwinder reads
      * only inside it. */
     uintptr_t stack_lo, stack_hi;
+    /* Bytes this thread allocated minus bytes it freed (blocks freed here may have
+     * been allocated elsewhere, so it can go negative). Written only by the owner;
+     * the writer sums every thread's for TICK records. Kept when the state is reused. */
+    _Atomic int64_t heap_bytes;
     struct memprof_unwind_cache unwind;
 };
 
@@ -174,10 +181,6 @@ void memprof_fail(const char *what, int err) MEMPROF_HIDDEN;
 /* Opens the output file and writes the file header. Returns 0 on success, -1 when
  * this process should not trace (state set to DISABLED or FINISHED). */
 int memprof_output_open(void) MEMPROF_HIDDEN;
-
-/* Process-wide heap figures, maintained on every event. */
-extern _Atomic uint64_t g_heap_bytes MEMPROF_HIDDEN;
-extern _Atomic uint64_t g_heap_peak MEMPROF_HIDDEN;
 
 /* Monotonic nanoseconds since the process started tracing. */
 uint64_t memprof_now_ns(void) MEMPROF_HIDDEN;

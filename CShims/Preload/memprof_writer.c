@@ -28,8 +28,10 @@
 
 #include "memprof_internal.h"
 
-_Atomic uint64_t g_heap_bytes;
-_Atomic uint64_t g_heap_peak;
+/* The highest heap figure any TICK saw: the END record's heap peak. Ticks sum
+ * per-thread counters, so this is a sampled lower bound; the reader's replay of the
+ * events gives the peak between ticks. Guarded by g_queue_lock. */
+static uint64_t g_tick_peak;
 
 #define TICK_INTERVAL_NS 10000000ull            /* 10 ms */
 #define PROCESS_FLUSH_INTERVAL_NS 1000000000ull /* 1 s */
@@ -156,6 +158,7 @@ static void start_thread_buffer(struct memprof_thread *t) {
     w = memprof_put_varint(w, memprof_now_ns());
     memprof_commit(t, w);
     t->events_until_time = MEMPROF_EVENTS_PER_TIME;
+    t->buf_seq++;
 }
 
 void memprof_record_time(struct memprof_thread *t) {
@@ -365,13 +368,19 @@ static uint64_t read_rss(void) {
 
 /* Appends a TICK record; call with g_queue_lock held. */
 static void record_tick(uint64_t now, uint64_t rss) {
+    int64_t sum = 0;
+    for (struct memprof_thread *t = g_threads; t; t = t->next_all)
+        sum += atomic_load_explicit(&t->heap_bytes, memory_order_relaxed);
+    uint64_t heap = sum > 0 ? (uint64_t)sum : 0;
+    if (heap > g_tick_peak)
+        g_tick_peak = heap;
     uint8_t *w = process_reserve(48);
     if (!w)
         return;
     *w++ = MEMPROF_TAG_TICK;
     w = memprof_put_varint(w, now);
-    w = memprof_put_varint(w, atomic_load_explicit(&g_heap_bytes, memory_order_relaxed));
-    w = memprof_put_varint(w, atomic_load_explicit(&g_heap_peak, memory_order_relaxed));
+    w = memprof_put_varint(w, heap);
+    w = memprof_put_varint(w, g_tick_peak);
     w = memprof_put_varint(w, rss);
     process_commit(w);
 }
@@ -618,7 +627,7 @@ void memprof_finish(uint64_t end_flags) {
     if (w) {
         *w++ = MEMPROF_TAG_END;
         w = memprof_put_varint(w, memprof_now_ns());
-        w = memprof_put_varint(w, atomic_load(&g_heap_peak));
+        w = memprof_put_varint(w, g_tick_peak);
         w = memprof_put_varint(w, g_thread_count);
         w = memprof_put_varint(w, end_flags);
         process_commit(w);

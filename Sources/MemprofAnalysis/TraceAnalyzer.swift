@@ -315,7 +315,9 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
         perStack.sort { $0.stackID < $1.stackID }
 
         let replayPeakBytes = UInt64(max(replayPeak, 0))
-        let peak = end?.heapPeakBytes ?? max(tickPeak, replayPeakBytes)
+        // Ticks sample the heap (a lower bound between them); the replay of the events
+        // is exact for one thread and follows block order for several.
+        let peak = max(end?.heapPeakBytes ?? 0, tickPeak, replayPeakBytes)
         let peakTime: UInt64?
         if peak == 0 {
             peakTime = nil

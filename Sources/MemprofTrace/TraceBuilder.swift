@@ -133,6 +133,12 @@ public struct TraceBuilder: Sendable {
         }
     }
 
+    /// A FREE_LAST record: the temporary free of the block made by the last ALLOC record
+    /// of the current block (the preload writes it instead of FREE_TEMP when it can).
+    public mutating func deallocationOfLastAllocation(thread: UInt32) {
+        record(.thread, thread, Format.tagFreeLast) { _ in }
+    }
+
     /// A FREE_UNKNOWN record: a free of a pointer memprof never saw allocated.
     public mutating func unknownDeallocation(thread: UInt32) {
         record(.thread, thread, Format.tagFreeUnknown) { _ in }

@@ -52,6 +52,7 @@ enum Format {
     @inlinable static var tagStack: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_STACK.rawValue) }
     @inlinable static var tagModule: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_MODULE.rawValue) }
     @inlinable static var tagTime: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_TIME.rawValue) }
+    @inlinable static var tagFreeLast: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_FREE_LAST.rawValue) }
     @inlinable static var tagProcess: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_PROCESS.rawValue) }
     @inlinable static var tagTick: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_TICK.rawValue) }
     @inlinable static var tagThread: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_THREAD.rawValue) }
@@ -69,6 +70,7 @@ enum Format {
         case tagStack: "STACK"
         case tagModule: "MODULE"
         case tagTime: "TIME"
+        case tagFreeLast: "FREE_LAST"
         case tagProcess: "PROCESS"
         case tagTick: "TICK"
         case tagThread: "THREAD"
@@ -83,7 +85,7 @@ enum Format {
     @usableFromInline
     static func tagIsThreadRecord(_ tag: UInt8) -> Bool? {
         switch tag {
-        case tagAlloc, tagFree, tagFreeTemp, tagFreeUnknown, tagStack, tagModule, tagTime: true
+        case tagAlloc, tagFree, tagFreeTemp, tagFreeUnknown, tagStack, tagModule, tagTime, tagFreeLast: true
         case tagProcess, tagTick, tagThread, tagLeak, tagEnd: false
         default: nil
         }

@@ -24,6 +24,8 @@ enum FieldError: Error {
     /// A defined tag in the other kind of block (e.g. ALLOC in a process block).
     case misplacedTag(inThreadBlock: Bool)
     case secondEnd
+    /// FREE_LAST with no ALLOC before it in the same block.
+    case freeLastWithoutAlloc
 }
 
 /// A record that could not be decoded: which one, where in the decompressed payload,
@@ -66,6 +68,8 @@ struct RecordError: Error {
             why = "\(Format.tagName(tag) ?? "?") records belong in \(there) blocks, not \(here) blocks"
         case .secondEnd:
             why = "a second END record (the trace had already ended)"
+        case .freeLastWithoutAlloc:
+            why = "FREE_LAST with no ALLOC before it in the block"
         }
         return .corrupt(path: path, offset: blockOffset, reason: "\(place): \(why)")
     }
@@ -188,16 +192,24 @@ func decodeThreadBlock<V: TraceVisitor>(
     guard let start = payload.baseAddress else { return }
     var cursor = RecordCursor(start: start, count: payload.count)
     var index = 0
+    // The last ALLOC of this block, which a FREE_LAST refers to (stack 0: none yet).
+    var lastSize: UInt64 = 0
+    var lastStack: UInt32 = 0
     while !cursor.isAtEnd {
         let recordStart = cursor.position
         let tag = recordStart.load(as: UInt8.self)
         cursor.position += 1
         do throws(FieldError) {
-            // ALLOC and FREE are nearly every record: test them first, inline.
+            // ALLOC and the frees are nearly every record: test them first, inline.
             if tag == Format.tagAlloc {
                 let size = try cursor.varint()
                 let stackID = try cursor.varint32("stack id")
                 visitor.allocation(thread: thread, size: size, stackID: stackID)
+                lastSize = size
+                lastStack = stackID
+            } else if tag == Format.tagFreeLast {
+                guard lastStack != 0 else { throw FieldError.freeLastWithoutAlloc }
+                visitor.deallocation(thread: thread, size: lastSize, stackID: lastStack, temporary: true)
             } else if tag == Format.tagFree || tag == Format.tagFreeTemp {
                 let size = try cursor.varint()
                 let stackID = try cursor.varint32("stack id")

@@ -103,7 +103,8 @@ public struct TickRecord: Sendable, Equatable {
     public var nanoseconds: UInt64
     /// Bytes in live heap blocks at this moment.
     public var heapBytes: UInt64
-    /// Highest `heapBytes` so far (exact: maintained on every allocation).
+    /// Highest `heapBytes` any tick has seen so far: sampled, so the true peak between
+    /// ticks can be higher (the replay of the events finds it).
     public var heapPeakBytes: UInt64
     /// Resident set size of the process.
     public var rssBytes: UInt64

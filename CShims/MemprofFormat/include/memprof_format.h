@@ -77,6 +77,9 @@ enum memprof_codec {
  *              v nsegments, nsegments x (v vaddr, v memsz, u8 flags)
  *              (vaddr is relative to load_bias; flags: 1=R 2=W 4=X)
  *   TIME       v nanoseconds since the process's start (monotonic clock)
+ *   FREE_LAST                                (temporary free of the block made by
+ *                                             the last ALLOC record of this same
+ *                                             block: its size and stack)
  *
  * Process blocks:
  *   PROCESS    v pid, v ppid, v start_unix_ns, v page_size, b exe_path,
@@ -94,6 +97,7 @@ enum memprof_tag {
     MEMPROF_TAG_STACK = 0x05,
     MEMPROF_TAG_MODULE = 0x06,
     MEMPROF_TAG_TIME = 0x07,
+    MEMPROF_TAG_FREE_LAST = 0x08,
 
     MEMPROF_TAG_PROCESS = 0x20,
     MEMPROF_TAG_TICK = 0x21,

@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""memprof's benchmark suite: overhead ratios against the bare run and heaptrack.
+
+    scripts/bench [--rounds N] [--only NAME,...] [--no-heaptrack]
+
+Builds its workloads, then runs every variant of every workload in interleaved
+rounds (bare, memprof full, memprof sample, heaptrack, bare, ...) and prints medians.
+Absolute times drift on shared machines; the ratios, taken within one round-robin,
+are what to compare. Peak RSS is that of the largest process of a run (the profiled
+program, or memprof's / heaptrack's own helper if larger).
+"""
+import argparse
+import glob
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORK = os.path.join(ROOT, "Benchmarks", "workloads")
+BIN = os.path.join(ROOT, ".build", "bench")
+MEMPROF = os.path.join(ROOT, ".build", "release", "memprof")
+PRELOAD = os.path.join(ROOT, ".build", "preload", "libmemprof.so")
+
+
+def build():
+    os.makedirs(BIN, exist_ok=True)
+    # Like distro binaries: -O2, no frame pointers, debug info for symbolization.
+    flags = ["-O2", "-g", "-fomit-frame-pointer"]
+    steps = [
+        ["cc", *flags, "-pthread", os.path.join(WORK, "churn.c"), "-o", os.path.join(BIN, "churn")],
+        ["cc", *flags, os.path.join(WORK, "pairs.c"), "-o", os.path.join(BIN, "pairs")],
+        ["c++", *flags, os.path.join(WORK, "containers.cpp"), "-o", os.path.join(BIN, "containers")],
+    ]
+    for step in steps:
+        subprocess.run(step, check=True)
+    if not os.path.exists(MEMPROF):
+        sys.exit("memprof is not built: run scripts/build.sh first")
+
+
+def workloads():
+    sql = open(os.path.join(WORK, "workload.sql")).read()
+    return {
+        "churn": {
+            "what": "C, 2 threads x 1M allocs, 16 B-64 KiB, depth 5-15, realloc, no frame pointers",
+            "cmd": [os.path.join(BIN, "churn"), "2", "1000000"],
+        },
+        "containers": {
+            "what": "C++ std::string / std::map / std::vector churn",
+            "cmd": [os.path.join(BIN, "containers"), "100"],
+        },
+        "python": {
+            "what": "python3.11 allocation-heavy script",
+            "cmd": ["/usr/bin/python3.11", os.path.join(WORK, "workload.py")],
+            "env": {"PYTHONHASHSEED": "0"},
+        },
+        "sqlite": {
+            "what": "sqlite3 :memory: with a fixed script",
+            "cmd": ["/usr/bin/sqlite3", ":memory:", sql],
+        },
+        "pairs": {
+            "what": "1 thread, 1M malloc+free pairs at depth 10, no frame pointers",
+            "cmd": [os.path.join(BIN, "pairs"), "1000000"],
+        },
+    }
+
+
+def run(cmd, env=None):
+    """Runs cmd with stdio to /dev/null; returns (seconds, peak RSS bytes)."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    start = time.perf_counter()
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         env=full_env)
+    _, status, usage = os.wait4(p.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{cmd[:3]} exited with {os.waitstatus_to_exitcode(status)}")
+    return elapsed, usage.ru_maxrss * 1024
+
+
+def variants(spec, scratch, heaptrack):
+    cmd, env = spec["cmd"], spec.get("env", {})
+    out = {
+        "bare": (cmd, env),
+        "full": ([MEMPROF, "run", "-o", os.path.join(scratch, "full.mprof"), "--", *cmd], env),
+    }
+    if sample_supported():
+        out["sample"] = ([MEMPROF, "run", "--mode", "sample", "-o", os.path.join(scratch, "sample.mprof"), "--", *cmd],
+                         env)
+    if heaptrack:
+        out["heaptrack"] = (["heaptrack", "-o", os.path.join(scratch, "ht"), *cmd], env)
+    return out
+
+
+_sample = None
+
+
+def sample_supported():
+    global _sample
+    if _sample is None:
+        help_text = subprocess.run([MEMPROF, "run", "--help"], capture_output=True, text=True).stdout
+        _sample = "--mode" in help_text
+    return _sample
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def measure_report(trace, heaptrack_file, rounds):
+    """memprof report vs heaptrack_print on the same run: time and peak RSS."""
+    rows = {"memprof report": [], "heaptrack_print": []}
+    for _ in range(rounds):
+        rows["memprof report"].append(run([MEMPROF, "report", "--format", "json", trace]))
+        if heaptrack_file:
+            rows["heaptrack_print"].append(run(["heaptrack_print", heaptrack_file]))
+    return {k: (median([t for t, _ in v]), max((r for _, r in v), default=0)) for k, v in rows.items() if v}
+
+
+def event_count(trace):
+    out = subprocess.run([MEMPROF, "report", "--format", "json", trace], capture_output=True, text=True, check=True)
+    snapshot = json.loads(out.stdout)["snapshot"]
+    return snapshot["allocation_count"] + snapshot["deallocation_count"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per workload (default 5)")
+    parser.add_argument("--only", help="comma-separated workload names")
+    parser.add_argument("--no-heaptrack", action="store_true", help="skip heaptrack")
+    args = parser.parse_args()
+    heaptrack = not args.no_heaptrack and shutil.which("heaptrack") is not None
+    build()
+    chosen = workloads()
+    if args.only:
+        chosen = {k: v for k, v in chosen.items() if k in args.only.split(",")}
+
+    print(f"memprof benchmark: {args.rounds} interleaved rounds, medians; {os.cpu_count()} cores "
+          f"(shared machine: compare ratios, not absolute times)\n")
+    results = {}
+    for name, spec in chosen.items():
+        scratch = tempfile.mkdtemp(prefix=f"memprof-bench-{name}-")
+        runs = variants(spec, scratch, heaptrack)
+        times = {k: [] for k in runs}
+        rss = {k: 0 for k in runs}
+        for _ in range(args.rounds):
+            for variant, (cmd, env) in runs.items():
+                seconds, peak = run(cmd, env)
+                times[variant].append(seconds)
+                rss[variant] = max(rss[variant], peak)
+        med = {k: median(v) for k, v in times.items()}
+        trace = os.path.join(scratch, "full.mprof")
+        ht_files = glob.glob(os.path.join(scratch, "ht*"))
+        events = event_count(trace)
+        results[name] = {
+            "what": spec["what"],
+            "median": med,
+            "rss": rss,
+            "events": events,
+            "trace_bytes": os.path.getsize(trace),
+            "heaptrack_bytes": os.path.getsize(ht_files[0]) if ht_files else None,
+            "report": measure_report(trace, ht_files[0] if ht_files else None, max(1, args.rounds // 2)),
+        }
+        shutil.rmtree(scratch, ignore_errors=True)
+        print_row(name, results[name])
+
+    print_tables(results)
+    startup(args.rounds)
+
+
+def fmt_s(seconds):
+    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def fmt_mb(n):
+    return f"{n / 1e6:.1f} MB"
+
+
+def print_row(name, r):
+    m = r["median"]
+    parts = [f"{k} {fmt_s(v)}" for k, v in m.items()]
+    print(f"  {name}: " + ", ".join(parts), flush=True)
+
+
+def print_tables(results):
+    print("\n| workload | bare | memprof full | memprof sample | heaptrack | full/bare | sample/bare | heaptrack/bare "
+          "| heaptrack/full |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, r in results.items():
+        m = r["median"]
+        bare = m["bare"]
+
+        def cell(k):
+            return fmt_s(m[k]) if k in m else "-"
+
+        def ratio(k, base=bare):
+            return f"{m[k] / base:.2f}x" if k in m else "-"
+
+        ht_full = f"{m['heaptrack'] / m['full']:.1f}x" if "heaptrack" in m else "-"
+        print(f"| {name} | {cell('bare')} | {cell('full')} | {cell('sample')} | {cell('heaptrack')} | "
+              f"{ratio('full')} | {ratio('sample')} | {ratio('heaptrack')} | {ht_full} |")
+
+    print("\n| workload | peak RSS bare | memprof full | heaptrack | events | memprof trace | bytes/event "
+          "| heaptrack trace | bytes/event |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, r in results.items():
+        ht = r["heaptrack_bytes"]
+        ht_cells = f"{fmt_mb(ht)} | {ht / r['events']:.2f}" if ht else "- | -"
+        print(f"| {name} | {fmt_mb(r['rss']['bare'])} | {fmt_mb(r['rss']['full'])} | "
+              f"{fmt_mb(r['rss'].get('heaptrack', 0))} | {r['events']:,} | {fmt_mb(r['trace_bytes'])} | "
+              f"{r['trace_bytes'] / r['events']:.2f} | {ht_cells} |")
+
+    print("\n| workload | memprof report | peak RSS | heaptrack_print | peak RSS | time ratio | RSS ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for name, r in results.items():
+        mp = r["report"]["memprof report"]
+        hp = r["report"].get("heaptrack_print")
+        if hp:
+            print(f"| {name} | {fmt_s(mp[0])} | {fmt_mb(mp[1])} | {fmt_s(hp[0])} | {fmt_mb(hp[1])} | "
+                  f"{mp[0] / hp[0]:.2f} | {mp[1] / hp[1]:.2f} |")
+        else:
+            print(f"| {name} | {fmt_s(mp[0])} | {fmt_mb(mp[1])} | - | - | - | - |")
+
+    if "pairs" in results:
+        m = results["pairs"]["median"]
+        per = (m["full"] - m["bare"]) / 1e6 * 1e9
+        print(f"\nper-event cost (pairs, depth 10, no frame pointers): {per:.0f} ns per malloc+free pair "
+              f"(includes memprof run's start-up)")
+
+
+def startup(rounds):
+    n = max(10, rounds * 4)
+    bare, traced = [], []
+    with tempfile.TemporaryDirectory() as scratch:
+        for _ in range(n):
+            bare.append(run(["/bin/true"])[0])
+            traced.append(run([MEMPROF, "run", "-o", os.path.join(scratch, "t.mprof"), "--", "/bin/true"])[0])
+    print(f"\nstart-up: /bin/true {median(bare) * 1000:.1f} ms, memprof run -- /bin/true "
+          f"{median(traced) * 1000:.1f} ms: +{(median(traced) - median(bare)) * 1000:.1f} ms ({n} interleaved runs)")
+
+
+if __name__ == "__main__":
+    main()
