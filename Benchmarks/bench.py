@@ -69,6 +69,14 @@ def workloads():
     }
 
 
+def peak_rss(cmd, env=None):
+    """Peak RSS of cmd (largest process of its tree), measured by GNU time: the
+    ru_maxrss of a child forked from this Python process would include Python's own."""
+    with tempfile.NamedTemporaryFile("r") as out:
+        run(["/usr/bin/time", "-o", out.name, "-f", "%M", *cmd], env)
+        return int(out.read().split()[-1]) * 1024
+
+
 def run(cmd, env=None):
     """Runs cmd with stdio to /dev/null; returns (seconds, peak RSS bytes)."""
     full_env = dict(os.environ)
@@ -113,13 +121,15 @@ def median(values):
 
 
 def measure_report(trace, heaptrack_file, rounds):
-    """memprof report vs heaptrack_print on the same run: time and peak RSS."""
-    rows = {"memprof report": [], "heaptrack_print": []}
+    """memprof report vs heaptrack_print on the same run: median time and peak RSS."""
+    commands = {"memprof report": [MEMPROF, "report", "--format", "json", trace]}
+    if heaptrack_file:
+        commands["heaptrack_print"] = ["heaptrack_print", heaptrack_file]
+    times = {k: [] for k in commands}
     for _ in range(rounds):
-        rows["memprof report"].append(run([MEMPROF, "report", "--format", "json", trace]))
-        if heaptrack_file:
-            rows["heaptrack_print"].append(run(["heaptrack_print", heaptrack_file]))
-    return {k: (median([t for t, _ in v]), max((r for _, r in v), default=0)) for k, v in rows.items() if v}
+        for k, cmd in commands.items():
+            times[k].append(run(cmd)[0])
+    return {k: (median(times[k]), peak_rss(cmd)) for k, cmd in commands.items()}
 
 
 def event_count(trace):
@@ -150,10 +160,11 @@ def main():
         rss = {k: 0 for k in runs}
         for _ in range(args.rounds):
             for variant, (cmd, env) in runs.items():
-                seconds, peak = run(cmd, env)
-                times[variant].append(seconds)
-                rss[variant] = max(rss[variant], peak)
+                times[variant].append(run(cmd, env)[0])
+        for variant, (cmd, env) in runs.items():
+            rss[variant] = peak_rss(cmd, env)
         med = {k: median(v) for k, v in times.items()}
+        rss["preloaded"] = preloaded_rss(spec, scratch)
         trace = os.path.join(scratch, "full.mprof")
         ht_files = glob.glob(os.path.join(scratch, "ht*"))
         events = event_count(trace)
@@ -181,6 +192,18 @@ def fmt_mb(n):
     return f"{n / 1e6:.1f} MB"
 
 
+def fmt_size(n):
+    return f"{n / 1e3:.0f} KB" if n < 10e6 else f"{n / 1e6:.1f} MB"
+
+
+def preloaded_rss(spec, scratch):
+    """Peak RSS of the profiled program itself under the preload (no memprof CLI)."""
+    trace = os.path.join(scratch, "rss.mprof")
+    open(trace, "w").close()
+    env = dict(spec.get("env", {}), LD_PRELOAD=PRELOAD, MEMPROF_OUTPUT=trace)
+    return peak_rss(spec["cmd"], env)
+
+
 def print_row(name, r):
     m = r["median"]
     parts = [f"{k} {fmt_s(v)}" for k, v in m.items()]
@@ -205,15 +228,15 @@ def print_tables(results):
         print(f"| {name} | {cell('bare')} | {cell('full')} | {cell('sample')} | {cell('heaptrack')} | "
               f"{ratio('full')} | {ratio('sample')} | {ratio('heaptrack')} | {ht_full} |")
 
-    print("\n| workload | peak RSS bare | memprof full | heaptrack | events | memprof trace | bytes/event "
-          "| heaptrack trace | bytes/event |")
+    print("\n| workload | program RSS bare | under memprof | heaptrack run (largest process) | events "
+          "| memprof trace | bytes/event | heaptrack trace | bytes/event |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
         ht = r["heaptrack_bytes"]
-        ht_cells = f"{fmt_mb(ht)} | {ht / r['events']:.2f}" if ht else "- | -"
-        print(f"| {name} | {fmt_mb(r['rss']['bare'])} | {fmt_mb(r['rss']['full'])} | "
-              f"{fmt_mb(r['rss'].get('heaptrack', 0))} | {r['events']:,} | {fmt_mb(r['trace_bytes'])} | "
-              f"{r['trace_bytes'] / r['events']:.2f} | {ht_cells} |")
+        ht_cells = f"{fmt_size(ht)} | {ht / r['events']:.3f}" if ht else "- | -"
+        print(f"| {name} | {fmt_mb(r['rss']['bare'])} | {fmt_mb(r['rss']['preloaded'])} | "
+              f"{fmt_mb(r['rss'].get('heaptrack', 0))} | {r['events']:,} | {fmt_size(r['trace_bytes'])} | "
+              f"{r['trace_bytes'] / r['events']:.3f} | {ht_cells} |")
 
     print("\n| workload | memprof report | peak RSS | heaptrack_print | peak RSS | time ratio | RSS ratio |")
     print("|---|---|---|---|---|---|---|")

@@ -72,33 +72,26 @@ struct memprof_regs {
     struct memprof_regs r = {(uintptr_t)__builtin_return_address(0), (uintptr_t)__builtin_frame_address(0) + 16,       \
                              *(const uintptr_t *)__builtin_frame_address(0)}
 
-/* One unwound stack with what it was computed from: each frame's registers, and
- * the stack slots its caller's registers were read from. */
-struct memprof_unwound {
-    int n;              /* frames */
-    int at_max;         /* stopped at MEMPROF_MAX_FRAMES: deeper frames unknown */
-    uint32_t stack_id;  /* interned id, 0 until the caller interns it */
-    uintptr_t end_slot; /* slot that held a 0 return address ending the stack, or 0 */
-    uintptr_t ip[MEMPROF_MAX_FRAMES], sp[MEMPROF_MAX_FRAMES], bp[MEMPROF_MAX_FRAMES];
-    uintptr_t bp_slot[MEMPROF_MAX_FRAMES];   /* where frame i's caller's rbp was read, or 0 */
-    uint64_t suffix[MEMPROF_MAX_FRAMES + 1]; /* suffix[i]: hash of frames i..n-1 */
-};
-
-/* A thread's last two unwinds (double-buffered). */
+/* A thread's last unwound stack, outermost frame first, with what it was computed
+ * from: each frame's registers and the stack slots its caller's registers were read
+ * from. The next unwind reuses the outer part once those slots are checked. */
 struct memprof_unwind_cache {
-    int cur;
-    struct memprof_unwound b[2];
+    int n;              /* frames: [0] is the outermost, [n-1] the allocating function's caller */
+    int at_max;         /* cut at MEMPROF_MAX_FRAMES: frames further out are unknown */
+    uint32_t stack_id;  /* interned id, 0 until the caller interns it */
+    uintptr_t end_slot; /* slot that held the 0 return address ending the stack, or 0 */
+    uintptr_t ip[MEMPROF_MAX_FRAMES], sp[MEMPROF_MAX_FRAMES], bp[MEMPROF_MAX_FRAMES];
+    uintptr_t bp_slot[MEMPROF_MAX_FRAMES]; /* where frame k's caller's rbp was read, or 0 */
+    uint64_t hash[MEMPROF_MAX_FRAMES];     /* hash[k]: hash of frames 0..k */
 };
 
 /* Unwinds from `regs` with cached DWARF CFI rules (memprof_unwind.c), reading only
- * inside [lo, hi). Frames whose registers match the previous unwind of this thread
- * are reused once the stack slots they came from are checked unchanged. Returns the
- * result (frames innermost first in ->ip, hash in ->suffix[0]; owned by `cache`,
- * valid until the next call; the stack's hash is suffix[0] | 1), or NULL when a frame needs rules it does not model
- * (the caller then uses libunwind). Lock-free; `cache` belongs to the caller's
- * thread. */
-const struct memprof_unwound *memprof_unwind(const struct memprof_regs *regs, uintptr_t lo, uintptr_t hi,
-                                             struct memprof_unwind_cache *cache) MEMPROF_HIDDEN;
+ * inside [lo, hi), into `cache` (which belongs to the calling thread). Frames whose
+ * registers match the previous stack are kept once the stack slots they came from are
+ * checked unchanged. Returns 0, or -1 when a frame needs rules it does not model (the
+ * caller then uses libunwind; the cache is left as it was). Lock-free. */
+int memprof_unwind(const struct memprof_regs *regs, uintptr_t lo, uintptr_t hi,
+                   struct memprof_unwind_cache *cache) MEMPROF_HIDDEN;
 
 /* Folds one frame into a stack hash. Stack hashes run from the outermost frame in,
  * so that a shared outer part hashes once. */
@@ -108,11 +101,12 @@ static inline uint64_t memprof_hash_step(uint64_t h, uintptr_t ip) {
 }
 #define MEMPROF_HASH_SEED 0x9E3779B97F4A7C15ull
 
-/* The hash memprof_unwind computes, for frames found another way. Never 0. */
-static inline uint64_t memprof_hash_frames(const uintptr_t *f, int n) {
+/* The hash of a stack given outermost frame first (memprof_unwind keeps it in
+ * hash[n-1]). Never 0: 0 marks an empty stack-table slot. */
+static inline uint64_t memprof_hash_frames(const uintptr_t *outer_first, int n) {
     uint64_t h = MEMPROF_HASH_SEED;
-    for (int i = n - 1; i >= 0; i--)
-        h = memprof_hash_step(h, f[i]);
+    for (int i = 0; i < n; i++)
+        h = memprof_hash_step(h, outer_first[i]);
     return h | 1;
 }
 
@@ -129,9 +123,11 @@ struct memprof_thread {
     /* Buffers started by this thread, and which one holds last_alloc's ALLOC record:
      * a free of last_alloc in that same buffer is written as a one-byte FREE_LAST. */
     uint64_t buf_seq, last_alloc_seq;
-    /* Events until the next TIME record: the reader times events (e.g. the heap
-     * peak) to within this many events of the thread's own. */
+    /* Events until the clock is read again, and when the last TIME record was
+     * written: a TIME record goes out every MEMPROF_EVENTS_PER_TIME events if at least
+     * MEMPROF_TIME_RESOLUTION_NS passed, so events are timed to within both. */
     uint32_t events_until_time;
+    uint64_t last_time_ns;
     /* The thread's stack, [stack_lo, stack_hi); 0/0 when unknown. The unwinder reads
      * only inside it. */
     uintptr_t stack_lo, stack_hi;
@@ -143,6 +139,8 @@ struct memprof_thread {
 };
 
 #define MEMPROF_EVENTS_PER_TIME 256
+/* Writing TIME more often than this adds incompressible bytes for little gain. */
+#define MEMPROF_TIME_RESOLUTION_NS 5000000ull
 
 /* Writes a TIME record into t's buffer. */
 void memprof_record_time(struct memprof_thread *t) MEMPROF_HIDDEN;

@@ -88,7 +88,9 @@ static int stacks_ready(void) {
     return atomic_load(&ready);
 }
 
-static void emit_stack(struct memprof_thread *t, uint32_t id, uint32_t generation, const uintptr_t *f, int n) {
+/* Writes a STACK record; `outer` holds the frames outermost first, the record
+ * innermost first. */
+static void emit_stack(struct memprof_thread *t, uint32_t id, uint32_t generation, const uintptr_t *outer, int n) {
     uint8_t *w = memprof_reserve(t, 16 + (size_t)n * 10);
     if (!w)
         return;
@@ -97,14 +99,15 @@ static void emit_stack(struct memprof_thread *t, uint32_t id, uint32_t generatio
     w = memprof_put_varint(w, generation);
     w = memprof_put_varint(w, (uint64_t)n);
     if (n > 0)
-        w = memprof_put_varint(w, f[0]);
-    for (int i = 1; i < n; i++)
-        w = memprof_put_svarint(w, (int64_t)(f[i] - f[i - 1]));
+        w = memprof_put_varint(w, outer[n - 1]);
+    for (int i = n - 2; i >= 0; i--)
+        w = memprof_put_svarint(w, (int64_t)(outer[i] - outer[i + 1]));
     memprof_commit(t, w);
 }
 
-/* The slow path: libunwind, then drop memprof's own frames (record, hook). */
-static int unwind_with_libunwind(uintptr_t *out) {
+/* The slow path: libunwind, dropping memprof's own frames (record, hook); stores the
+ * frames outermost first. */
+static int unwind_with_libunwind(uintptr_t *outer) {
     void *raw[MEMPROF_MAX_FRAMES + 8];
     int n = unw_backtrace(raw, MEMPROF_MAX_FRAMES + 8);
     int skip = 0;
@@ -113,7 +116,8 @@ static int unwind_with_libunwind(uintptr_t *out) {
     n -= skip;
     if (n > MEMPROF_MAX_FRAMES)
         n = MEMPROF_MAX_FRAMES;
-    memcpy(out, raw + skip, (size_t)(n > 0 ? n : 0) * sizeof(uintptr_t));
+    for (int i = 0; i < n; i++)
+        outer[i] = (uintptr_t)raw[skip + n - 1 - i];
     return n > 0 ? n : 0;
 }
 
@@ -124,31 +128,21 @@ uint32_t memprof_stack_current(struct memprof_thread *t, const struct memprof_re
         memprof_fail("cannot map memory for the stack table", 0);
         return 0;
     }
-    uintptr_t fallback[MEMPROF_MAX_FRAMES];
-    const uintptr_t *frames = fallback;
-    struct memprof_unwound *u = NULL;
-    uint64_t h;
-    int n;
-    if (MEMPROF_LIKELY(regs->sp >= t->stack_lo && regs->sp < t->stack_hi))
-        u = (struct memprof_unwound *)memprof_unwind(regs, t->stack_lo, t->stack_hi, &t->unwind);
-    if (MEMPROF_LIKELY(u != NULL)) {
-        if (u->stack_id)
-            return u->stack_id; /* the same stack as this thread's last event */
-        frames = u->ip;
-        n = u->n;
-        h = u->suffix[0] | 1;
-    } else {
-        n = unwind_with_libunwind(fallback);
-        h = memprof_hash_frames(fallback, n);
+    struct memprof_unwind_cache *c = &t->unwind;
+    if (MEMPROF_LIKELY(regs->sp >= t->stack_lo && regs->sp < t->stack_hi) &&
+        memprof_unwind(regs, t->stack_lo, t->stack_hi, c) == 0) {
+        if (c->stack_id)
+            return c->stack_id; /* the same stack as this thread's last event */
+        uint64_t h = c->n ? c->hash[c->n - 1] | 1 : MEMPROF_HASH_SEED | 1;
+        return c->stack_id = intern(t, c->ip, c->n, h);
     }
-    uint32_t id = intern(t, frames, n, h);
-    if (u)
-        u->stack_id = id;
-    return id;
+    uintptr_t outer[MEMPROF_MAX_FRAMES];
+    int n = unwind_with_libunwind(outer);
+    return intern(t, outer, n, memprof_hash_frames(outer, n));
 }
 
-/* Returns the id of the stack `frames` (hash h), adding it to the table and writing
- * its STACK record if it is new; 0 if the table is full. */
+/* Returns the id of the stack `frames` (outermost first, hash h), adding it to the
+ * table and writing its STACK record if it is new; 0 if the table is full. */
 static uint32_t intern(struct memprof_thread *t, const uintptr_t *frames, int n, uint64_t h) {
 
     uint32_t mask = STACK_TABLE_SIZE - 1;

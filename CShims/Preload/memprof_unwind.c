@@ -512,96 +512,87 @@ static uint64_t compute_rule(uintptr_t ip) {
 
 /* ---- unwinding ------------------------------------------------------------------------ */
 
-/* Whether the part of `u` from frame j up would unwind the same way now: frame j's
- * registers are given equal, so each later frame follows from the stack slots its
- * return address and rbp were read from. Those must still hold what they held. */
-static int still_valid_from(const struct memprof_unwound *u, int j) {
-    for (int k = j; k < u->n - 1; k++) {
-        if (*(const uintptr_t *)(u->sp[k + 1] - 8) != u->ip[k + 1])
+/* Whether frames 0..k of the cached stack would unwind the same way now, given frame
+ * k's registers are equal: each step outward followed from the stack slots its
+ * return address and rbp were read from, so those must still hold what they held. */
+static int still_valid_outward(const struct memprof_unwind_cache *c, int k) {
+    for (int m = k; m > 0; m--) {
+        if (*(const uintptr_t *)(c->sp[m - 1] - 8) != c->ip[m - 1])
             return 0;
-        if (u->bp_slot[k] && *(const uintptr_t *)u->bp_slot[k] != u->bp[k + 1])
+        if (c->bp_slot[m] && *(const uintptr_t *)c->bp_slot[m] != c->bp[m - 1])
             return 0;
     }
-    return !u->end_slot || *(const uintptr_t *)u->end_slot == 0;
+    return !c->end_slot || *(const uintptr_t *)c->end_slot == 0;
 }
 
-/* Fills u->suffix[0..from) given u->suffix[from]. */
-static void hash_prefix(struct memprof_unwound *u, int from) {
-    for (int k = from - 1; k >= 0; k--)
-        u->suffix[k] = memprof_hash_step(u->suffix[k + 1], u->ip[k]);
-}
-
-const struct memprof_unwound *memprof_unwind(const struct memprof_regs *regs, uintptr_t lo, uintptr_t hi,
-                                             struct memprof_unwind_cache *cache) {
-    struct memprof_unwound *prev = &cache->b[cache->cur], *next = &cache->b[cache->cur ^ 1];
-    uintptr_t ip = regs->ip, sp = regs->sp, bp = regs->bp;
-    int n = 0, j = 0;
-    next->end_slot = 0;
-    next->at_max = 0;
+int memprof_unwind(const struct memprof_regs *regs, uintptr_t lo, uintptr_t hi, struct memprof_unwind_cache *c) {
+    /* Frames found now, innermost first, until the walk reaches a frame of the
+     * cached stack (its stack pointers decrease with the index, so a cursor moving
+     * outward finds the candidate). */
+    uintptr_t fip[MEMPROF_MAX_FRAMES], fsp[MEMPROF_MAX_FRAMES], fbp[MEMPROF_MAX_FRAMES], fslot[MEMPROF_MAX_FRAMES];
+    uintptr_t ip = regs->ip, sp = regs->sp, bp = regs->bp, end_slot = 0;
+    int f = 0, k = c->n - 1, join = -1, at_max = 0;
     for (;;) {
-        /* Join the previous stack where this frame is one of its frames. Its stack
-         * pointers increase, so one forward scan finds the candidate. A previous
-         * stack cut at the frame limit has unknown frames: never join it. */
-        while (j < prev->n && prev->sp[j] < sp)
-            j++;
-        if (j < prev->n && prev->sp[j] == sp && prev->ip[j] == ip && prev->bp[j] == bp && !prev->at_max &&
-            n + (prev->n - j) <= MEMPROF_MAX_FRAMES && still_valid_from(prev, j)) {
-            if (n == 0 && j == 0)
-                return prev; /* the same stack as last time, id and all */
-            int rest = prev->n - j;
-            memcpy(next->ip + n, prev->ip + j, (size_t)rest * sizeof(uintptr_t));
-            memcpy(next->sp + n, prev->sp + j, (size_t)rest * sizeof(uintptr_t));
-            memcpy(next->bp + n, prev->bp + j, (size_t)rest * sizeof(uintptr_t));
-            memcpy(next->bp_slot + n, prev->bp_slot + j, (size_t)rest * sizeof(uintptr_t));
-            memcpy(next->suffix + n, prev->suffix + j, (size_t)(rest + 1) * sizeof(uint64_t));
-            next->n = n + rest;
-            next->end_slot = prev->end_slot;
+        while (k >= 0 && c->sp[k] < sp)
+            k--;
+        if (k >= 0 && c->sp[k] == sp && c->ip[k] == ip && c->bp[k] == bp && !c->at_max &&
+            k + 1 + f <= MEMPROF_MAX_FRAMES && still_valid_outward(c, k)) {
+            join = k;
             break;
         }
-        if (n == MEMPROF_MAX_FRAMES) {
-            next->n = n;
-            next->at_max = 1;
-            next->suffix[n] = MEMPROF_HASH_SEED;
+        if (f == MEMPROF_MAX_FRAMES) {
+            at_max = 1;
             break;
         }
-        next->ip[n] = ip;
-        next->sp[n] = sp;
-        next->bp[n] = bp;
-        next->bp_slot[n] = 0;
-        n++;
+        fip[f] = ip;
+        fsp[f] = sp;
+        fbp[f] = bp;
+        fslot[f] = 0;
+        f++;
         uint64_t rule;
         if (MEMPROF_UNLIKELY(!rule_lookup(ip, &rule))) {
             rule = compute_rule(ip);
             rule_store(ip, rule);
         }
         if (MEMPROF_UNLIKELY(!(rule & RULE_VALID)))
-            return NULL;
+            return -1;
         uintptr_t cfa = ((rule & RULE_CFA_RBP) ? bp : sp) + (uint32_t)rule;
         /* The CFA only moves up the stack, and everything read is inside it. */
         if ((rule & RULE_LAST) || MEMPROF_UNLIKELY(cfa <= sp || cfa - 8 < lo || cfa > hi))
-            goto done;
+            break;
         uintptr_t ra = *(const uintptr_t *)(cfa - 8);
         if (rule & RULE_RBP_SAVED) {
             uintptr_t at = cfa + (intptr_t)(int16_t)(rule >> 48);
             if (MEMPROF_UNLIKELY(at < lo || at + 8 > hi))
-                goto done;
+                break;
             bp = *(const uintptr_t *)at;
-            next->bp_slot[n - 1] = at;
+            fslot[f - 1] = at;
         }
         sp = cfa;
         if (ra == 0) {
-            next->end_slot = cfa - 8;
-            goto done;
+            end_slot = cfa - 8;
+            break;
         }
         ip = ra;
-        continue;
-    done:
-        next->n = n;
-        next->suffix[n] = MEMPROF_HASH_SEED;
-        break;
     }
-    hash_prefix(next, n < next->n ? n : next->n);
-    next->stack_id = 0;
-    cache->cur ^= 1;
-    return next;
+    if (join == c->n - 1 && f == 0)
+        return 0; /* the same stack as last time: frames, hash and id stand */
+    /* Keep frames 0..join, put the new frames after them, outermost first. */
+    int base = join + 1;
+    for (int i = 0; i < f; i++) {
+        int d = base + f - 1 - i;
+        c->ip[d] = fip[i];
+        c->sp[d] = fsp[i];
+        c->bp[d] = fbp[i];
+        c->bp_slot[d] = fslot[i];
+    }
+    c->n = base + f;
+    if (join < 0) {
+        c->end_slot = end_slot;
+        c->at_max = at_max;
+    }
+    for (int d = base; d < c->n; d++)
+        c->hash[d] = memprof_hash_step(d ? c->hash[d - 1] : MEMPROF_HASH_SEED, c->ip[d]);
+    c->stack_id = 0;
+    return 0;
 }
