@@ -16,4 +16,8 @@ cc=${CC:-cc}
   -lunwind -lzstd -ldl \
   -o "$out/libmemprof.so.tmp"
 mv "$out/libmemprof.so.tmp" "$out/libmemprof.so"
+# memprof looks beside its own binary first: refresh the copies scripts/build.sh put there.
+for copy in "$root"/.build/*/{debug,release}/libmemprof.so; do
+  [ -f "$copy" ] && cp "$out/libmemprof.so" "$copy"
+done
 echo "$out/libmemprof.so"

@@ -21,20 +21,44 @@
  * A lookup is then a few binary searches plus a walk down one function's
  * nested scopes. dwarf_getscopes remains the fallback when no subprogram DIE
  * covers an address.
+ *
+ * Where the memory and the start-up time go, and so who opens what. libdwfl
+ * serves the ELF side (the file, its build-id, the symbol table with its
+ * fallbacks: .symtab, the debug file's .symtab, .dynsym, MiniDebugInfo). The
+ * DWARF side is opened here, with libelf and libdw directly, because libdwfl
+ * would make it cost several times what a report needs:
+ *   - libdwfl's standard debug-file search ends by asking debuginfod, and to
+ *     do so dlopens libdebuginfod, which loads libcurl, GnuTLS, Kerberos and
+ *     some twenty more libraries (7 MB resident, milliseconds of relocation)
+ *     even when DEBUGINFOD_URLS is unset and the client would return at once.
+ *     find_debug_file below does the same search and asks debuginfod only
+ *     when DEBUGINFOD_URLS names a server.
+ *   - libdw inflates every compressed .debug_* section when it opens a file
+ *     (distribution debug files are zlib-compressed: libc6-dbg's 3.3 MB
+ *     become 10 MB). Sections a lookup never reads (locations, macros, call
+ *     frames, name indexes) are hidden from it, and such a file is read with
+ *     pread rather than mapped, so its compressed bytes are freed once
+ *     inflated instead of staying resident in the mapping.
+ * Both happen on the first lookup that needs lines, never at open.
  */
 #define _GNU_SOURCE /* strchrnul */
 #include "memprof_dwarf.h"
 
+#include <dlfcn.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* libdwfl's own default, spelled out so the handle always owns its path. */
@@ -61,7 +85,6 @@ struct symbol {
 struct range {
     Dwarf_Addr low;
     Dwarf_Addr high; /* exclusive */
-    Dwarf_Addr bias; /* CU ranges: module address minus DWARF address */
     Dwarf_Die die;   /* the CU or the subprogram */
     size_t order;    /* DIE order: among equal ranges (aliases) the first DIE wins */
 };
@@ -73,6 +96,13 @@ struct range_index {
     size_t capacity;
 };
 
+/* A stretch of consecutive .debug_aranges entries of one CU: it covers from
+ * `start` up to the next run's start. */
+struct arange_run {
+    Dwarf_Addr start;
+    Dwarf_Off die_offset; /* the CU's DIE */
+};
+
 /* The subprogram index of one CU, found by the CU's DIE offset. */
 struct cu_functions {
     Dwarf_Off cu_offset;
@@ -82,15 +112,36 @@ struct cu_functions {
 struct memprof_dwarf_module {
     Dwfl *dwfl;
     Dwfl_Module *mod;
+    /* The file reported to libdwfl (the recorded path, or the debug file
+     * found by build-id when that path is gone or replaced). */
+    char *path;
     /* Dwfl keeps a pointer to the callbacks, which point at this string:
      * both live as long as the handle. */
     char *debuginfo_path;
     Dwfl_Callbacks callbacks;
 
+    /* The separate debug file, searched for once (see find_debug_file). */
+    bool debug_file_searched;
+    char *debug_file; /* NULL when there is none */
+
+    /* The DWARF, opened on the first lookup (see open_dwarf). Module-relative
+     * addresses are DWARF addresses: the file is reported at bias 0 and a
+     * separate debug file keeps the addresses of the file it was split from. */
+    bool dwarf_opened;
+    int dwarf_fd;
+    Elf *dwarf_elf;
+    Dwarf *dwarf;
+
     bool symbols_built;
     struct symbol *symbols; /* sorted by low, best rank last among equals */
     GElf_Addr *symbol_max_high;
     size_t symbol_count;
+
+    /* libdwfl's reading of .debug_aranges (see build_arange_runs). */
+    bool arange_runs_built;
+    struct arange_run *arange_runs;
+    size_t arange_run_count;
+    Dwarf_Addr aranges_end; /* end of the highest arange */
 
     bool cu_ranges_built;
     struct range_index cu_ranges;
@@ -100,6 +151,304 @@ struct memprof_dwarf_module {
     size_t cu_count;
     size_t cu_capacity;
 };
+
+/* ---- Separate debug files ------------------------------------------------ */
+
+/* CRC-32 (IEEE, reflected, as zlib and .gnu_debuglink) of a whole file, for
+ * debug files of modules without a build-id. */
+static bool file_crc32(int fd, uint32_t *out) {
+    /* Built per call (a few microseconds next to reading a file), so that
+     * handles on other threads share nothing. */
+    uint32_t table[256];
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
+        table[i] = c;
+    }
+    uint8_t buffer[64 * 1024];
+    uint32_t crc = 0xffffffffu;
+    off_t offset = 0;
+    for (;;) {
+        ssize_t got = pread(fd, buffer, sizeof buffer, offset);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return false;
+        if (got == 0)
+            break;
+        for (ssize_t i = 0; i < got; i++)
+            crc = table[(crc ^ buffer[i]) & 0xffu] ^ (crc >> 8);
+        offset += got;
+    }
+    *out = ~crc;
+    return true;
+}
+
+/* Whether the ELF file open on `fd` carries exactly this build-id. */
+static bool fd_has_build_id(int fd, const uint8_t *build_id, size_t size) {
+    Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+    if (elf == NULL)
+        return false;
+    const void *bits = NULL;
+    ssize_t length = dwelf_elf_gnu_build_id(elf, &bits);
+    bool matches = length > 0 && (size_t)length == size && memcmp(bits, build_id, size) == 0;
+    elf_end(elf);
+    return matches;
+}
+
+/* What a debug file must match: the module's build-id when it has one, else
+ * the .gnu_debuglink CRC (when the link gives one and the path element asks
+ * for the check). */
+struct debug_file_identity {
+    const uint8_t *build_id;
+    size_t build_id_size;
+    uint32_t crc;
+    bool has_crc;
+    struct stat main_stat; /* the module's own file, never its own debug file */
+    bool has_main_stat;
+};
+
+/* Opens `path` when it is a debug file for the module; returns the path
+ * (malloc'ed, ownership passes) or NULL. */
+static char *try_debug_file(const char *path, const struct debug_file_identity *identity, bool check_crc) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    bool valid = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    if (valid && identity->has_main_stat && st.st_ino == identity->main_stat.st_ino &&
+        st.st_dev == identity->main_stat.st_dev)
+        valid = false; /* the module's file under another name */
+    if (valid && identity->build_id_size > 0) {
+        valid = fd_has_build_id(fd, identity->build_id, identity->build_id_size);
+    } else if (valid && check_crc && identity->has_crc) {
+        uint32_t crc = 0;
+        valid = file_crc32(fd, &crc) && crc == identity->crc;
+    }
+    close(fd);
+    return valid ? strdup(path) : NULL;
+}
+
+/* `<dir>/.build-id/xx/rest.debug` for the first absolute directory of the
+ * debug-info path that has it (libdwfl looks no further either). NULL when
+ * none does. Malloc'ed. */
+static char *build_id_path(const char *debuginfo_path, const uint8_t *build_id, size_t size) {
+    char hex[2 * 64 + 1];
+    if (size < 3 || size > 64)
+        return NULL;
+    for (size_t i = 0; i < size; i++)
+        snprintf(hex + 2 * i, 3, "%02x", build_id[i]);
+
+    const char *cursor = debuginfo_path;
+    while (*cursor != '\0') {
+        const char *end = strchrnul(cursor, ':');
+        const char *dir = cursor;
+        if (*dir == '+' || *dir == '-')
+            dir++;
+        size_t dir_length = (size_t)(end - dir);
+        if (dir_length > 0 && *dir == '/') {
+            char *candidate = NULL;
+            if (asprintf(&candidate, "%.*s/.build-id/%.2s/%s.debug", (int)dir_length, dir, hex, hex + 2) < 0)
+                return NULL;
+            if (access(candidate, F_OK) == 0)
+                return candidate;
+            free(candidate);
+        }
+        cursor = *end == ':' ? end + 1 : end;
+    }
+    return NULL;
+}
+
+/* The .gnu_debuglink search of libdwfl's dwfl_standard_find_debuginfo for the
+ * module file `file`: for each element of the debug-info path, an empty one
+ * means the file's directory, a relative one that subdirectory of it, and an
+ * absolute one that directory followed by the file's directory (and then by
+ * its shorter suffixes: /usr/lib/debug/usr/lib/x/F, …/lib/x/F, …/x/F, …/F).
+ * Without a link, `<basename>.debug` is tried, and the file's own name in the
+ * other directories. A leading '+' or '-' (on the whole path or an element)
+ * turns the CRC check on or off; it is on by default. */
+static char *find_by_debuglink(const char *debuginfo_path, const char *file, const char *debuglink,
+                               const struct debug_file_identity *identity) {
+    const char *slash = strrchr(file, '/');
+    const char *base = slash != NULL ? slash + 1 : file;
+    char *file_dir = slash != NULL ? strndup(file, (size_t)(slash - file)) : NULL;
+    char *invented = NULL;
+    if (debuglink == NULL) {
+        if (asprintf(&invented, "%s.debug", base) < 0) {
+            free(file_dir);
+            return NULL;
+        }
+    }
+    const char *link = debuglink != NULL ? debuglink : invented;
+    bool try_basename = debuglink == NULL;
+
+    char *found = NULL;
+    const char *cursor = debuginfo_path;
+    bool default_check = true;
+    if (*cursor == '+' || *cursor == '-')
+        default_check = *cursor++ == '+';
+    while (found == NULL) {
+        const char *end = strchrnul(cursor, ':');
+        bool check = default_check;
+        const char *element = cursor;
+        if (*element == '+' || *element == '-')
+            check = *element++ == '+';
+        check = check && debuglink != NULL;
+        int element_length = (int)(end - element);
+        char *candidate = NULL;
+
+        if (element_length == 0) {
+            /* The file's own directory. */
+            if (asprintf(&candidate, "%s/%s", file_dir != NULL ? file_dir : ".", link) >= 0) {
+                found = try_debug_file(candidate, identity, check);
+                free(candidate);
+            }
+        } else if (*element == '/') {
+            /* Only for an absolute file name. */
+            if (file_dir != NULL && file_dir[0] == '/') {
+                for (const char *sub = file_dir; found == NULL && sub != NULL;) {
+                    sub = strchr(sub, '/');
+                    if (sub != NULL)
+                        sub++;
+                    if (sub != NULL && *sub == '\0')
+                        break;
+                    const char *names[2] = {link, try_basename ? base : NULL};
+                    for (int n = 0; n < 2 && found == NULL && names[n] != NULL; n++) {
+                        int rc = sub != NULL
+                                     ? asprintf(&candidate, "%.*s/%s/%s", element_length, element, sub, names[n])
+                                     : asprintf(&candidate, "%.*s/%s", element_length, element, names[n]);
+                        if (rc >= 0) {
+                            found = try_debug_file(candidate, identity, check);
+                            free(candidate);
+                        }
+                    }
+                }
+            }
+        } else {
+            /* A subdirectory of the file's directory. */
+            const char *names[2] = {link, try_basename ? base : NULL};
+            for (int n = 0; n < 2 && found == NULL && names[n] != NULL; n++) {
+                int rc = file_dir != NULL
+                             ? asprintf(&candidate, "%s/%.*s/%s", file_dir, element_length, element, names[n])
+                             : asprintf(&candidate, "%.*s/%s", element_length, element, names[n]);
+                if (rc >= 0) {
+                    found = try_debug_file(candidate, identity, check);
+                    free(candidate);
+                }
+            }
+        }
+        if (*end == '\0')
+            break;
+        cursor = end + 1;
+    }
+    free(invented);
+    free(file_dir);
+    return found;
+}
+
+/* libdebuginfod's client API (elfutils/debuginfod.h, which may not be
+ * installed), resolved at run time as libdwfl does. */
+typedef struct debuginfod_client debuginfod_client;
+typedef debuginfod_client *(*debuginfod_begin_fn)(void);
+typedef int (*debuginfod_find_debuginfo_fn)(debuginfod_client *, const unsigned char *, int, char **);
+typedef void (*debuginfod_end_fn)(debuginfod_client *);
+
+/* Asks the debuginfod servers of DEBUGINFOD_URLS for the debug file of this
+ * build-id; the path of the downloaded (cached) file, or NULL. Only called
+ * when the variable names a server: otherwise the client does nothing, and
+ * loading it costs more than the rest of a report. */
+static char *find_by_debuginfod(const uint8_t *build_id, size_t size) {
+    void *library = dlopen("libdebuginfod.so.1", RTLD_LAZY | RTLD_LOCAL);
+    if (library == NULL)
+        return NULL;
+    debuginfod_begin_fn begin = (debuginfod_begin_fn)dlsym(library, "debuginfod_begin");
+    debuginfod_find_debuginfo_fn find = (debuginfod_find_debuginfo_fn)dlsym(library, "debuginfod_find_debuginfo");
+    debuginfod_end_fn end = (debuginfod_end_fn)dlsym(library, "debuginfod_end");
+    char *path = NULL;
+    debuginfod_client *client = begin != NULL && find != NULL && end != NULL ? begin() : NULL;
+    if (client != NULL) {
+        int fd = find(client, build_id, (int)size, &path);
+        if (fd >= 0)
+            close(fd);
+        else
+            path = NULL;
+        end(client);
+    }
+    /* Stays loaded, like libdwfl's: unloading libcurl is not reliably safe. */
+    return path;
+}
+
+/* The module's separate debug file, searched for once, in the order of
+ * libdwfl's dwfl_standard_find_debuginfo: by build-id in the debug-info path,
+ * by .gnu_debuglink (also under the symlink-resolved file name), then
+ * debuginfod. Returns the path (owned by the handle) or NULL. */
+static const char *find_debug_file(memprof_dwarf_module *m) {
+    if (m->debug_file_searched)
+        return m->debug_file;
+    m->debug_file_searched = true;
+
+    struct debug_file_identity identity = {0};
+    const unsigned char *bits = NULL;
+    GElf_Addr vaddr = 0;
+    int length = dwfl_module_build_id(m->mod, &bits, &vaddr);
+    if (length > 0) {
+        identity.build_id = bits;
+        identity.build_id_size = (size_t)length;
+    }
+    identity.has_main_stat = stat(m->path, &identity.main_stat) == 0;
+    GElf_Addr bias = 0;
+    Elf *main_elf = dwfl_module_getelf(m->mod, &bias);
+    GElf_Word crc = 0;
+    const char *debuglink = main_elf != NULL ? dwelf_elf_gnu_debuglink(main_elf, &crc) : NULL;
+    identity.crc = crc;
+    identity.has_crc = debuglink != NULL && crc != 0;
+
+    char *found = NULL;
+    if (identity.build_id_size > 0) {
+        char *candidate = build_id_path(m->debuginfo_path, identity.build_id, identity.build_id_size);
+        if (candidate != NULL) {
+            found = try_debug_file(candidate, &identity, false);
+            free(candidate);
+        }
+    }
+    if (found == NULL)
+        found = find_by_debuglink(m->debuginfo_path, m->path, debuglink, &identity);
+    if (found == NULL) {
+        char *canonical = realpath(m->path, NULL);
+        if (canonical != NULL && strcmp(canonical, m->path) != 0)
+            found = find_by_debuglink(m->debuginfo_path, canonical, debuglink, &identity);
+        free(canonical);
+    }
+    const char *urls = getenv("DEBUGINFOD_URLS");
+    if (found == NULL && identity.build_id_size > 0 && urls != NULL && urls[0] != '\0')
+        found = find_by_debuginfod(identity.build_id, identity.build_id_size);
+    m->debug_file = found;
+    return found;
+}
+
+/* libdwfl's find_debuginfo callback: the file find_debug_file found. libdwfl
+ * calls it when the module's file has no .symtab, to read the debug file's. */
+static int find_debuginfo_callback(Dwfl_Module *mod, void **userdata, const char *modname, GElf_Addr base,
+                                   const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
+                                   char **debuginfo_file_name) {
+    (void)mod, (void)modname, (void)base, (void)file_name, (void)debuglink_file, (void)debuglink_crc;
+    memprof_dwarf_module *m = *userdata;
+    const char *path = m != NULL ? find_debug_file(m) : NULL;
+    if (path == NULL) {
+        errno = 0;
+        return -1;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        *debuginfo_file_name = strdup(path);
+        if (*debuginfo_file_name == NULL) {
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
 
 /* ---- Opening ------------------------------------------------------------ */
 
@@ -111,6 +460,8 @@ static int report_file(memprof_dwarf_module *m, const char *file) {
         m->dwfl = NULL;
         m->mod = NULL;
     }
+    free(m->path);
+    m->path = NULL;
     /* Probe with open(2) ourselves: libdw folds errno into its own codes, and
      * callers want "No such file or directory" for a deleted library. Then let
      * libdw open the file itself, so the descriptor's ownership stays simple. */
@@ -119,6 +470,9 @@ static int report_file(memprof_dwarf_module *m, const char *file) {
         return MEMPROF_DWARF_ERR_OPEN;
     close(fd);
 
+    m->path = strdup(file);
+    if (m->path == NULL)
+        return MEMPROF_DWARF_ERR_NOMEM;
     m->dwfl = dwfl_begin(&m->callbacks);
     if (m->dwfl == NULL)
         return MEMPROF_DWARF_ERR_NOMEM;
@@ -132,6 +486,11 @@ static int report_file(memprof_dwarf_module *m, const char *file) {
         m->mod = NULL;
         return MEMPROF_DWARF_ERR_ELF;
     }
+    /* The find_debuginfo callback finds the handle through the module. */
+    void **userdata = NULL;
+    dwfl_module_info(m->mod, &userdata, NULL, NULL, NULL, NULL, NULL, NULL);
+    if (userdata != NULL)
+        *userdata = m;
     return MEMPROF_DWARF_OK;
 }
 
@@ -188,14 +547,23 @@ static void range_index_free(struct range_index *index) {
 }
 
 static void release(memprof_dwarf_module *m) {
+    if (m->dwarf != NULL)
+        dwarf_end(m->dwarf);
+    if (m->dwarf_elf != NULL)
+        elf_end(m->dwarf_elf);
+    if (m->dwarf_fd >= 0)
+        close(m->dwarf_fd);
     if (m->dwfl != NULL)
         dwfl_end(m->dwfl);
     free(m->symbols);
     free(m->symbol_max_high);
+    free(m->arange_runs);
     range_index_free(&m->cu_ranges);
     for (size_t i = 0; i < m->cu_capacity; i++)
         range_index_free(&m->cus[i].functions);
     free(m->cus);
+    free(m->debug_file);
+    free(m->path);
     free(m->debuginfo_path);
     free(m);
 }
@@ -208,16 +576,21 @@ int memprof_dwarf_open(const char *path, const uint8_t *build_id, size_t build_i
     if (path == NULL || (build_id == NULL && build_id_size != 0))
         return MEMPROF_DWARF_ERR_ARGUMENT;
 
+    /* libelf refuses to work before its version is set; libdwfl does it too,
+     * but the DWARF side opens files with libelf directly. */
+    if (elf_version(EV_CURRENT) == EV_NONE)
+        return MEMPROF_DWARF_ERR_ELF;
     memprof_dwarf_module *m = calloc(1, sizeof *m);
     if (m == NULL)
         return MEMPROF_DWARF_ERR_NOMEM;
+    m->dwarf_fd = -1;
     m->debuginfo_path = strdup(debuginfo_path != NULL ? debuginfo_path : k_default_debuginfo_path);
     if (m->debuginfo_path == NULL) {
         free(m);
         return MEMPROF_DWARF_ERR_NOMEM;
     }
     m->callbacks.find_elf = dwfl_build_id_find_elf;
-    m->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+    m->callbacks.find_debuginfo = find_debuginfo_callback;
     m->callbacks.section_address = dwfl_offline_section_address;
     m->callbacks.debuginfo_path = &m->debuginfo_path;
 
@@ -239,6 +612,173 @@ int memprof_dwarf_open(const char *path, const uint8_t *build_id, size_t build_i
     }
     *out_module = m;
     return MEMPROF_DWARF_OK;
+}
+
+/* ---- DWARF -------------------------------------------------------------- */
+
+/* The name of a section, NULL when unreadable. */
+static const char *section_name(Elf *elf, size_t shstrndx, Elf_Scn *section, GElf_Shdr *header) {
+    if (gelf_getshdr(section, header) == NULL)
+        return NULL;
+    return elf_strptr(elf, shstrndx, header->sh_name);
+}
+
+/* The DWARF section name without its ".debug_" or ".zdebug_" prefix, NULL for
+ * other sections. */
+static const char *dwarf_section_suffix(const char *name) {
+    if (name == NULL)
+        return NULL;
+    if (strncmp(name, ".debug_", 7) == 0)
+        return name + 7;
+    if (strncmp(name, ".zdebug_", 8) == 0)
+        return name + 8;
+    return NULL;
+}
+
+/* The DWARF sections lookups read (by name without ".debug_"): those libdw
+ * 0.188 loads at open, less variable locations, macros, call frames and name
+ * indexes, which it would inflate all the same. */
+static bool is_read_dwarf_section(const char *suffix) {
+    static const char *const read[] = {
+        "info", "types", "abbrev", "addr", "aranges", "line", "line_str", "str", "str_offsets", "ranges", "rnglists",
+    };
+    for (size_t i = 0; i < sizeof read / sizeof read[0]; i++) {
+        if (strcmp(suffix, read[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Which DWARF sections `elf` has: *has_dwarf when it has what lookups read
+ * (.debug_info or .debug_line; a file with call frames only, which libdwfl
+ * would settle for, sends the search on to its separate debug file), and
+ * *compressed when a section a lookup reads is compressed. */
+static void scan_dwarf_sections(Elf *elf, bool *has_dwarf, bool *compressed) {
+    *has_dwarf = false;
+    *compressed = false;
+    size_t shstrndx = 0;
+    if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+        return;
+    Elf_Scn *section = NULL;
+    while ((section = elf_nextscn(elf, section)) != NULL) {
+        GElf_Shdr header;
+        const char *name = section_name(elf, shstrndx, section, &header);
+        const char *suffix = dwarf_section_suffix(name);
+        if (suffix == NULL || header.sh_type == SHT_NOBITS)
+            continue;
+        if (strcmp(suffix, "info") == 0 || strcmp(suffix, "line") == 0)
+            *has_dwarf = true;
+        if (is_read_dwarf_section(suffix) && ((header.sh_flags & SHF_COMPRESSED) != 0 || name[1] == 'z'))
+            *compressed = true;
+    }
+}
+
+/* Makes libdw skip the DWARF sections no lookup reads: it ignores SHT_NOBITS
+ * ones. Only the in-memory copy of the section headers changes (`elf` was
+ * opened with ELF_C_READ, and is never written back). */
+static void hide_unneeded_sections(Elf *elf) {
+    size_t shstrndx = 0;
+    if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+        return;
+    Elf_Scn *section = NULL;
+    while ((section = elf_nextscn(elf, section)) != NULL) {
+        GElf_Shdr header;
+        const char *suffix = dwarf_section_suffix(section_name(elf, shstrndx, section, &header));
+        if (suffix != NULL && !is_read_dwarf_section(suffix)) {
+            header.sh_type = SHT_NOBITS;
+            gelf_update_shdr(section, &header);
+        }
+    }
+}
+
+static void *inflate_section(void *section) {
+    /* On failure the section stays compressed: libdw tries again and skips it. */
+    elf_compress(section, 0, 0);
+    return NULL;
+}
+
+/* Inflates the compressed DWARF sections libdw is about to read, before it
+ * does, on two threads: .debug_info, most of the work (70% of libc6-dbg's),
+ * on a helper thread while this one does the rest. libelf keeps nothing per
+ * file while it inflates a section, once every section header is loaded
+ * (hide_unneeded_sections has loaded them): each call reads, inflates and
+ * replaces its own section's data. libdw then finds them inflated. */
+static void inflate_sections(Elf *elf) {
+    enum { MAX_INFLATED = 32 };
+    Elf_Scn *sections[MAX_INFLATED];
+    size_t count = 0, largest = 0;
+    size_t shstrndx = 0;
+    if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+        return;
+    GElf_Xword largest_size = 0;
+    Elf_Scn *section = NULL;
+    while ((section = elf_nextscn(elf, section)) != NULL && count < MAX_INFLATED) {
+        GElf_Shdr header;
+        const char *suffix = dwarf_section_suffix(section_name(elf, shstrndx, section, &header));
+        if (suffix == NULL || !is_read_dwarf_section(suffix) || header.sh_type == SHT_NOBITS ||
+            (header.sh_flags & SHF_COMPRESSED) == 0)
+            continue;
+        if (header.sh_size > largest_size) {
+            largest_size = header.sh_size;
+            largest = count;
+        }
+        sections[count++] = section;
+    }
+    pthread_t helper;
+    bool threaded = count > 1 && pthread_create(&helper, NULL, inflate_section, sections[largest]) == 0;
+    for (size_t i = 0; i < count; i++) {
+        if (!threaded || i != largest)
+            elf_compress(sections[i], 0, 0);
+    }
+    if (threaded)
+        pthread_join(helper, NULL);
+}
+
+/* Opens `path` for libdw; false when it has no DWARF. A file whose DWARF is
+ * compressed is read with pread, section by section, so that each section's
+ * compressed bytes are freed once inflated; other files are mapped, and only
+ * the pages lookups touch become resident. */
+static bool open_dwarf_file(memprof_dwarf_module *m, const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+    bool has_dwarf = false, compressed = false;
+    if (elf != NULL)
+        scan_dwarf_sections(elf, &has_dwarf, &compressed);
+    if (elf != NULL && has_dwarf && compressed) {
+        elf_end(elf);
+        elf = elf_begin(fd, ELF_C_READ, NULL);
+        if (elf != NULL) {
+            hide_unneeded_sections(elf);
+            inflate_sections(elf);
+        }
+    }
+    Dwarf *dwarf = elf != NULL && has_dwarf ? dwarf_begin_elf(elf, DWARF_C_READ, NULL) : NULL;
+    if (dwarf == NULL) {
+        if (elf != NULL)
+            elf_end(elf);
+        close(fd);
+        return false;
+    }
+    m->dwarf_fd = fd;
+    m->dwarf_elf = elf;
+    m->dwarf = dwarf;
+    return true;
+}
+
+/* Opens the module's DWARF on first need: the file's own when it has some (as
+ * libdwfl, which then looks no further), else its separate debug file's. */
+static Dwarf *module_dwarf(memprof_dwarf_module *m) {
+    if (!m->dwarf_opened) {
+        m->dwarf_opened = true;
+        if (!open_dwarf_file(m, m->path)) {
+            const char *debug_file = find_debug_file(m);
+            if (debug_file != NULL)
+                open_dwarf_file(m, debug_file);
+        }
+    }
+    return m->dwarf;
 }
 
 /* ---- Range indexes ------------------------------------------------------ */
@@ -427,18 +967,21 @@ static const char *symbol_at(memprof_dwarf_module *m, GElf_Addr address) {
 
 /* Lists every CU's address ranges (DW_AT_low_pc/high_pc or DW_AT_ranges),
  * for the CUs .debug_aranges does not cover. */
-static void build_cu_ranges(memprof_dwarf_module *m) {
+static void build_cu_ranges(memprof_dwarf_module *m, Dwarf *dwarf) {
     m->cu_ranges_built = true;
-    Dwarf_Addr bias = 0;
-    Dwarf_Die *cu = NULL;
-    while ((cu = dwfl_module_nextcu(m->mod, cu, &bias)) != NULL) {
+    Dwarf_CU *cu = NULL;
+    Dwarf_CU *next = NULL;
+    Dwarf_Half version = 0;
+    uint8_t unit_type = 0;
+    Dwarf_Die cudie;
+    while (dwarf_get_units(dwarf, cu, &next, &version, &unit_type, &cudie, NULL) == 0) {
+        cu = next;
         Dwarf_Addr base, start, end;
         ptrdiff_t offset = 0;
-        while ((offset = dwarf_ranges(cu, offset, &base, &start, &end)) > 0) {
+        while ((offset = dwarf_ranges(&cudie, offset, &base, &start, &end)) > 0) {
             if (end <= start)
                 continue;
-            struct range range = {.low = start + bias, .high = end + bias, .bias = bias, .die = *cu};
-            if (!range_index_append(&m->cu_ranges, range))
+            if (!range_index_append(&m->cu_ranges, (struct range){.low = start, .high = end, .die = cudie}))
                 goto done;
         }
     }
@@ -446,21 +989,71 @@ done:
     range_index_finish(&m->cu_ranges);
 }
 
-/* The CU containing `address`: libdwfl's lookup first (from .debug_aranges),
- * then the table of CU ranges. `*cudie_storage` receives a copy when the
- * table answers. */
-static Dwarf_Die *find_cu(memprof_dwarf_module *m, Dwarf_Addr address, Dwarf_Die *cudie_storage, Dwarf_Addr *bias) {
-    Dwarf_Die *cudie = dwfl_module_addrdie(m->mod, address, bias);
-    if (cudie != NULL)
+/* Reads .debug_aranges the way libdwfl does, so CUs are found as by
+ * eu-addr2line: consecutive ranges of one CU become one run, and the small
+ * gaps between runs (code without DWARF, such as crt1.o's _start, or padding)
+ * count as part of the run before them. */
+static void build_arange_runs(memprof_dwarf_module *m, Dwarf *dwarf) {
+    m->arange_runs_built = true;
+    Dwarf_Aranges *aranges = NULL;
+    size_t count = 0;
+    if (dwarf_getaranges(dwarf, &aranges, &count) != 0 || count == 0)
+        return;
+    m->arange_runs = malloc(count * sizeof *m->arange_runs);
+    if (m->arange_runs == NULL)
+        return;
+    size_t used = 0;
+    Dwarf_Off last_cu = 0;
+    for (size_t i = 0; i < count; i++) {
+        Dwarf_Addr start = 0;
+        Dwarf_Word length = 0;
+        Dwarf_Off offset = 0;
+        if (dwarf_getarangeinfo(dwarf_onearange(aranges, i), &start, &length, &offset) != 0)
+            continue;
+        if (used == 0 || offset != last_cu)
+            m->arange_runs[used++] = (struct arange_run){.start = start, .die_offset = offset};
+        last_cu = offset;
+        m->aranges_end = start + length; /* libdw sorts them by address */
+    }
+    m->arange_run_count = used;
+}
+
+/* The CU DIE of the run containing `address` (libdwfl's addrarange). */
+static Dwarf_Die *arange_cu(memprof_dwarf_module *m, Dwarf *dwarf, Dwarf_Addr address, Dwarf_Die *cudie) {
+    if (!m->arange_runs_built)
+        build_arange_runs(m, dwarf);
+    size_t low = 0, high = m->arange_run_count;
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (m->arange_runs[middle].start <= address)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    if (low == 0)
+        return NULL;
+    /* libdwfl lets the last run reach its end inclusive. */
+    if (low == m->arange_run_count && address > m->aranges_end)
+        return NULL;
+    return dwarf_offdie(dwarf, m->arange_runs[low - 1].die_offset, cudie);
+}
+
+/* The CU containing `address`: from .debug_aranges first, then from the table
+ * of CU ranges. The DIE is stored in `*cudie`; NULL when no CU covers the
+ * address (or the module has no DWARF). */
+static Dwarf_Die *find_cu(memprof_dwarf_module *m, Dwarf_Addr address, Dwarf_Die *cudie) {
+    Dwarf *dwarf = module_dwarf(m);
+    if (dwarf == NULL)
+        return NULL;
+    if (arange_cu(m, dwarf, address, cudie) != NULL)
         return cudie;
     if (!m->cu_ranges_built)
-        build_cu_ranges(m);
+        build_cu_ranges(m, dwarf);
     const struct range *range = range_index_find(&m->cu_ranges, address);
     if (range == NULL)
         return NULL;
-    *cudie_storage = range->die;
-    *bias = range->bias;
-    return cudie_storage;
+    *cudie = range->die;
+    return cudie;
 }
 
 /* Whether a DIE of this tag may have subprograms with code among its
@@ -637,16 +1230,15 @@ int memprof_dwarf_lookup(memprof_dwarf_module *module, uint64_t address, memprof
      * .dynsym) and names the physical function when DWARF has no DIE. */
     const char *symbol = symbol_at(module, address);
 
-    Dwarf_Addr bias = 0;
     Dwarf_Die cudie_storage;
-    Dwarf_Die *cudie = find_cu(module, address, &cudie_storage, &bias);
+    Dwarf_Die *cudie = find_cu(module, address, &cudie_storage);
     if (cudie == NULL) {
         size_t count = 0;
         if (symbol != NULL)
             emit(frames, capacity, &count, symbol, NULL, 0, false);
         return (int)count;
     }
-    Dwarf_Addr pc = address - bias;
+    Dwarf_Addr pc = address;
 
     /* The line table: the innermost position, inside any inlined code. */
     const char *file = NULL;

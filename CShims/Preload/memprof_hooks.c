@@ -142,6 +142,18 @@ static __attribute__((noinline)) void record_alloc(void *p, size_t size, const s
     struct memprof_thread *t = memprof_thread_self();
     if (MEMPROF_UNLIKELY(!t))
         return;
+    int64_t heap_delta = (int64_t)size;
+    if (g_mode == MEMPROF_MODE_SAMPLE) {
+        memprof_bump(&t->count_allocs, 1);
+        memprof_bump(&t->count_bytes, size);
+        if (t->bytes_until_sample == 0)
+            t->bytes_until_sample = memprof_next_sample_gap(t);
+        t->bytes_until_sample -= (int64_t)size;
+        if (t->bytes_until_sample > 0)
+            return; /* not a sample point: nothing more to do */
+        t->bytes_until_sample = memprof_next_sample_gap(t);
+        heap_delta = (int64_t)memprof_sample_weighted_bytes(size);
+    }
     uint32_t stack = memprof_stack_current(t, regs);
     if (MEMPROF_UNLIKELY(!stack))
         return;
@@ -149,7 +161,9 @@ static __attribute__((noinline)) void record_alloc(void *p, size_t size, const s
         memprof_fail("the live-block table cannot grow (out of memory)", 0);
         return;
     }
-    heap_add(t, (int64_t)size);
+    if (g_mode == MEMPROF_MODE_SAMPLE)
+        memprof_filter_add((uintptr_t)p);
+    heap_add(t, heap_delta);
     uint8_t *w = memprof_reserve(t, 32);
     if (MEMPROF_UNLIKELY(!w))
         return;
@@ -168,11 +182,16 @@ static void record_free(void *p, int found, uint64_t size, uint32_t stack) {
     struct memprof_thread *t = memprof_thread_self();
     if (MEMPROF_UNLIKELY(!t))
         return;
+    if (g_mode == MEMPROF_MODE_SAMPLE) {
+        memprof_bump(&t->count_frees, 1);
+        if (!found)
+            return; /* an unsampled block */
+    }
     uint8_t *w = memprof_reserve(t, 32);
     if (MEMPROF_UNLIKELY(!w))
         return;
     if (found) {
-        heap_add(t, -(int64_t)size);
+        heap_add(t, g_mode == MEMPROF_MODE_SAMPLE ? -(int64_t)memprof_sample_weighted_bytes(size) : -(int64_t)size);
         if (p == t->last_alloc && t->last_alloc_seq == t->buf_seq) {
             *w++ = MEMPROF_TAG_FREE_LAST; /* size and stack: the ALLOC just before */
         } else {
@@ -198,6 +217,15 @@ struct removed {
 
 static inline struct removed take_live(void *p) {
     struct removed r = {0, 0, 0};
+    if (g_mode == MEMPROF_MODE_SAMPLE) {
+        /* Most blocks were not sampled: the filter says so without a table lookup. */
+        if (!memprof_filter_maybe((uintptr_t)p))
+            return r;
+        r.found = memprof_live_remove((uintptr_t)p, &r.size, &r.stack);
+        if (r.found)
+            memprof_filter_remove((uintptr_t)p);
+        return r;
+    }
     r.found = memprof_live_remove((uintptr_t)p, &r.size, &r.stack);
     return r;
 }
@@ -265,6 +293,8 @@ static void *resize(void *p, size_t size, void *(*call)(void *, size_t, size_t),
     } else if (p && r.found) {
         /* Failed: the old block is untouched and still live. */
         memprof_live_insert((uintptr_t)p, r.size, r.stack);
+        if (g_mode == MEMPROF_MODE_SAMPLE)
+            memprof_filter_add((uintptr_t)p);
     }
     t_guard = 0;
     return q;

@@ -135,6 +135,11 @@ struct memprof_thread {
      * been allocated elsewhere, so it can go negative). Written only by the owner;
      * the writer sums every thread's for TICK records. Kept when the state is reused. */
     _Atomic int64_t heap_bytes;
+    /* Sample mode: bytes to the next sample point, the random state, and exact counts
+     * of every allocation and free (owner-written; summed at exit into COUNTS). */
+    int64_t bytes_until_sample;
+    uint64_t rng;
+    _Atomic uint64_t count_allocs, count_frees, count_bytes;
     struct memprof_unwind_cache unwind;
 };
 
@@ -182,6 +187,27 @@ int memprof_output_open(void) MEMPROF_HIDDEN;
 
 /* Monotonic nanoseconds since the process started tracing. */
 uint64_t memprof_now_ns(void) MEMPROF_HIDDEN;
+
+/* ---- sampling (memprof_sample.c) ----------------------------------------------- */
+
+/* MEMPROF_MODE_FULL or MEMPROF_MODE_SAMPLE; set once before recording starts. */
+extern int g_mode MEMPROF_HIDDEN;
+/* Mean sampling interval in bytes (MEMPROF_SAMPLE_INTERVAL). */
+extern uint64_t g_sample_interval MEMPROF_HIDDEN;
+
+/* Bytes to the next sample point: exponentially distributed with mean g_sample_interval. */
+int64_t memprof_next_sample_gap(struct memprof_thread *t) MEMPROF_HIDDEN;
+/* The bytes a sampled block of `size` stands for: size / (1 - exp(-size / interval)). */
+uint64_t memprof_sample_weighted_bytes(uint64_t size) MEMPROF_HIDDEN;
+/* A counting filter of sampled addresses: maybe() is 0 only for unsampled blocks. Lock-free. */
+void memprof_filter_add(uintptr_t p) MEMPROF_HIDDEN;
+void memprof_filter_remove(uintptr_t p) MEMPROF_HIDDEN;
+int memprof_filter_maybe(uintptr_t p) MEMPROF_HIDDEN;
+
+/* Owner-only increment of a per-thread counter (no locked instruction). */
+static inline void memprof_bump(_Atomic uint64_t *c, uint64_t by) {
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + by, memory_order_relaxed);
+}
 
 /* ---- stacks (memprof_stacks.c) ------------------------------------------- */
 

@@ -572,13 +572,56 @@ static void record_process(void) {
         i += len + 1;
     }
     w = put_bytes(w, MEMPROF_VERSION, sizeof MEMPROF_VERSION - 1);
-    *w++ = MEMPROF_MODE_FULL;
+    *w++ = (uint8_t)g_mode;
+    if (g_mode == MEMPROF_MODE_SAMPLE) {
+        *w++ = MEMPROF_TAG_SAMPLING;
+        w = memprof_put_varint(w, g_sample_interval);
+    }
     process_commit(w);
+}
+
+/* Parses a decimal byte count with an optional k/m/g suffix; 0 when invalid. */
+static uint64_t parse_bytes(const char *s) {
+    uint64_t v = 0;
+    int digits = 0;
+    for (; *s >= '0' && *s <= '9'; s++, digits++)
+        v = v * 10 + (uint64_t)(*s - '0');
+    uint64_t scale = 1;
+    if (*s == 'k' || *s == 'K')
+        scale = 1024;
+    else if (*s == 'm' || *s == 'M')
+        scale = 1024 * 1024;
+    else if (*s == 'g' || *s == 'G')
+        scale = 1024 * 1024 * 1024;
+    if (scale != 1)
+        s++;
+    return digits && !*s ? v * scale : 0;
+}
+
+/* MEMPROF_MODE (full | sample) and MEMPROF_SAMPLE_INTERVAL; bad values keep the
+ * defaults and say so, once. */
+static void read_mode(void) {
+    const char *mode = getenv("MEMPROF_MODE");
+    if (mode && *mode && strcmp(mode, "full") != 0) {
+        if (strcmp(mode, "sample") == 0)
+            g_mode = MEMPROF_MODE_SAMPLE;
+        else
+            memprof_log("memprof: unknown MEMPROF_MODE=", mode, " (full or sample); recording everything\n");
+    }
+    const char *interval = getenv("MEMPROF_SAMPLE_INTERVAL");
+    if (interval && *interval) {
+        uint64_t bytes = parse_bytes(interval);
+        if (bytes)
+            g_sample_interval = bytes;
+        else
+            memprof_log("memprof: bad MEMPROF_SAMPLE_INTERVAL=", interval, " (bytes, e.g. 512k); using 512k\n");
+    }
 }
 
 int memprof_output_open(void) {
     g_pid = getpid();
     g_start_ns = clock_ns(CLOCK_MONOTONIC);
+    read_mode();
     const char *path = getenv("MEMPROF_OUTPUT");
     char name[4200];
     int fd;
@@ -716,6 +759,22 @@ void memprof_finish(uint64_t end_flags) {
     pthread_mutex_lock(&g_queue_lock);
     record_tick(memprof_now_ns(), read_rss());
     memprof_live_foreach(emit_leak, NULL);
+    if (g_mode == MEMPROF_MODE_SAMPLE) {
+        uint64_t allocs = 0, frees = 0, bytes = 0;
+        for (struct memprof_thread *t = g_threads; t; t = t->next_all) {
+            allocs += atomic_load_explicit(&t->count_allocs, memory_order_relaxed);
+            frees += atomic_load_explicit(&t->count_frees, memory_order_relaxed);
+            bytes += atomic_load_explicit(&t->count_bytes, memory_order_relaxed);
+        }
+        uint8_t *c = process_reserve(40);
+        if (c) {
+            *c++ = MEMPROF_TAG_COUNTS;
+            c = memprof_put_varint(c, allocs);
+            c = memprof_put_varint(c, frees);
+            c = memprof_put_varint(c, bytes);
+            process_commit(c);
+        }
+    }
     uint8_t *w = process_reserve(48);
     if (w) {
         *w++ = MEMPROF_TAG_END;

@@ -14,6 +14,22 @@ import MemprofTrace
 /// call is one allocation; every free of a non-null pointer is one deallocation, also
 /// when memprof never saw the block allocated (``unknownDeallocationCount``).
 public struct Analysis: Sendable, Equatable {
+    /// How a sampled recording (`memprof run --mode sample`) was taken.
+    public struct Sampling: Sendable, Equatable {
+        /// Mean bytes between samples.
+        public var intervalBytes: UInt64
+        /// ALLOC records in the trace: the samples.
+        public var sampledAllocations: UInt64
+        public init(intervalBytes: UInt64, sampledAllocations: UInt64) {
+            self.intervalBytes = intervalBytes
+            self.sampledAllocations = sampledAllocations
+        }
+    }
+
+    /// Set for a sampled recording: then the totals are exact (from the trace's COUNTS
+    /// record) while per-stack figures count samples.
+    public var sampling: Sampling?
+
     /// Where and why a trace ends early; everything before it was analysed.
     public struct Truncation: Sendable, Hashable, CustomStringConvertible {
         /// Byte offset in the file where the readable part ends.

@@ -35,6 +35,14 @@ public struct SizeDistribution: Sendable, Hashable {
         self.totalBytes = self.buckets.reduce(0) { $0 &+ $1.size &* $1.count }
     }
 
+    /// Creates a distribution from buckets already ascending by size, one per size, none
+    /// empty: the histogram's own, which need no merging.
+    init(sortedBuckets: [Bucket]) {
+        self.buckets = sortedBuckets
+        self.count = sortedBuckets.reduce(0) { $0 &+ $1.count }
+        self.totalBytes = sortedBuckets.reduce(0) { $0 &+ $1.size &* $1.count }
+    }
+
     /// Creates a distribution of the given sizes (convenient in tests).
     public init<S: Sequence<UInt64>>(sizes: S) {
         self.init(buckets: sizes.map { Bucket(size: $0, count: 1) })
@@ -101,14 +109,19 @@ struct SizeHistogram: Sendable {
         }
     }
 
+    /// The distribution, built without a merging pass: the small sizes come out of the
+    /// array in order, and every large size is above them.
     var distribution: SizeDistribution {
         var buckets: [SizeDistribution.Bucket] = []
+        buckets.reserveCapacity(small.count { $0 > 0 } + large.count)
         for (size, count) in small.enumerated() where count > 0 {
             buckets.append(.init(size: UInt64(size), count: count))
         }
-        for (size, count) in large {
+        let smallCount = buckets.count
+        for (size, count) in large where count > 0 {
             buckets.append(.init(size: size, count: count))
         }
-        return SizeDistribution(buckets: buckets)
+        buckets[smallCount...].sort { $0.size < $1.size }
+        return SizeDistribution(sortedBuckets: buckets)
     }
 }

@@ -83,6 +83,8 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
 
     private var leaks: [LeakKey: (blocks: UInt64, bytes: UInt64)] = [:]
     private var end: EndRecord?
+    private var samplingInterval: UInt64?
+    private var exactCounts: CountsRecord?
 
     /// Creates an analyzer.
     /// - Parameter timelineCapacity: how many ticks ``Analysis/timeline`` keeps at most
@@ -216,6 +218,16 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
         leaks[key] = (old.blocks &+ 1, old.bytes &+ record.size)
     }
 
+    /// Sample mode: ALLOC records are samples at this mean interval.
+    public mutating func sampling(intervalBytes: UInt64) {
+        samplingInterval = intervalBytes
+    }
+
+    /// Sample mode: the exact totals, which replace the sampled counts.
+    public mutating func counts(_ record: CountsRecord) {
+        exactCounts = record
+    }
+
     /// Keeps the END record: duration, exact peak, thread count, how tracing ended.
     public mutating func end(_ record: EndRecord) {
         end = record
@@ -331,7 +343,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
             peakTime = replayPeakTime
         }
 
-        return Analysis(
+        var analysis = Analysis(
             process: process,
             modules: modules,
             stacks: stacks,
@@ -356,5 +368,15 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
             trend: trend.statistics,
             truncation: truncation,
             end: end)
+        if let samplingInterval {
+            // Per-site figures stay sample counts; the totals are exact when COUNTS was written.
+            analysis.sampling = Analysis.Sampling(intervalBytes: samplingInterval, sampledAllocations: allocationCount)
+            if let exactCounts {
+                analysis.allocationCount = exactCounts.allocations
+                analysis.deallocationCount = exactCounts.deallocations
+                analysis.totalAllocatedBytes = exactCounts.allocatedBytes
+            }
+        }
+        return analysis
     }
 }

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Numbers as people read them: thousands separators, binary byte units, short times.
 /// Always the same spelling whatever the locale, so reports diff cleanly.
@@ -24,7 +28,7 @@ enum HumanUnits {
     /// `"12,345.7"` for one place.
     static func decimal(_ value: Double, places: Int) -> String {
         guard value.isFinite else { return "-" }
-        let text = String(format: "%.\(places)f", abs(value))
+        let text = fixed(abs(value), places: places)
         let parts = text.split(separator: ".", maxSplits: 1)
         var result = count(UInt64(parts[0]) ?? 0)
         if parts.count == 2 { result += "." + parts[1] }
@@ -42,7 +46,7 @@ enum HumanUnits {
             scaled /= 1024
             unit += 1
         }
-        return String(format: "%.2f", scaled) + " " + units[unit]
+        return fixed(scaled, places: 2) + " " + units[unit]
     }
 
     /// Bytes for a real-valued figure (means, deviations); negative values keep a sign.
@@ -52,8 +56,8 @@ enum HumanUnits {
         if magnitude < 1024 {
             let text =
                 magnitude == magnitude.rounded()
-                ? String(format: "%.0f B", magnitude)
-                : String(format: "%.1f B", magnitude)
+                ? fixed(magnitude, places: 0) + " B"
+                : fixed(magnitude, places: 1) + " B"
             return (value < 0 ? "-" : "") + text
         }
         return (value < 0 ? "-" : "") + bytes(UInt64(magnitude.rounded()))
@@ -70,12 +74,12 @@ enum HumanUnits {
     /// `0.0123` → `"12.3 ms"`, `2.5` → `"2.50 s"`, `125` → `"2 min 5.0 s"`.
     static func duration(seconds: Double) -> String {
         guard seconds.isFinite, seconds >= 0 else { return "-" }
-        if seconds < 0.001 { return String(format: "%.0f us", seconds * 1e6) }
-        if seconds < 1 { return String(format: "%.1f ms", seconds * 1e3) }
-        if seconds < 60 { return String(format: "%.2f s", seconds) }
+        if seconds < 0.001 { return fixed(seconds * 1e6, places: 0) + " us" }
+        if seconds < 1 { return fixed(seconds * 1e3, places: 1) + " ms" }
+        if seconds < 60 { return fixed(seconds, places: 2) + " s" }
         let minutes = Int(seconds / 60)
-        if minutes < 60 { return String(format: "%d min %.1f s", minutes, seconds - Double(minutes) * 60) }
-        return String(format: "%d h %d min", minutes / 60, minutes % 60)
+        if minutes < 60 { return "\(minutes) min " + fixed(seconds - Double(minutes) * 60, places: 1) + " s" }
+        return "\(minutes / 60) h \(minutes % 60) min"
     }
 
     /// `duration(seconds:)` of a nanosecond count.
@@ -86,6 +90,20 @@ enum HumanUnits {
     /// `part / whole` as `"12.5%"`; `"0.0%"` when `whole` is zero.
     static func percent(_ part: UInt64, of whole: UInt64) -> String {
         guard whole > 0 else { return "0.0%" }
-        return String(format: "%.1f%%", Double(part) / Double(whole) * 100)
+        return fixed(Double(part) / Double(whole) * 100, places: 1) + "%"
+    }
+
+    /// `value` with exactly `places` decimals, as C's `%.*f` writes it (the C library
+    /// rounds the exact binary value, so 0.125 becomes "0.12"); never localized.
+    static func fixed(_ value: Double, places: Int) -> String {
+        // 352 bytes hold every finite double with up to 20 decimals, without a retry.
+        let places = Int32(min(max(places, 0), 20))
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 352) { buffer in
+            let count = withVaList([places, value]) { arguments in
+                vsnprintf(buffer.baseAddress, buffer.count, "%.*f", arguments)
+            }
+            let length = min(max(Int(count), 0), buffer.count - 1)
+            return String(decoding: UnsafeRawBufferPointer(start: buffer.baseAddress, count: length), as: UTF8.self)
+        }
     }
 }

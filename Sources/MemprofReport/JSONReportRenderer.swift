@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import MemprofAnalysis
 import MemprofSymbolize
 import MemprofTrace
@@ -38,6 +38,11 @@ import MemprofTrace
 /// info does not say and `address` as a `0x…` string. Keys are sorted, so output is
 /// deterministic. `top_allocators` and `leaks` hold at most ``top`` entries; the counts
 /// beside them cover everything.
+///
+/// The text is byte for byte what `JSONEncoder` writes with `.sortedKeys`,
+/// `.withoutEscapingSlashes` and `.prettyPrinted` (a golden test holds it), written
+/// directly by a `JSONWriter`: the encoder's boxed tree, dynamic casts and key sorting
+/// cost more than the rest of a small report.
 public struct JSONReportRenderer: Sendable {
     /// Most entries in `top_allocators` and in `leaks.leaks`.
     public var top: Int
@@ -52,20 +57,292 @@ public struct JSONReportRenderer: Sendable {
 
     /// The report as UTF-8 JSON.
     public func data(_ report: Report) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting =
-            prettyPrinted
-            ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(JSONReport(report, top: top))
+        Data(try utf8(report))
     }
 
     /// The report as a JSON string.
     public func render(_ report: Report) throws -> String {
-        String(decoding: try data(report), as: UTF8.self)
+        String(decoding: try utf8(report), as: UTF8.self)
+    }
+
+    /// The report as UTF-8 bytes: the text `JSONEncoder` would give with
+    /// `[.sortedKeys, .withoutEscapingSlashes]` (and `.prettyPrinted`), written directly.
+    ///
+    /// - Throws: `JSONWriter.NonFiniteNumberError` if a figure is NaN or infinite, which
+    ///   the analysis never produces (rates and averages are made finite first).
+    func utf8(_ report: Report) throws -> [UInt8] {
+        var json = JSONWriter(pretty: prettyPrinted)
+        let analysis = report.analysis
+        json.beginObject()
+        json.key("allocations")
+        try writeAllocations(report, to: &json)
+        json.key("leaks")
+        writeLeaks(report, to: &json)
+        json.key("process")
+        if let process = analysis.process {
+            try writeProcess(process, to: &json)
+        } else {
+            json.null()
+        }
+        json.key("snapshot")
+        try writeSnapshot(analysis, to: &json)
+        json.key("trace")
+        try writeTrace(report, to: &json)
+        json.key("trend")
+        try writeTrend(analysis, to: &json)
+        json.endObject()
+        return json.bytes
+    }
+
+    // MARK: - Members, each with its keys in sorted order
+
+    private func writeSnapshot(_ analysis: Analysis, to json: inout JSONWriter) throws {
+        json.beginObject()
+        json.key("allocation_count")
+        json.value(analysis.allocationCount)
+        json.key("current_usage")
+        json.value(analysis.currentBytes)
+        json.key("deallocation_count")
+        json.value(analysis.deallocationCount)
+        json.key("duration_seconds")
+        try json.value(seconds(analysis.durationNanoseconds))
+        json.key("leaked_blocks")
+        json.value(analysis.leakedBlocks)
+        json.key("leaked_bytes")
+        json.value(analysis.leakedBytes)
+        json.key("peak_rss")
+        json.value(analysis.peakRSSBytes)
+        json.key("peak_time_seconds")
+        try json.value(analysis.peakNanoseconds.map(seconds))
+        json.key("peak_usage")
+        json.value(analysis.peakHeapBytes)
+        if let sampling = analysis.sampling {
+            // Sample mode: the counts above are exact; sites and sizes describe the samples.
+            json.key("sampled_allocations")
+            json.value(sampling.sampledAllocations)
+            json.key("sampling_interval_bytes")
+            json.value(sampling.intervalBytes)
+        }
+        json.key("temporary_allocations")
+        json.value(analysis.temporaryAllocationCount)
+        json.key("thread_count")
+        json.value(analysis.threadCount)
+        json.key("total_allocated")
+        json.value(analysis.totalAllocatedBytes)
+        json.key("total_deallocated")
+        json.value(analysis.totalDeallocatedBytes)
+        json.key("unknown_deallocations")
+        json.value(analysis.unknownDeallocationCount)
+        json.endObject()
+    }
+
+    private func writeAllocations(_ report: Report, to json: inout JSONWriter) throws {
+        let analysis = report.analysis
+        json.beginObject()
+        json.key("allocation_rate_per_second")
+        try json.value(finite(analysis.allocationRatePerSecond))
+        json.key("average_allocation_size")
+        try json.value(finite(analysis.sizes.mean))
+        json.key("max_allocation_size")
+        json.value(analysis.sizes.maximum)
+        json.key("median_allocation_size")
+        try json.value(finite(analysis.sizes.median))
+        json.key("min_allocation_size")
+        json.value(analysis.sizes.minimum)
+        json.key("site_count")
+        json.value(report.siteCount(by: .allocations))
+        json.key("temporary_allocations")
+        json.value(analysis.temporaryAllocationCount)
+        json.key("top_allocators")
+        json.beginArray()
+        for site in report.topSites(by: .allocatedBytes, limit: top) {
+            json.element()
+            try writeAllocator(site, totalBytes: analysis.totalAllocatedBytes, to: &json)
+        }
+        json.endArray()
+        json.key("total_allocations")
+        json.value(analysis.allocationCount)
+        json.endObject()
+    }
+
+    private func writeAllocator(_ site: Report.Site, totalBytes: UInt64, to json: inout JSONWriter) throws {
+        let totals = site.totals
+        json.beginObject()
+        json.key("allocation_count")
+        json.value(totals.allocations)
+        json.key("average_size")
+        try json.value(finite(totals.averageAllocationSize))
+        json.key("deallocation_count")
+        json.value(totals.deallocations)
+        json.key("leaked_blocks")
+        json.value(totals.leakedBlocks)
+        json.key("leaked_bytes")
+        json.value(totals.leakedBytes)
+        json.key("location")
+        json.value(site.location)
+        json.key("peak_bytes")
+        json.value(totals.peakBytes)
+        json.key("percentage_of_total")
+        try json.value(totalBytes == 0 ? 0 : finite(Double(totals.allocatedBytes) / Double(totalBytes) * 100))
+        json.key("stack")
+        writeStack(site.frames(by: .allocatedBytes), to: &json)
+        json.key("stack_count")
+        json.value(site.stackCount)
+        json.key("temporary_allocations")
+        json.value(totals.temporaryAllocations)
+        json.key("total_bytes")
+        json.value(totals.allocatedBytes)
+        json.endObject()
+    }
+
+    private func writeLeaks(_ report: Report, to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("leak_count")
+        json.value(report.leaks.count)
+        json.key("leaked_blocks")
+        json.value(report.analysis.leakedBlocks)
+        json.key("leaks")
+        json.beginArray()
+        for leak in report.leaks.prefix(max(top, 0)) {
+            json.element()
+            json.beginObject()
+            // The format does not record when a leaked block was allocated.
+            json.key("age_seconds")
+            json.null()
+            json.key("count")
+            json.value(leak.blocks)
+            json.key("kind")
+            json.value(leak.kind.description)
+            json.key("location")
+            json.value(leak.location)
+            json.key("size")
+            json.value(leak.bytes)
+            json.key("stack")
+            writeStack(leak.frames, to: &json)
+            json.key("stack_count")
+            json.value(leak.stackCount)
+            json.endObject()
+        }
+        json.endArray()
+        json.key("recorded")
+        json.value(report.analysis.leaksRecorded)
+        json.key("total_leaked_bytes")
+        json.value(report.analysis.leakedBytes)
+        json.endObject()
+    }
+
+    private func writeStack(_ frames: [SymbolizedFrame], to json: inout JSONWriter) {
+        json.beginArray()
+        for frame in frames {
+            json.element()
+            json.beginObject()
+            json.key("address")
+            json.value(SiteLocator.hexAddress(frame.address))
+            json.key("file")
+            json.value(frame.location?.file)
+            json.key("function")
+            json.value(frame.function)
+            json.key("inlined")
+            json.value(frame.isInlined)
+            json.key("line")
+            json.value(frame.location?.line)
+            json.key("module")
+            json.value(frame.module)
+            json.endObject()
+        }
+        json.endArray()
+    }
+
+    private func writeTrend(_ analysis: Analysis, to json: inout JSONWriter) throws {
+        json.beginObject()
+        json.key("data_points")
+        json.beginArray()
+        for tick in analysis.timeline {
+            json.element()
+            json.beginObject()
+            json.key("heap_bytes")
+            json.value(tick.heapBytes)
+            json.key("rss_bytes")
+            json.value(tick.rssBytes)
+            json.key("time_seconds")
+            try json.value(seconds(tick.nanoseconds))
+            json.endObject()
+        }
+        json.endArray()
+        let trend = analysis.trend
+        json.key("trend_analysis")
+        json.beginObject()
+        json.key("average_usage")
+        try json.value(finite(trend.averageBytes))
+        json.key("growth_rate")
+        try json.value(finite(trend.growthBytesPerSecond))
+        json.key("min_usage")
+        json.value(trend.minimumBytes)
+        json.key("peak_usage")
+        json.value(trend.peakBytes)
+        json.key("sample_count")
+        json.value(trend.sampleCount)
+        json.key("volatility")
+        try json.value(finite(trend.volatilityBytes))
+        json.endObject()
+        json.endObject()
+    }
+
+    private func writeProcess(_ record: ProcessRecord, to json: inout JSONWriter) throws {
+        json.beginObject()
+        json.key("arguments")
+        json.beginArray()
+        for argument in record.arguments {
+            json.element()
+            json.value(argument)
+        }
+        json.endArray()
+        json.key("command")
+        json.value(TextReportRenderer.commandLine(record))
+        json.key("executable")
+        json.value(record.executablePath)
+        json.key("memprof_version")
+        json.value(record.memprofVersion)
+        json.key("mode")
+        json.value(record.mode.description)
+        json.key("parent_pid")
+        json.value(record.parentPID)
+        json.key("pid")
+        json.value(record.pid)
+        json.key("start_unix_seconds")
+        try json.value(seconds(record.startUnixNanoseconds))
+        json.endObject()
+    }
+
+    private func writeTrace(_ report: Report, to json: inout JSONWriter) throws {
+        let analysis = report.analysis
+        json.beginObject()
+        json.key("complete")
+        json.value(analysis.end != nil)
+        json.key("duration_seconds")
+        try json.value(seconds(analysis.durationNanoseconds))
+        json.key("ended_by")
+        json.value(
+            analysis.end.map { end in
+                if end.flags.contains(.stoppedEarly) { return "stopped_early" }
+                if end.flags.contains(.viaUnderscoreExit) { return "_exit" }
+                if end.flags.contains(.viaExec) { return "exec" }
+                if end.flags.contains(.viaExit) { return "exit" }
+                return "unknown"
+            })
+        json.key("path")
+        json.value(report.tracePath)
+        json.key("truncated")
+        json.value(analysis.isTruncated)
+        json.key("truncation_offset")
+        json.value(analysis.truncation?.offset)
+        json.key("truncation_reason")
+        json.value(analysis.truncation?.reason)
+        json.endObject()
     }
 }
 
-// MARK: - The document
+// MARK: - Numbers
 
 /// Seconds from nanoseconds, to the microsecond.
 private func seconds(_ nanoseconds: UInt64) -> Double {
@@ -75,414 +352,7 @@ private func seconds(_ nanoseconds: UInt64) -> Double {
 /// A finite number rounded to `places` decimals (JSON has no NaN or infinity).
 private func finite(_ value: Double, places: Int = 3) -> Double {
     guard value.isFinite else { return 0 }
-    let scale = pow(10, Double(places))
+    var scale = 1.0
+    for _ in 0..<places { scale *= 10 }
     return (value * scale).rounded() / scale
-}
-
-private struct JSONReport: Encodable {
-    var snapshot: Snapshot
-    var allocations: Allocations
-    var leaks: Leaks
-    var trend: Trend
-    var process: Process?
-    var trace: Trace
-
-    init(_ report: Report, top: Int) {
-        let analysis = report.analysis
-        snapshot = Snapshot(analysis)
-        allocations = Allocations(report, top: top)
-        leaks = Leaks(report, top: top)
-        trend = Trend(analysis)
-        process = analysis.process.map(Process.init)
-        trace = Trace(report)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case snapshot, allocations, leaks, trend, process, trace
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(snapshot, forKey: .snapshot)
-        try container.encode(allocations, forKey: .allocations)
-        try container.encode(leaks, forKey: .leaks)
-        try container.encode(trend, forKey: .trend)
-        try container.encode(process, forKey: .process)  // null when unknown
-        try container.encode(trace, forKey: .trace)
-    }
-}
-
-private struct Snapshot: Encodable {
-    var totalAllocated: UInt64
-    var totalDeallocated: UInt64
-    var currentUsage: UInt64
-    var peakUsage: UInt64
-    var allocationCount: UInt64
-    var deallocationCount: UInt64
-    var unknownDeallocations: UInt64
-    var peakRSS: UInt64
-    var peakTimeSeconds: Double?
-    var durationSeconds: Double
-    var temporaryAllocations: UInt64
-    var leakedBytes: UInt64
-    var leakedBlocks: UInt64
-    var threadCount: Int
-
-    init(_ analysis: Analysis) {
-        totalAllocated = analysis.totalAllocatedBytes
-        totalDeallocated = analysis.totalDeallocatedBytes
-        currentUsage = analysis.currentBytes
-        peakUsage = analysis.peakHeapBytes
-        allocationCount = analysis.allocationCount
-        deallocationCount = analysis.deallocationCount
-        unknownDeallocations = analysis.unknownDeallocationCount
-        peakRSS = analysis.peakRSSBytes
-        peakTimeSeconds = analysis.peakNanoseconds.map(seconds)
-        durationSeconds = seconds(analysis.durationNanoseconds)
-        temporaryAllocations = analysis.temporaryAllocationCount
-        leakedBytes = analysis.leakedBytes
-        leakedBlocks = analysis.leakedBlocks
-        threadCount = analysis.threadCount
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case totalAllocated = "total_allocated"
-        case totalDeallocated = "total_deallocated"
-        case currentUsage = "current_usage"
-        case peakUsage = "peak_usage"
-        case allocationCount = "allocation_count"
-        case deallocationCount = "deallocation_count"
-        case unknownDeallocations = "unknown_deallocations"
-        case peakRSS = "peak_rss"
-        case peakTimeSeconds = "peak_time_seconds"
-        case durationSeconds = "duration_seconds"
-        case temporaryAllocations = "temporary_allocations"
-        case leakedBytes = "leaked_bytes"
-        case leakedBlocks = "leaked_blocks"
-        case threadCount = "thread_count"
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(totalAllocated, forKey: .totalAllocated)
-        try container.encode(totalDeallocated, forKey: .totalDeallocated)
-        try container.encode(currentUsage, forKey: .currentUsage)
-        try container.encode(peakUsage, forKey: .peakUsage)
-        try container.encode(allocationCount, forKey: .allocationCount)
-        try container.encode(deallocationCount, forKey: .deallocationCount)
-        try container.encode(unknownDeallocations, forKey: .unknownDeallocations)
-        try container.encode(peakRSS, forKey: .peakRSS)
-        try container.encode(peakTimeSeconds, forKey: .peakTimeSeconds)
-        try container.encode(durationSeconds, forKey: .durationSeconds)
-        try container.encode(temporaryAllocations, forKey: .temporaryAllocations)
-        try container.encode(leakedBytes, forKey: .leakedBytes)
-        try container.encode(leakedBlocks, forKey: .leakedBlocks)
-        try container.encode(threadCount, forKey: .threadCount)
-    }
-}
-
-private struct Allocations: Encodable {
-    var totalAllocations: UInt64
-    var averageAllocationSize: Double
-    var medianAllocationSize: Double
-    var allocationRatePerSecond: Double
-    var temporaryAllocations: UInt64
-    var minAllocationSize: UInt64
-    var maxAllocationSize: UInt64
-    var siteCount: Int
-    var topAllocators: [Allocator]
-
-    init(_ report: Report, top: Int) {
-        let analysis = report.analysis
-        totalAllocations = analysis.allocationCount
-        averageAllocationSize = finite(analysis.sizes.mean)
-        medianAllocationSize = finite(analysis.sizes.median)
-        allocationRatePerSecond = finite(analysis.allocationRatePerSecond)
-        temporaryAllocations = analysis.temporaryAllocationCount
-        minAllocationSize = analysis.sizes.minimum
-        maxAllocationSize = analysis.sizes.maximum
-        siteCount = report.siteCount(by: .allocations)
-        topAllocators = report.topSites(by: .allocatedBytes, limit: top).map {
-            Allocator($0, totalBytes: analysis.totalAllocatedBytes)
-        }
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case totalAllocations = "total_allocations"
-        case averageAllocationSize = "average_allocation_size"
-        case medianAllocationSize = "median_allocation_size"
-        case allocationRatePerSecond = "allocation_rate_per_second"
-        case temporaryAllocations = "temporary_allocations"
-        case minAllocationSize = "min_allocation_size"
-        case maxAllocationSize = "max_allocation_size"
-        case siteCount = "site_count"
-        case topAllocators = "top_allocators"
-    }
-}
-
-private struct Allocator: Encodable {
-    var location: String
-    var allocationCount: UInt64
-    var deallocationCount: UInt64
-    var totalBytes: UInt64
-    var averageSize: Double
-    var percentageOfTotal: Double
-    var peakBytes: UInt64
-    var leakedBytes: UInt64
-    var leakedBlocks: UInt64
-    var temporaryAllocations: UInt64
-    var stackCount: Int
-    var stack: [Frame]
-
-    init(_ site: Report.Site, totalBytes total: UInt64) {
-        location = site.location
-        allocationCount = site.totals.allocations
-        deallocationCount = site.totals.deallocations
-        totalBytes = site.totals.allocatedBytes
-        averageSize = finite(site.totals.averageAllocationSize)
-        percentageOfTotal = total == 0 ? 0 : finite(Double(site.totals.allocatedBytes) / Double(total) * 100)
-        peakBytes = site.totals.peakBytes
-        leakedBytes = site.totals.leakedBytes
-        leakedBlocks = site.totals.leakedBlocks
-        temporaryAllocations = site.totals.temporaryAllocations
-        stackCount = site.stackCount
-        stack = site.frames(by: .allocatedBytes).map(Frame.init)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case location
-        case allocationCount = "allocation_count"
-        case deallocationCount = "deallocation_count"
-        case totalBytes = "total_bytes"
-        case averageSize = "average_size"
-        case percentageOfTotal = "percentage_of_total"
-        case peakBytes = "peak_bytes"
-        case leakedBytes = "leaked_bytes"
-        case leakedBlocks = "leaked_blocks"
-        case temporaryAllocations = "temporary_allocations"
-        case stackCount = "stack_count"
-        case stack
-    }
-}
-
-private struct Leaks: Encodable {
-    var leakCount: Int
-    var totalLeakedBytes: UInt64
-    var leakedBlocks: UInt64
-    var recorded: Bool
-    var leaks: [Leak]
-
-    init(_ report: Report, top: Int) {
-        leakCount = report.leaks.count
-        totalLeakedBytes = report.analysis.leakedBytes
-        leakedBlocks = report.analysis.leakedBlocks
-        recorded = report.analysis.leaksRecorded
-        leaks = report.leaks.prefix(max(top, 0)).map(Leak.init)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case leakCount = "leak_count"
-        case totalLeakedBytes = "total_leaked_bytes"
-        case leakedBlocks = "leaked_blocks"
-        case recorded
-        case leaks
-    }
-}
-
-private struct Leak: Encodable {
-    var location: String
-    var size: UInt64
-    var count: UInt64
-    var kind: String
-    var stackCount: Int
-    var stack: [Frame]
-
-    init(_ leak: Report.Leak) {
-        location = leak.location
-        size = leak.bytes
-        count = leak.blocks
-        kind = leak.kind.description
-        stackCount = leak.stackCount
-        stack = leak.frames.map(Frame.init)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case location, size, count, kind
-        case ageSeconds = "age_seconds"
-        case stackCount = "stack_count"
-        case stack
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(location, forKey: .location)
-        try container.encode(size, forKey: .size)
-        try container.encode(count, forKey: .count)
-        try container.encode(kind, forKey: .kind)
-        // The format does not record when a leaked block was allocated.
-        try container.encodeNil(forKey: .ageSeconds)
-        try container.encode(stackCount, forKey: .stackCount)
-        try container.encode(stack, forKey: .stack)
-    }
-}
-
-private struct Frame: Encodable {
-    var function: String?
-    var file: String?
-    var line: Int?
-    var module: String?
-    var address: String
-    var inlined: Bool
-
-    init(_ frame: SymbolizedFrame) {
-        function = frame.function
-        file = frame.location?.file
-        line = frame.location?.line
-        module = frame.module
-        address = SiteLocator.hexAddress(frame.address)
-        inlined = frame.isInlined
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case function, file, line, module, address, inlined
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(function, forKey: .function)
-        try container.encode(file, forKey: .file)
-        try container.encode(line, forKey: .line)
-        try container.encode(module, forKey: .module)
-        try container.encode(address, forKey: .address)
-        try container.encode(inlined, forKey: .inlined)
-    }
-}
-
-private struct Trend: Encodable {
-    var dataPoints: [DataPoint]
-    var trendAnalysis: TrendAnalysis
-
-    init(_ analysis: Analysis) {
-        dataPoints = analysis.timeline.map {
-            DataPoint(timeSeconds: seconds($0.nanoseconds), heapBytes: $0.heapBytes, rssBytes: $0.rssBytes)
-        }
-        let trend = analysis.trend
-        trendAnalysis = TrendAnalysis(
-            averageUsage: finite(trend.averageBytes), peakUsage: trend.peakBytes, minUsage: trend.minimumBytes,
-            growthRate: finite(trend.growthBytesPerSecond), volatility: finite(trend.volatilityBytes),
-            sampleCount: trend.sampleCount)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case dataPoints = "data_points"
-        case trendAnalysis = "trend_analysis"
-    }
-}
-
-private struct DataPoint: Encodable {
-    var timeSeconds: Double
-    var heapBytes: UInt64
-    var rssBytes: UInt64
-
-    enum CodingKeys: String, CodingKey {
-        case timeSeconds = "time_seconds"
-        case heapBytes = "heap_bytes"
-        case rssBytes = "rss_bytes"
-    }
-}
-
-private struct TrendAnalysis: Encodable {
-    var averageUsage: Double
-    var peakUsage: UInt64
-    var minUsage: UInt64
-    var growthRate: Double
-    var volatility: Double
-    var sampleCount: Int
-
-    enum CodingKeys: String, CodingKey {
-        case averageUsage = "average_usage"
-        case peakUsage = "peak_usage"
-        case minUsage = "min_usage"
-        case growthRate = "growth_rate"
-        case volatility
-        case sampleCount = "sample_count"
-    }
-}
-
-private struct Process: Encodable {
-    var command: String
-    var executable: String
-    var arguments: [String]
-    var pid: UInt64
-    var parentPID: UInt64
-    var mode: String
-    var memprofVersion: String
-    var startUnixSeconds: Double
-
-    init(_ record: ProcessRecord) {
-        command = TextReportRenderer.commandLine(record)
-        executable = record.executablePath
-        arguments = record.arguments
-        pid = record.pid
-        parentPID = record.parentPID
-        mode = record.mode.description
-        memprofVersion = record.memprofVersion
-        startUnixSeconds = seconds(record.startUnixNanoseconds)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case command, executable, arguments, pid
-        case parentPID = "parent_pid"
-        case mode
-        case memprofVersion = "memprof_version"
-        case startUnixSeconds = "start_unix_seconds"
-    }
-}
-
-private struct Trace: Encodable {
-    var path: String?
-    var durationSeconds: Double
-    var complete: Bool
-    var endedBy: String?
-    var truncated: Bool
-    var truncationOffset: UInt64?
-    var truncationReason: String?
-
-    init(_ report: Report) {
-        let analysis = report.analysis
-        path = report.tracePath
-        durationSeconds = seconds(analysis.durationNanoseconds)
-        complete = analysis.end != nil
-        endedBy = analysis.end.map { end in
-            if end.flags.contains(.stoppedEarly) { return "stopped_early" }
-            if end.flags.contains(.viaUnderscoreExit) { return "_exit" }
-            if end.flags.contains(.viaExec) { return "exec" }
-            if end.flags.contains(.viaExit) { return "exit" }
-            return "unknown"
-        }
-        truncated = analysis.isTruncated
-        truncationOffset = analysis.truncation?.offset
-        truncationReason = analysis.truncation?.reason
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case path
-        case durationSeconds = "duration_seconds"
-        case complete
-        case endedBy = "ended_by"
-        case truncated
-        case truncationOffset = "truncation_offset"
-        case truncationReason = "truncation_reason"
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(path, forKey: .path)
-        try container.encode(durationSeconds, forKey: .durationSeconds)
-        try container.encode(complete, forKey: .complete)
-        try container.encode(endedBy, forKey: .endedBy)
-        try container.encode(truncated, forKey: .truncated)
-        try container.encode(truncationOffset, forKey: .truncationOffset)
-        try container.encode(truncationReason, forKey: .truncationReason)
-    }
 }

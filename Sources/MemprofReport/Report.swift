@@ -9,7 +9,8 @@ import MemprofTrace
 ///
 /// ```swift
 /// let symbolizer = Symbolizer(modules: analysis.modules)
-/// let report = Report(analysis: analysis, tracePath: path, resolve: symbolizer.symbolize(stack:))
+/// let report = Report(
+///     analysis: analysis, tracePath: path, resolveAddress: symbolizer.symbolize(address:generation:))
 /// print(TextReportRenderer(top: 10).render(report))
 /// ```
 public struct Report: Sendable {
@@ -129,15 +130,70 @@ public struct Report: Sendable {
     ///     usually `Symbolizer.symbolize(stack:)`, which caches per address (a
     ///     representative stack is resolved a second time to keep its frames).
     public init(analysis: Analysis, tracePath: String? = nil, resolve: (StackRecord) -> [SymbolizedFrame]) {
+        self.init(
+            analysis: analysis, tracePath: tracePath,
+            locate: { SiteLocator.location(of: resolve($0)) },
+            frames: resolve)
+    }
+
+    /// Like ``init(analysis:tracePath:resolve:)``, symbolizing address by address and
+    /// each stack only as far as its location needs: from the innermost frame out to
+    /// the first frame that is not the allocator's (usually the first or second
+    /// address). Only the representative stacks, which the report prints, are
+    /// symbolized whole. The report is the same; a trace with many deep stacks costs
+    /// a fraction of the lookups.
+    ///
+    /// ```swift
+    /// let symbolizer = Symbolizer(modules: analysis.modules)
+    /// let report = Report(analysis: analysis, resolveAddress: symbolizer.symbolize(address:generation:))
+    /// ```
+    /// - Parameters:
+    ///   - resolveAddress: the frames of one return address captured in a module-map
+    ///     generation, innermost first; usually `Symbolizer.symbolize(address:generation:)`.
+    public init(
+        analysis: Analysis, tracePath: String? = nil,
+        resolveAddress: (_ address: UInt64, _ generation: UInt32) -> [SymbolizedFrame]
+    ) {
+        self.init(
+            analysis: analysis, tracePath: tracePath,
+            locate: { stack in
+                var outermost: SymbolizedFrame?
+                for address in stack.frames {
+                    let frames = resolveAddress(address, stack.moduleGeneration)
+                    if let site = frames.first(where: { !SiteLocator.isAllocatorFrame($0) }) {
+                        return SiteLocator.describe(site)
+                    }
+                    outermost = frames.last ?? outermost
+                }
+                // Every frame is the allocator's: the outermost names the site, as in
+                // SiteLocator.siteFrameIndex(in:).
+                return outermost.map(SiteLocator.describe) ?? "<no frames>"
+            },
+            frames: { stack in
+                stack.frames.flatMap { resolveAddress($0, stack.moduleGeneration) }
+            })
+    }
+
+    /// - Parameters:
+    ///   - locate: ``SiteLocator/location(of:)`` of a stack's frames.
+    ///   - frames: all frames of a stack.
+    private init(
+        analysis: Analysis, tracePath: String?, locate: (StackRecord) -> String,
+        frames resolve: (StackRecord) -> [SymbolizedFrame]
+    ) {
         var locationByStack: [UInt32: String] = [:]
-        for id in analysis.stackStatistics.map(\.stackID) + analysis.leakGroups.map(\.stackID)
-        where locationByStack[id] == nil {
+        locationByStack.reserveCapacity(analysis.stackStatistics.count)
+        func addLocation(of id: UInt32) {
+            guard locationByStack[id] == nil else { return }
             if let stack = analysis.stacks[id] {
-                locationByStack[id] = SiteLocator.location(of: resolve(stack))
+                locationByStack[id] = locate(stack)
             } else {
                 locationByStack[id] = "<stack \(id) not recorded>"
             }
         }
+        for statistics in analysis.stackStatistics { addLocation(of: statistics.stackID) }
+        for group in analysis.leakGroups { addLocation(of: group.stackID) }
+
         var framesCache: [UInt32: [SymbolizedFrame]] = [:]
         func frames(_ id: UInt32) -> [SymbolizedFrame] {
             if let cached = framesCache[id] { return cached }
@@ -150,6 +206,7 @@ public struct Report: Sendable {
             return frames
         }
         var totalsByStack: [UInt32: AllocationTotals] = [:]
+        totalsByStack.reserveCapacity(analysis.stackStatistics.count)
         for statistics in analysis.stackStatistics { totalsByStack[statistics.stackID] = statistics.totals }
 
         let location = { (id: UInt32) in locationByStack[id] ?? "" }

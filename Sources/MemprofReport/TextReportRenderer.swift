@@ -75,7 +75,12 @@ public struct TextReportRenderer: Sendable {
         for (label, value) in rows {
             lines.append("  " + label.padding(to: width) + "  " + value)
         }
-        if analysis.process?.mode == .sample {
+        if let sampling = analysis.sampling {
+            lines.append(
+                "  note: sampled every \(HumanUnits.bytes(sampling.intervalBytes)) on average: allocation and free "
+                    + "totals are exact; sizes, sites, temporaries and leaks describe the "
+                    + "\(HumanUnits.count(sampling.sampledAllocations)) samples")
+        } else if analysis.process?.mode == .sample {
             lines.append("  note: sampled recording; counts and bytes cover the sampled allocations only")
         }
         if let truncation = analysis.truncation {

@@ -233,6 +233,20 @@ public struct TraceBuilder: Sendable {
         }
     }
 
+    /// A SAMPLING record: the trace's ALLOC records are samples at this mean interval.
+    public mutating func sampling(intervalBytes: UInt64) {
+        record(.process, 0, Format.tagSampling) { out in out.appendVarint(intervalBytes) }
+    }
+
+    /// A COUNTS record: exact totals of a sampled recording.
+    public mutating func counts(_ counts: CountsRecord) {
+        record(.process, 0, Format.tagCounts) { out in
+            out.appendVarint(counts.allocations)
+            out.appendVarint(counts.deallocations)
+            out.appendVarint(counts.allocatedBytes)
+        }
+    }
+
     /// The END record that marks a complete trace.
     public mutating func end(_ end: EndRecord) {
         record(.process, 0, Format.tagEnd) { out in

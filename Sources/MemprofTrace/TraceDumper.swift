@@ -95,6 +95,16 @@ public struct TraceDumper: TraceVisitor {
         emit("leak stack=\(record.stackID) size=\(record.size) address=\(address(record.address)) kind=\(record.kind)")
     }
 
+    public mutating func sampling(intervalBytes: UInt64) {
+        emit("sampling interval=\(intervalBytes)")
+    }
+
+    public mutating func counts(_ record: CountsRecord) {
+        emit(
+            "counts allocations=\(record.allocations) deallocations=\(record.deallocations) bytes=\(record.allocatedBytes)"
+        )
+    }
+
     public mutating func end(_ record: EndRecord) {
         var names: [String] = []
         var rest = record.flags

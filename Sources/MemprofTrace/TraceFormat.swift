@@ -58,6 +58,8 @@ enum Format {
     @inlinable static var tagThread: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_THREAD.rawValue) }
     @inlinable static var tagLeak: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_LEAK.rawValue) }
     @inlinable static var tagEnd: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_END.rawValue) }
+    @inlinable static var tagSampling: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_SAMPLING.rawValue) }
+    @inlinable static var tagCounts: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_COUNTS.rawValue) }
 
     /// The header's name for a record tag, for error messages.
     @usableFromInline
@@ -76,6 +78,8 @@ enum Format {
         case tagThread: "THREAD"
         case tagLeak: "LEAK"
         case tagEnd: "END"
+        case tagSampling: "SAMPLING"
+        case tagCounts: "COUNTS"
         default: nil
         }
     }
@@ -86,7 +90,7 @@ enum Format {
     static func tagIsThreadRecord(_ tag: UInt8) -> Bool? {
         switch tag {
         case tagAlloc, tagFree, tagFreeTemp, tagFreeUnknown, tagStack, tagModule, tagTime, tagFreeLast: true
-        case tagProcess, tagTick, tagThread, tagLeak, tagEnd: false
+        case tagProcess, tagTick, tagThread, tagLeak, tagEnd, tagSampling, tagCounts: false
         default: nil
         }
     }

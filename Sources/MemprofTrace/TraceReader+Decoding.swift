@@ -349,6 +349,14 @@ func decodeProcessRecord<V: TraceVisitor>(
             EndRecord(
                 nanoseconds: nanoseconds, heapPeakBytes: heapPeakBytes, threadCount: threadCount,
                 flags: EndRecord.Flags(rawValue: flags)))
+    case Format.tagSampling:
+        visitor.sampling(intervalBytes: try cursor.varint())
+    case Format.tagCounts:
+        let allocations = try cursor.varint()
+        let deallocations = try cursor.varint()
+        let allocatedBytes = try cursor.varint()
+        visitor.counts(
+            CountsRecord(allocations: allocations, deallocations: deallocations, allocatedBytes: allocatedBytes))
     default:
         throw Format.tagIsThreadRecord(tag) == nil ? .unknownTag : .misplacedTag(inThreadBlock: false)
     }

@@ -151,6 +151,19 @@ public struct LeakRecord: Sendable, Equatable {
     }
 }
 
+/// Exact totals of a sampled recording (sample mode writes them before END): every
+/// allocation and free counted, whether sampled or not.
+public struct CountsRecord: Sendable, Equatable {
+    public var allocations: UInt64
+    public var deallocations: UInt64
+    public var allocatedBytes: UInt64
+    public init(allocations: UInt64, deallocations: UInt64, allocatedBytes: UInt64) {
+        self.allocations = allocations
+        self.deallocations = deallocations
+        self.allocatedBytes = allocatedBytes
+    }
+}
+
 /// The last record of a complete trace.
 public struct EndRecord: Sendable, Equatable {
     /// How tracing ended (`MEMPROF_END_*` flags).

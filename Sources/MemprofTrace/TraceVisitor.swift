@@ -26,6 +26,12 @@ public protocol TraceVisitor {
     mutating func threadStarted(index: UInt32, tid: UInt64)
     mutating func leak(_ record: LeakRecord)
     mutating func end(_ record: EndRecord)
+    /// Sample mode: ALLOC records are sample points of a Poisson process over allocated
+    /// bytes with this mean interval; a sampled block of `s` bytes stands for
+    /// `1 / (1 - exp(-s / interval))` blocks.
+    mutating func sampling(intervalBytes: UInt64)
+    /// Sample mode: the exact totals, sampled or not.
+    mutating func counts(_ record: CountsRecord)
 }
 
 extension TraceVisitor {
@@ -41,4 +47,6 @@ extension TraceVisitor {
     public mutating func threadStarted(index: UInt32, tid: UInt64) {}
     public mutating func leak(_ record: LeakRecord) {}
     public mutating func end(_ record: EndRecord) {}
+    public mutating func sampling(intervalBytes: UInt64) {}
+    public mutating func counts(_ record: CountsRecord) {}
 }

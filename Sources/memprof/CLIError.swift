@@ -1,6 +1,10 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import MemprofTrace
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Why a `memprof` command failed, and the one place that turns any failure into what
 /// the user sees: one line `memprof: <message>` on stderr and a non-zero exit status.
@@ -77,6 +81,23 @@ enum CLIError: Error, CustomStringConvertible {
 
     /// Writes one line to stderr, unbuffered.
     private static func printLine(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        writeToStandardError(line + "\n")
+    }
+}
+
+/// Writes `text` to file descriptor 2 unbuffered, whole (retrying short writes and
+/// EINTR); errors are dropped, as there is nowhere left to report them.
+func writeToStandardError(_ text: String) {
+    var text = text
+    text.withUTF8 { bytes in
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(STDERR_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            offset += written
+        }
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -58,13 +58,16 @@ struct Launcher {
     let preload: String
     /// The trace path given with -o, or nil for the default name (known after spawn).
     let requestedOutput: String?
+    /// Settings for the preload (MEMPROF_MODE, …), added to the command's environment.
+    let settings: [String: String]
 
-    init(command: [String], output: String?) throws {
+    init(command: [String], output: String?, environment settings: [String: String] = [:]) throws {
         arguments = command
         executable = try Self.resolve(command[0])
         try Self.checkLoadable(executable)
         preload = try Self.findPreload()
         requestedOutput = output
+        self.settings = settings
     }
 
     /// Runs the command to completion and returns how it ended.
@@ -86,6 +89,7 @@ struct Launcher {
         let existing = environment["LD_PRELOAD"].map { $0.isEmpty ? "" : " " + $0 } ?? ""
         environment["LD_PRELOAD"] = preload + existing
         environment["MEMPROF_OUTPUT"] = outputPath
+        environment.merge(settings) { _, new in new }
 
         let pid: pid_t
         do {
@@ -106,7 +110,7 @@ struct Launcher {
             unlink(finalPath)
             throw RunError.preloadNotLoaded(path: executable)
         }
-        FileHandle.standardError.write(Data("memprof: trace written to \(Self.display(finalPath, cwd: cwd))\n".utf8))
+        writeToStandardError("memprof: trace written to \(Self.display(finalPath, cwd: cwd))\n")
         return outcome
     }
 
@@ -190,11 +194,12 @@ struct Launcher {
         {
             throw RunError.setuid(path: path)
         }
-        guard let handle = FileHandle(forReadingAtPath: path) else {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
             throw RunError.notExecutable(path: path, reason: String(cString: strerror(errno)))
         }
-        defer { try? handle.close() }
-        let head = (try? handle.read(upToCount: 4096)) ?? Data()
+        defer { close(fd) }
+        let head = ELFFile.read(fd, at: 0, count: 4096)
         if head.starts(with: [0x23, 0x21]), depth == 0 {  // "#!"
             let line = String(decoding: head.dropFirst(2).prefix { $0 != 0x0a }, as: UTF8.self)
             if let interpreter = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).first {
@@ -203,7 +208,7 @@ struct Launcher {
             return
         }
         guard head.starts(with: [0x7f, 0x45, 0x4c, 0x46]) else { return }  // not ELF: let exec decide
-        if try !ELFFile.hasInterpreter(handle: handle) {
+        if !ELFFile.hasInterpreter(fd: fd) {
             throw RunError.staticallyLinked(path: path)
         }
     }
@@ -251,12 +256,19 @@ extension CommandLine {
 /// Just enough ELF reading to tell whether a program uses the dynamic loader.
 enum ELFFile {
     /// Whether the ELF file has a PT_INTERP program header (a dynamic loader).
-    static func hasInterpreter(handle: FileHandle) throws -> Bool {
-        try handle.seek(toOffset: 0)
-        guard let header = try handle.read(upToCount: 64), header.count >= 64 else { return true }
+    /// Up to `count` bytes at `offset` (fewer at the end of the file; none on error).
+    static func read(_ fd: Int32, at offset: UInt64, count: Int) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        let got = pread(fd, &bytes, count, off_t(offset))
+        return Array(bytes.prefix(max(got, 0)))
+    }
+
+    static func hasInterpreter(fd: Int32) -> Bool {
+        let header = read(fd, at: 0, count: 64)
+        guard header.count >= 64 else { return true }
         let is64 = header[4] == 2
         let little = header[5] == 1
-        func read(_ data: Data, _ offset: Int, _ size: Int) -> UInt64 {
+        func field(_ data: [UInt8], _ offset: Int, _ size: Int) -> UInt64 {
             var value: UInt64 = 0
             for i in 0..<size {
                 let byte = UInt64(data[data.startIndex + offset + i])
@@ -264,15 +276,15 @@ enum ELFFile {
             }
             return value
         }
-        let phoff = is64 ? read(header, 32, 8) : read(header, 28, 4)
-        let phentsize = Int(is64 ? read(header, 54, 2) : read(header, 42, 2))
-        let phnum = Int(is64 ? read(header, 56, 2) : read(header, 44, 2))
+        let phoff = is64 ? field(header, 32, 8) : field(header, 28, 4)
+        let phentsize = Int(is64 ? field(header, 54, 2) : field(header, 42, 2))
+        let phnum = Int(is64 ? field(header, 56, 2) : field(header, 44, 2))
         guard phentsize > 0, phnum > 0 else { return false }
-        try handle.seek(toOffset: phoff)
-        guard let table = try handle.read(upToCount: phentsize * phnum), table.count == phentsize * phnum else {
+        let table = read(fd, at: phoff, count: phentsize * phnum)
+        guard table.count == phentsize * phnum else {
             return true  // unreadable: let the loader decide
         }
         let ptInterp: UInt64 = 3
-        return (0..<phnum).contains { read(table, $0 * phentsize, 4) == ptInterp }
+        return (0..<phnum).contains { field(table, $0 * phentsize, 4) == ptInterp }
     }
 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import MemprofAnalysis
 import MemprofReport
 import MemprofSymbolize
@@ -50,20 +49,14 @@ extension Memprof {
 
         func run() throws {
             try CLIError.reporting {
-                let reader = try TraceReader(path: file)
-                var analyzer = TraceAnalyzer()
-                let summary = try reader.read(into: &analyzer)
-                let analysis = analyzer.analysis(readSummary: summary)
-
-                let symbolizer = Symbolizer(modules: analysis.modules)
-                let report = MemprofReport.Report(
-                    analysis: analysis, tracePath: file, resolve: symbolizer.symbolize(stack:))
-                let output =
+                let analysis = try Self.analyze(file)
+                let report = Self.symbolize(analysis, tracePath: file)
+                var output =
                     switch format {
                     case .text: TextReportRenderer(top: top, color: Self.stdoutWantsColor()).render(report)
                     case .json: try JSONReportRenderer(top: top).render(report) + "\n"
                     }
-                FileHandle.standardOutput.write(Data(output.utf8))
+                output.withUTF8 { Self.writeToStandardOutput(UnsafeRawBufferPointer($0)) }
 
                 if let truncation = analysis.truncation {
                     CLIError.warn(
@@ -73,10 +66,46 @@ extension Memprof {
             }
         }
 
+        /// Reads and analyzes the trace in one pass. A function of its own so that the
+        /// reader's buffers and the analyzer's per-stack and per-size tables are freed
+        /// before symbolization opens debug info: the two would otherwise add up at the
+        /// report's peak.
+        private static func analyze(_ file: String) throws -> Analysis {
+            let reader = try TraceReader(path: file)
+            var analyzer = TraceAnalyzer()
+            let summary = try reader.read(into: &analyzer)
+            return analyzer.analysis(readSummary: summary)
+        }
+
+        /// The report, symbolized offline from the trace's module map. The symbolizer, with
+        /// the debug info it opened, is gone when this returns: the report keeps copies
+        /// of the names, and rendering it should not add to the debug info's memory.
+        private static func symbolize(_ analysis: Analysis, tracePath: String) -> MemprofReport.Report {
+            let symbolizer = Symbolizer(modules: analysis.modules)
+            return MemprofReport.Report(
+                analysis: analysis, tracePath: tracePath, resolveAddress: symbolizer.symbolize(address:generation:))
+        }
+
+        /// Writes all of `bytes` to file descriptor 1, unbuffered: the report is one string.
+        /// A closed pipe ends the process by SIGPIPE as any write would; other errors
+        /// drop the rest of the output, as there is nowhere left to report them.
+        private static func writeToStandardOutput(_ bytes: UnsafeRawBufferPointer) {
+            var offset = 0
+            while offset < bytes.count {
+                let written = write(STDOUT_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
+                offset += written
+            }
+        }
+
         /// Color only for a terminal, and never when `NO_COLOR` is set or `TERM=dumb`.
         private static func stdoutWantsColor() -> Bool {
-            let environment = ProcessInfo.processInfo.environment
-            guard environment["NO_COLOR"] == nil, environment["TERM"] != "dumb" else { return false }
+            guard getenv("NO_COLOR") == nil, getenv("TERM").map({ String(cString: $0) }) != "dumb" else {
+                return false
+            }
             return isatty(STDOUT_FILENO) == 1
         }
     }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -22,21 +22,72 @@ extension Memprof {
         @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the trace.", valueName: "file"))
         var output: String?
 
+        /// What the preload records.
+        enum Mode: String, CaseIterable, ExpressibleByArgument {
+            /// Every allocation and free with its stack.
+            case full
+            /// Poisson sampling by bytes (low overhead; exact totals, sampled sites).
+            case sample
+            /// Per-stack counters with periodic snapshots (not available yet).
+            case aggregate
+        }
+
+        @Option(help: "full: every allocation; sample: Poisson sampling by bytes (low overhead).")
+        var mode: Mode = .full
+
+        @Option(
+            help: ArgumentHelp(
+                "Mean bytes between samples in sample mode (e.g. 512k, 1m).", valueName: "bytes"))
+        var sampleInterval: String?
+
         @Argument(
             parsing: .captureForPassthrough,
             help: ArgumentHelp("The command to run and its arguments.", valueName: "cmd"))
         var command: [String] = []
 
         mutating func validate() throws {
+            // Passthrough capture would run "--help" as the command.
+            if let first = command.first, first == "--help" || first == "-h" {
+                throw CleanExit.helpRequest(self)
+            }
+            if mode == .aggregate {
+                throw ValidationError("--mode aggregate is not available yet; use full or sample")
+            }
+            if let interval = sampleInterval {
+                guard mode == .sample else { throw ValidationError("--sample-interval needs --mode sample") }
+                guard Self.byteCount(interval) != nil else {
+                    throw ValidationError(
+                        "--sample-interval must be a byte count such as 4096, 512k or 1m (got '\(interval)')")
+                }
+            }
             if command.first == "--" { command.removeFirst() }
             guard let first = command.first, !first.isEmpty else {
                 throw ValidationError("missing the command to run: memprof run [-o FILE] -- CMD [ARGS...]")
             }
         }
 
+        /// A positive byte count with an optional k, m or g suffix (powers of 1024), as
+        /// the preload reads MEMPROF_SAMPLE_INTERVAL.
+        static func byteCount(_ text: String) -> UInt64? {
+            var digits = Substring(text)
+            var scale: UInt64 = 1
+            switch digits.last?.lowercased() {
+            case "k": scale = 1 << 10
+            case "m": scale = 1 << 20
+            case "g": scale = 1 << 30
+            default: break
+            }
+            if scale != 1 { digits = digits.dropLast() }
+            guard let value = UInt64(digits), value > 0 else { return nil }
+            let (product, overflow) = value.multipliedReportingOverflow(by: scale)
+            return overflow ? nil : product
+        }
+
         func run() throws {
             let status = try CLIError.reporting { () throws -> Launcher.Outcome in
-                let launcher = try Launcher(command: command, output: output)
+                var settings = ["MEMPROF_MODE": mode.rawValue]
+                if let interval = sampleInterval { settings["MEMPROF_SAMPLE_INTERVAL"] = interval }
+                let launcher = try Launcher(command: command, output: output, environment: settings)
                 return try launcher.run()
             }
             switch status {

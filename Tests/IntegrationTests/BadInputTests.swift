@@ -117,6 +117,20 @@ struct BadInputTests {
         #expect(result.stderr.contains("missing the command"))
     }
 
+    @Test func runOptionsAreValidated() throws {
+        let help = try Harness.run([Harness.memprof.path, "run", "--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("--mode"))
+        let aggregate = try Harness.run([Harness.memprof.path, "run", "--mode", "aggregate", "--", "/bin/true"])
+        #expect(aggregate.status == 64)
+        #expect(aggregate.stderr.contains("--mode aggregate is not available yet"))
+        let interval = try Harness.run([
+            Harness.memprof.path, "run", "--mode", "sample", "--sample-interval", "1x", "--", "/bin/true",
+        ])
+        #expect(interval.status == 64)
+        #expect(interval.stderr.contains("--sample-interval must be a byte count"))
+    }
+
     @Test func reportOptionsAreValidated() throws {
         let trace = try write(try goodTrace(), "ok.mprof")
         let badTop = try Harness.run([Harness.memprof.path, "report", "--top", "0", trace])

@@ -74,6 +74,45 @@ struct RecordingTests {
         #expect((top.first?["location"] as? String)?.hasPrefix("worker (threads.c:") == true)
     }
 
+    @Test func sampleModeKeepsExactTotalsAndSamplesByBytes() throws {
+        let program = Harness.examples.appendingPathComponent("threads").path
+        let full = try Harness.reportJSON(try Harness.record([program, "2", "200000"], in: directory))
+        let trace = directory.appendingPathComponent("sampled.mprof").path
+        let result = try Harness.run([
+            Harness.memprof.path, "run", "--mode", "sample", "--sample-interval", "64k", "-o", trace, "--", program,
+            "2", "200000",
+        ])
+        try #require(result.status == 0, "\(result.stderr)")
+        let sampled = try Harness.reportJSON(trace)
+        // Totals are counted for every allocation, sampled or not: the same as a full run.
+        #expect(sampled.int("snapshot", "allocation_count") == full.int("snapshot", "allocation_count"))
+        #expect(sampled.int("snapshot", "deallocation_count") == full.int("snapshot", "deallocation_count"))
+        #expect(sampled.int("snapshot", "total_allocated") == full.int("snapshot", "total_allocated"))
+        // Samples fall every 64 KiB on average: about total / 64 KiB of them (Poisson:
+        // the standard deviation is the square root, so 20% is many deviations).
+        let total = Double(try #require(full.int("snapshot", "total_allocated")))
+        let expected = total / 65536
+        let samples = Double(try #require(sampled.object("snapshot")?["sampled_allocations"] as? Int))
+        #expect(abs(samples - expected) < expected * 0.2, "\(samples) samples, expected about \(expected)")
+        // The trace holds only the samples: far smaller than the full recording's.
+        let size = try FileManager.default.attributesOfItem(atPath: trace)[.size] as? Int ?? 0
+        #expect(size > 0 && Double(size) < expected * 64)
+    }
+
+    @Test func userStacksAndSignalFramesAreUnwound() throws {
+        let json = try record("odd_stacks")
+        let leaks = json.object("leaks")?.array("leaks") ?? []
+        let user = leaks.first { $0["size"] as? Int == 111 }
+        #expect((user?["location"] as? String)?.hasPrefix("on_user_stack (odd_stacks.c:") == true)
+        // Both handler runs leak 222 bytes; the one on the normal stack unwinds through
+        // the signal frame into raise() and main().
+        let handler = leaks.first { ($0["location"] as? String)?.hasPrefix("handler (odd_stacks.c:") == true }
+        #expect(handler?["count"] as? Int == 2)
+        #expect(handler?["size"] as? Int == 444)
+        let stacks = (handler?["stack"] as? [[String: Any]] ?? []).compactMap { $0["function"] as? String }
+        #expect(stacks.contains("main"), "\(stacks)")
+    }
+
     @Test func dlopenedLibrariesAreSymbolized() throws {
         let json = try record("dlopen_main", [Harness.examples.appendingPathComponent("libplugin.so").path])
         let leaks = json.object("leaks")?.array("leaks") ?? []

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import MemprofReport
@@ -38,5 +39,23 @@ struct HumanUnitsTests {
         #expect(HumanUnits.duration(seconds: 7260) == "2 h 1 min")
         #expect(HumanUnits.percent(1, of: 8) == "12.5%")
         #expect(HumanUnits.percent(1, of: 0) == "0.0%")
+    }
+
+    @Test("fixed-point text is printf's, as Foundation's String(format:) wrote it")
+    func fixedMatchesPrintf() {
+        var generator = SystemRandomNumberGenerator()
+        var values: [Double] = [
+            0, 0.5, 1.5, 2.5, 0.125, 0.005, 0.015, 1e-7, 123.455, 999.995, 1023.995, 1e15, 1.7976931348623157e308,
+            Double.leastNonzeroMagnitude, 4.35, 79.448, 65.104,
+        ]
+        for _ in 0..<2000 {
+            values.append(Double(Int64.random(in: 0...1_000_000_000, using: &generator)) / 1000)
+            values.append(Double.random(in: 0..<1e12, using: &generator))
+        }
+        for value in values {
+            for places in 0...3 {
+                #expect(HumanUnits.fixed(value, places: places) == String(format: "%.\(places)f", value), "\(value)")
+            }
+        }
     }
 }

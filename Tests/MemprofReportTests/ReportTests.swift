@@ -1,4 +1,5 @@
 import MemprofAnalysis
+import MemprofTrace
 import Testing
 
 @testable import MemprofReport
@@ -72,5 +73,39 @@ struct ReportTests {
             return Fixture.resolve(stack)
         }
         #expect(calls.sorted() == [1, 1, 2, 2, 3, 3])
+    }
+
+    @Test("resolving address by address gives the same report, and only goes past a site frame to print a stack")
+    func resolveByAddress() {
+        // Stack 5 reaches make_buffer too, but is never a representative: its callers
+        // are never printed, so they need no symbols.
+        var analysis = Fixture.analysis()
+        analysis.stacks[5] = StackRecord(id: 5, moduleGeneration: 0, frames: [0x10, 0x100, 0x999, 0x998])
+        analysis.stackStatistics.append(
+            StackStatistics(stackID: 5, totals: AllocationTotals(allocations: 1, allocatedBytes: 1)))
+        nonisolated(unsafe) var resolved: [UInt64] = []
+        let byAddress = Report(analysis: analysis) { address, generation in
+            resolved.append(address)
+            return Fixture.resolve(StackRecord(id: 0, moduleGeneration: generation, frames: [address]))
+        }
+        let byStack = Report(analysis: analysis, resolve: Fixture.resolve)
+
+        #expect(byAddress.sites == byStack.sites)
+        #expect(byAddress.leaks == byStack.leaks)
+        #expect(byAddress.sites[0].stackIDs == [2, 1, 5])
+        #expect(!resolved.contains(0x999) && !resolved.contains(0x998))
+        #expect(resolved.contains(0x500))  // representatives are resolved whole
+    }
+
+    @Test("a stack of allocator frames only is located at its outermost frame, by address as by stack")
+    func allocatorOnlyStack() {
+        var analysis = Fixture.analysis()
+        analysis.stacks[3] = StackRecord(id: 3, moduleGeneration: 0, frames: [0x10, 0x20])
+        let byAddress = Report(analysis: analysis) { address, generation in
+            Fixture.resolve(StackRecord(id: 0, moduleGeneration: generation, frames: [address]))
+        }
+        let byStack = Report(analysis: analysis, resolve: Fixture.resolve)
+        #expect(byAddress.sites.map(\.location) == byStack.sites.map(\.location))
+        #expect(byAddress.sites.map(\.location).contains("operator new(unsigned long) (libstdc++.so.6)"))
     }
 }

@@ -227,6 +227,30 @@ struct SymbolizerTests {
         #expect(fromDebugFileOverReplaced.symbolize(address: address, generation: 0).map(\.function) == ["split"])
     }
 
+    @Test("separate debug info is found by .gnu_debuglink, compressed, without debuginfod")
+    func debugLink() throws {
+        let address = try returnAddress(in: fixtures.linked, "linked")
+        let record = try #require(LoadedModules.module(containing: address))
+        let symbolizer = Symbolizer(modules: [record])
+
+        let frames = symbolizer.symbolize(address: address, generation: 0)
+
+        #expect(
+            frames == [
+                SymbolizedFrame(
+                    address: address, function: "linked",
+                    location: SourceLocation(
+                        file: fixtures.linked.sourcePath, line: try fixtures.linked.line(of: "MARK: named-call")),
+                    module: record.path, isInlined: false)
+            ])
+        #expect(symbolizer.moduleErrors.isEmpty)
+        // Unless DEBUGINFOD_URLS names a server, nothing loads the debuginfod client
+        // (and with it libcurl and a TLS stack) to look for debug files.
+        if getenv("DEBUGINFOD_URLS") == nil {
+            #expect(dlopen("libdebuginfod.so.1", RTLD_NOW | RTLD_NOLOAD) == nil)
+        }
+    }
+
     @Test("a stack expands inlined frames in order and uses the stack's generation")
     func stack() throws {
         let inlineAddress = try returnAddress(in: fixtures.inline, "outer")

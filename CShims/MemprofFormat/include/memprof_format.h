@@ -88,6 +88,10 @@ enum memprof_codec {
  *   THREAD     v thread_index, v tid
  *   LEAK       v stack_id, v size, v address, u8 kind (enum memprof_leak_kind)
  *   END        v ns, v heap_peak_bytes, v thread_count, v flags (MEMPROF_END_*)
+ *   SAMPLING   v mean_interval_bytes      (sample mode: each ALLOC is a sample
+ *                                          point of a Poisson process over bytes)
+ *   COUNTS     v allocations, v deallocations, v allocated_bytes
+ *                                         (sample mode, before END: exact totals)
  */
 enum memprof_tag {
     MEMPROF_TAG_ALLOC = 0x01,
@@ -104,6 +108,8 @@ enum memprof_tag {
     MEMPROF_TAG_THREAD = 0x22,
     MEMPROF_TAG_LEAK = 0x23,
     MEMPROF_TAG_END = 0x24,
+    MEMPROF_TAG_SAMPLING = 0x25,
+    MEMPROF_TAG_COUNTS = 0x26,
 };
 
 enum memprof_leak_kind {

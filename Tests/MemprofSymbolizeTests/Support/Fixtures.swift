@@ -156,6 +156,9 @@ struct Fixtures: Sendable {
     /// `debugDirectory/.build-id/xx/yyyy.debug`.
     let split: TestLibrary
     let debugDirectory: String
+    /// `namedSource` as `linked`, stripped of DWARF, its debug info zlib-compressed in
+    /// `.debug/liblinked.so.debug` beside it and named by its `.gnu_debuglink`.
+    let linked: TestLibrary
 
     /// Built on first use; every test shares the result.
     static let shared: Result<Fixtures, FixtureError> = {
@@ -204,6 +207,21 @@ struct Fixtures: Sendable {
         try Self.run(["objcopy", "--only-keep-debug", splitLibrary, debugFile])
         try Self.run(["strip", "--strip-debug", splitLibrary])
         split = try TestLibrary(path: splitLibrary, sourcePath: splitSource, source: Self.namedSource)
+
+        // The other way debug files are found: by .gnu_debuglink, in the library's own
+        // .debug directory; compressed, as distributions compress them.
+        let linkedLibrary = directory + "/liblinked.so"
+        let linkedSource = directory + "/linked.c"
+        try Self.compile(
+            source: Self.namedSource, to: linkedSource, output: linkedLibrary, compiler: "gcc",
+            defines: ["NAME=linked"])
+        try FileManager.default.createDirectory(atPath: directory + "/.debug", withIntermediateDirectories: true)
+        let linkedDebugFile = directory + "/.debug/liblinked.so.debug"
+        try Self.run(
+            ["objcopy", "--only-keep-debug", "--compress-debug-sections=zlib", linkedLibrary, linkedDebugFile])
+        try Self.run(["strip", "--strip-debug", linkedLibrary])
+        try Self.run(["objcopy", "--add-gnu-debuglink=\(linkedDebugFile)", linkedLibrary])
+        linked = try TestLibrary(path: linkedLibrary, sourcePath: linkedSource, source: Self.namedSource)
     }
 
     private static func build(

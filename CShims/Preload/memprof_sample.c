@@ -1,0 +1,99 @@
+/*
+ * memprof preload — Poisson sampling by bytes (MEMPROF_MODE=sample).
+ *
+ * Sample points fall on the stream of allocated bytes as a Poisson process with mean
+ * interval R (MEMPROF_SAMPLE_INTERVAL, default 512 KiB, as jemalloc): each thread
+ * counts down the bytes to its next point, drawn from an exponential distribution.
+ * An allocation of s bytes is then sampled with probability 1 - exp(-s/R), whatever
+ * happened before (the process is memoryless), so a sampled block stands for
+ * 1 / (1 - exp(-s/R)) blocks like it — the weight readers scale by.
+ *
+ * Frees: only sampled blocks are in the live table. A counting filter over address
+ * hashes says "certainly not sampled" with one load for most frees, so they cost
+ * nearly nothing; a positive answer is checked in the table.
+ *
+ * log and exp are computed here (a few ulps are plenty for sampling) so that the
+ * preload does not need libm.
+ */
+#include "memprof_internal.h"
+
+int g_mode = MEMPROF_MODE_FULL;
+uint64_t g_sample_interval = 512 * 1024;
+
+#define FILTER_BITS 20
+static _Atomic uint8_t g_filter[1u << FILTER_BITS];
+
+static inline uint32_t filter_index(uintptr_t p) {
+    return (uint32_t)(((uint64_t)p * 0x9E3779B97F4A7C15ull) >> (64 - FILTER_BITS));
+}
+
+void memprof_filter_add(uintptr_t p) {
+    /* Saturates at 255: a saturated slot stays "maybe" forever, which is only slower. */
+    uint8_t old = atomic_load_explicit(&g_filter[filter_index(p)], memory_order_relaxed);
+    while (old < 255 && !atomic_compare_exchange_weak_explicit(&g_filter[filter_index(p)], &old, (uint8_t)(old + 1),
+                                                               memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
+void memprof_filter_remove(uintptr_t p) {
+    uint8_t old = atomic_load_explicit(&g_filter[filter_index(p)], memory_order_relaxed);
+    while (old > 0 && old < 255 &&
+           !atomic_compare_exchange_weak_explicit(&g_filter[filter_index(p)], &old, (uint8_t)(old - 1),
+                                                  memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
+int memprof_filter_maybe(uintptr_t p) {
+    return atomic_load_explicit(&g_filter[filter_index(p)], memory_order_relaxed) != 0;
+}
+
+/* Natural log for x > 0: exponent plus the atanh series of the mantissa (|t| <= 1/3). */
+static double fast_log(double x) {
+    union {
+        double d;
+        uint64_t u;
+    } v = {x};
+    int e = (int)((v.u >> 52) & 0x7ff) - 1023;
+    v.u = (v.u & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
+    double t = (v.d - 1) / (v.d + 1), t2 = t * t;
+    double log_m = 2 * t * (1 + t2 * (1.0 / 3 + t2 * (1.0 / 5 + t2 * (1.0 / 7 + t2 * (1.0 / 9 + t2 / 11)))));
+    return log_m + e * 0.6931471805599453;
+}
+
+/* exp(-x) for x >= 0: 2^-k times a short series for the fractional part. */
+static double fast_exp_neg(double x) {
+    if (x > 700)
+        return 0;
+    double y = x * 1.4426950408889634;
+    int k = (int)y;
+    double z = -(y - k) * 0.6931471805599453;
+    double p = 1 + z * (1 + z * (0.5 + z * (1.0 / 6 + z * (1.0 / 24 + z * (1.0 / 120 + z * (1.0 / 720 + z / 5040))))));
+    union {
+        double d;
+        uint64_t u;
+    } v = {p};
+    v.u -= (uint64_t)k << 52;
+    return v.d;
+}
+
+static uint64_t next_random(struct memprof_thread *t) {
+    if (!t->rng)
+        t->rng = ((uint64_t)(uintptr_t)t * 0x9E3779B97F4A7C15ull) ^ memprof_now_ns() ^ 0x2545F4914F6CDD1Dull;
+    t->rng ^= t->rng >> 12;
+    t->rng ^= t->rng << 25;
+    t->rng ^= t->rng >> 27;
+    return t->rng * 0x2545F4914F6CDD1Dull;
+}
+
+int64_t memprof_next_sample_gap(struct memprof_thread *t) {
+    double u = (double)((next_random(t) >> 11) + 1) * (1.0 / 9007199254740992.0); /* (0, 1] */
+    double gap = -fast_log(u) * (double)g_sample_interval;
+    return gap < 1 ? 1 : (int64_t)gap;
+}
+
+uint64_t memprof_sample_weighted_bytes(uint64_t size) {
+    if (size == 0)
+        return 0;
+    double p = 1 - fast_exp_neg((double)size / (double)g_sample_interval);
+    return (uint64_t)((double)size / p);
+}
