@@ -85,19 +85,23 @@ enum CLIError: Error, CustomStringConvertible {
     }
 }
 
-/// Writes `text` to file descriptor 2 unbuffered, whole (retrying short writes and
-/// EINTR); errors are dropped, as there is nowhere left to report them.
+/// Writes all of `bytes` to `fd`, unbuffered (retrying short writes and EINTR). Other
+/// errors drop the rest, as there is nowhere left to report them; a closed pipe ends
+/// the process by SIGPIPE as any write would.
+func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) {
+    var offset = 0
+    while offset < bytes.count {
+        let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+        if written < 0 {
+            if errno == EINTR { continue }
+            return
+        }
+        offset += written
+    }
+}
+
+/// Writes `text` to file descriptor 2, whole.
 func writeToStandardError(_ text: String) {
     var text = text
-    text.withUTF8 { bytes in
-        var offset = 0
-        while offset < bytes.count {
-            let written = write(STDERR_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            offset += written
-        }
-    }
+    text.withUTF8 { writeAll(STDERR_FILENO, UnsafeRawBufferPointer($0)) }
 }

@@ -87,18 +87,8 @@ extension Memprof {
         }
 
         /// Writes all of `bytes` to file descriptor 1, unbuffered: the report is one string.
-        /// A closed pipe ends the process by SIGPIPE as any write would; other errors
-        /// drop the rest of the output, as there is nowhere left to report them.
         private static func writeToStandardOutput(_ bytes: UnsafeRawBufferPointer) {
-            var offset = 0
-            while offset < bytes.count {
-                let written = write(STDOUT_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                offset += written
-            }
+            writeAll(STDOUT_FILENO, bytes)
         }
 
         /// Color only for a terminal, and never when `NO_COLOR` is set or `TERM=dumb`.
