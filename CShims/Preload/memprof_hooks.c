@@ -149,8 +149,12 @@ static __attribute__((noinline)) void record_alloc(void *p, size_t size, const s
         if (t->bytes_until_sample == 0)
             t->bytes_until_sample = memprof_next_sample_gap(t);
         t->bytes_until_sample -= (int64_t)size;
-        if (t->bytes_until_sample > 0)
-            return; /* not a sample point: nothing more to do */
+        if (t->bytes_until_sample > 0) {
+            /* Not a sample point. It is still an allocation: freeing the last sampled
+             * block after it is not a temporary. */
+            t->last_alloc = NULL;
+            return;
+        }
         t->bytes_until_sample = memprof_next_sample_gap(t);
         heap_delta = (int64_t)memprof_sample_weighted_bytes(size);
     }
