@@ -130,13 +130,6 @@ static inline int recording(void) {
 
 /* ---- recording ---------------------------------------------------------------- */
 
-/* The heap figure is kept per thread, written only by its owner (a plain add, no
- * locked instruction, no cache line shared between threads); ticks sum them. */
-static inline void heap_add(struct memprof_thread *t, int64_t delta) {
-    atomic_store_explicit(&t->heap_bytes, atomic_load_explicit(&t->heap_bytes, memory_order_relaxed) + delta,
-                          memory_order_relaxed);
-}
-
 /* Records the allocation of `p` (non-null), made from `regs`. Called with t_guard set. */
 static __attribute__((noinline)) void record_alloc(void *p, size_t size, const struct memprof_regs *regs) {
     struct memprof_thread *t = memprof_thread_self();
@@ -167,7 +160,7 @@ static __attribute__((noinline)) void record_alloc(void *p, size_t size, const s
     }
     if (g_mode == MEMPROF_MODE_SAMPLE)
         memprof_filter_add((uintptr_t)p);
-    heap_add(t, heap_delta);
+    memprof_bump(&t->heap_bytes, (uint64_t)heap_delta); /* per thread; ticks sum them */
     uint8_t *w = memprof_reserve(t, 32);
     if (MEMPROF_UNLIKELY(!w))
         return;
@@ -195,7 +188,8 @@ static void record_free(void *p, int found, uint64_t size, uint32_t stack) {
     if (MEMPROF_UNLIKELY(!w))
         return;
     if (found) {
-        heap_add(t, g_mode == MEMPROF_MODE_SAMPLE ? -(int64_t)memprof_sample_weighted_bytes(size) : -(int64_t)size);
+        uint64_t freed = g_mode == MEMPROF_MODE_SAMPLE ? memprof_sample_weighted_bytes(size) : size;
+        memprof_bump(&t->heap_bytes, -freed);
         if (p == t->last_alloc && t->last_alloc_seq == t->buf_seq) {
             *w++ = MEMPROF_TAG_FREE_LAST; /* size and stack: the ALLOC just before */
         } else {
@@ -235,32 +229,6 @@ static inline struct removed take_live(void *p) {
 }
 
 /* ---- the interposed functions ------------------------------------------------ */
-
-MEMPROF_EXPORT void *malloc(size_t size) {
-    ENSURE_REAL_OR(pool_alloc(size));
-    if (!recording())
-        return real_malloc(size);
-    MEMPROF_CAPTURE_REGS(regs);
-    t_guard = 1;
-    void *p = real_malloc(size);
-    if (p)
-        record_alloc(p, size, &regs);
-    t_guard = 0;
-    return p;
-}
-
-MEMPROF_EXPORT void *calloc(size_t n, size_t size) {
-    ENSURE_REAL_OR(pool_alloc(n * size)); /* zeroed: the pool is static memory */
-    if (!recording())
-        return real_calloc(n, size);
-    MEMPROF_CAPTURE_REGS(regs);
-    t_guard = 1;
-    void *p = real_calloc(n, size);
-    if (p)
-        record_alloc(p, n * size, &regs);
-    t_guard = 0;
-    return p;
-}
 
 MEMPROF_EXPORT void free(void *p) {
     if (!p || in_pool(p))
@@ -357,10 +325,12 @@ MEMPROF_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
     return rc;
 }
 
-/* aligned_alloc, memalign, valloc and pvalloc differ only in the real call. */
-#define ALIGNED_HOOK(name, params, args, size_expr)                                                                    \
+/* Every function that returns the new block: they differ only in the real call, the
+ * size recorded, and what they return while dlsym is still resolving (malloc and
+ * calloc serve dlsym itself from the static pool). */
+#define ALLOC_HOOK(name, params, args, size_expr, bootstrap)                                                           \
     MEMPROF_EXPORT void *name params {                                                                                 \
-        ENSURE_REAL_OR(NULL);                                                                                          \
+        ENSURE_REAL_OR(bootstrap);                                                                                     \
         if (!recording())                                                                                              \
             return real_##name args;                                                                                   \
         MEMPROF_CAPTURE_REGS(regs);                                                                                    \
@@ -372,11 +342,14 @@ MEMPROF_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
         return p;                                                                                                      \
     }
 
-ALIGNED_HOOK(aligned_alloc, (size_t align, size_t size), (align, size), size)
-ALIGNED_HOOK(memalign, (size_t align, size_t size), (align, size), size)
-ALIGNED_HOOK(valloc, (size_t size), (size), size)
+ALLOC_HOOK(malloc, (size_t size), (size), size, pool_alloc(size))
+/* calloc's pool memory is zeroed: the pool is static. */
+ALLOC_HOOK(calloc, (size_t n, size_t size), (n, size), n *size, pool_alloc(n *size))
+ALLOC_HOOK(aligned_alloc, (size_t align, size_t size), (align, size), size, NULL)
+ALLOC_HOOK(memalign, (size_t align, size_t size), (align, size), size, NULL)
+ALLOC_HOOK(valloc, (size_t size), (size), size, NULL)
 /* pvalloc rounds up to whole pages; record what the caller asked for, as valgrind does. */
-ALIGNED_HOOK(pvalloc, (size_t size), (size), size)
+ALLOC_HOOK(pvalloc, (size_t size), (size), size, NULL)
 
 MEMPROF_EXPORT size_t malloc_usable_size(void *p) {
     if (!p)

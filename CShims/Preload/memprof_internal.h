@@ -55,9 +55,6 @@ struct memprof_buffer {
     uint8_t *data;               /* capacity MEMPROF_BUFFER_CAPACITY */
 };
 #define MEMPROF_BUFFER_CAPACITY (64u * 1024u)
-/* The largest single record any writer appends (a MODULE record with a long path
- * and a build-id, or a STACK record with MEMPROF_MAX_FRAMES frames). */
-#define MEMPROF_MAX_RECORD_SIZE (8u * 1024u)
 
 /* Where the interposed function was called from: the caller's return address, its
  * stack pointer after the call returns (the hook's CFA), and its rbp. */
@@ -134,7 +131,7 @@ struct memprof_thread {
     /* Bytes this thread allocated minus bytes it freed (blocks freed here may have
      * been allocated elsewhere, so it can go negative). Written only by the owner;
      * the writer sums every thread's for TICK records. Kept when the state is reused. */
-    _Atomic int64_t heap_bytes;
+    _Atomic uint64_t heap_bytes; /* two's complement: read it as int64_t */
     /* Sample mode: bytes to the next sample point, the random state, and exact counts
      * of every allocation and free (owner-written; summed at exit into COUNTS). */
     int64_t bytes_until_sample;
@@ -240,7 +237,7 @@ void memprof_live_foreach(void (*fn)(uintptr_t addr, uint64_t size, uint32_t sta
  * that is touched lazily. */
 void *memprof_map(size_t size, int noreserve) MEMPROF_HIDDEN;
 
-/* Writes a decimal number / string to stderr without allocating. */
+/* Writes up to three strings (NULL ones skipped) to stderr without allocating. */
 void memprof_log(const char *a, const char *b, const char *c) MEMPROF_HIDDEN;
 
 #endif

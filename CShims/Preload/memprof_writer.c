@@ -155,13 +155,18 @@ static uint8_t *process_reserve(size_t need) {
 
 static void process_commit(uint8_t *end) { g_process->len = (size_t)(end - g_process->data); }
 
-static void start_thread_buffer(struct memprof_thread *t) {
-    uint8_t *w = t->buf->data;
+/* Writes a TIME record for `now` at w, which has room for it. */
+static void put_time(struct memprof_thread *t, uint8_t *w, uint64_t now) {
     *w++ = MEMPROF_TAG_TIME;
-    t->last_time_ns = memprof_now_ns();
-    w = memprof_put_varint(w, t->last_time_ns);
+    w = memprof_put_varint(w, now);
     memprof_commit(t, w);
+    t->last_time_ns = now;
     t->events_until_time = MEMPROF_EVENTS_PER_TIME;
+}
+
+/* Every thread buffer starts with the time, so each block can be placed on its own. */
+static void start_thread_buffer(struct memprof_thread *t) {
+    put_time(t, t->buf->data, memprof_now_ns());
     t->buf_seq++;
 }
 
@@ -171,12 +176,8 @@ void memprof_record_time(struct memprof_thread *t) {
     if (now - t->last_time_ns < MEMPROF_TIME_RESOLUTION_NS)
         return;
     uint8_t *w = memprof_reserve(t, 16);
-    if (!w)
-        return;
-    *w++ = MEMPROF_TAG_TIME;
-    w = memprof_put_varint(w, now);
-    memprof_commit(t, w);
-    t->last_time_ns = now;
+    if (w)
+        put_time(t, w, now);
 }
 
 uint8_t *memprof_reserve(struct memprof_thread *t, size_t need) {
@@ -452,7 +453,7 @@ static uint64_t read_rss(void) {
 static void record_tick(uint64_t now, uint64_t rss) {
     int64_t sum = 0;
     for (struct memprof_thread *t = g_threads; t; t = t->next_all)
-        sum += atomic_load_explicit(&t->heap_bytes, memory_order_relaxed);
+        sum += (int64_t)atomic_load_explicit(&t->heap_bytes, memory_order_relaxed);
     uint64_t heap = sum > 0 ? (uint64_t)sum : 0;
     if (heap > g_tick_peak)
         g_tick_peak = heap;

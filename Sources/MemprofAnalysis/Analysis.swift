@@ -30,27 +30,9 @@ public struct Analysis: Sendable, Equatable {
     /// record) while per-stack figures count samples.
     public var sampling: Sampling?
 
-    /// Where and why a trace ends early; everything before it was analysed.
-    public struct Truncation: Sendable, Hashable, CustomStringConvertible {
-        /// Byte offset in the file where the readable part ends.
-        public var offset: UInt64
-        /// Why the rest could not be read.
-        public var reason: String
-
-        /// Creates a truncation note.
-        public init(offset: UInt64, reason: String) {
-            self.offset = offset
-            self.reason = reason
-        }
-
-        /// Converts the reader's note.
-        public init(_ truncation: TraceTruncation) {
-            self.init(offset: truncation.offset, reason: truncation.reason)
-        }
-
-        /// "truncated at byte N: reason".
-        public var description: String { "truncated at byte \(offset): \(reason)" }
-    }
+    /// Where and why a trace ends early (as the reader reports it); everything before
+    /// it was analysed.
+    public typealias Truncation = TraceTruncation
 
     /// The recorded process, nil when the trace lacks its PROCESS record.
     public var process: ProcessRecord?

@@ -247,7 +247,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
 
     /// The analysis of a complete read, noting the summary's truncation.
     public func analysis(readSummary: TraceReadSummary) -> Analysis {
-        analysis(truncation: readSummary.truncation.map(Analysis.Truncation.init))
+        analysis(truncation: readSummary.truncation)
     }
 
     // MARK: Private

@@ -1,5 +1,3 @@
-// API CONTRACT (bodies are being implemented; signatures are fixed).
-
 /// The file header's version.
 public struct TraceFileHeader: Sendable, Equatable {
     public var versionMajor: UInt16
