@@ -6,6 +6,7 @@ import PackageDescription
 //   so that it never links the Swift runtime)
 //   → MemprofTrace (reading) → MemprofSymbolize → MemprofAnalysis (pure model)
 //   → MemprofReport (text / JSON) → memprof (CLI)
+// Beside it, MemprofKit: the library for in-process checks (jemalloc statistics, snapshots).
 let package = Package(
     name: "memprof",
     platforms: [.macOS(.v15)],
@@ -13,6 +14,7 @@ let package = Package(
         .executable(name: "memprof", targets: ["memprof"]),
         .library(name: "MemprofTrace", targets: ["MemprofTrace"]),
         .library(name: "MemprofAnalysis", targets: ["MemprofAnalysis"]),
+        .library(name: "MemprofKit", targets: ["MemprofKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
@@ -27,10 +29,14 @@ let package = Package(
             path: "CShims/Dwarf",
             linkerSettings: [.linkedLibrary("dw"), .linkedLibrary("elf")]
         ),
+        // jemalloc's mallctl looked up at run time (never linked), and glibc's mallinfo2.
+        .target(name: "CMemprofJemalloc", path: "CShims/Jemalloc", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "MemprofTrace", dependencies: ["CMemprofFormat", "CZstd"]),
         .target(name: "MemprofSymbolize", dependencies: ["CMemprofDwarf", "MemprofTrace"]),
         .target(name: "MemprofAnalysis", dependencies: ["MemprofTrace"]),
         .target(name: "MemprofReport", dependencies: ["MemprofAnalysis", "MemprofSymbolize"]),
+        // The public library for in-process checks: jemalloc statistics, memory snapshots.
+        .target(name: "MemprofKit", dependencies: ["CMemprofJemalloc"]),
         .executableTarget(
             name: "memprof",
             dependencies: [
@@ -47,5 +53,8 @@ let package = Package(
             name: "MemprofReportTests",
             dependencies: ["MemprofReport", "MemprofAnalysis", "MemprofTrace", "MemprofSymbolize"]),
         .testTarget(name: "IntegrationTests", dependencies: ["MemprofTrace"]),
+        // Test support: MemprofKitTests runs it under LD_PRELOAD=libjemalloc.so.2.
+        .executableTarget(name: "memprof-kit-probe", dependencies: ["MemprofKit"], path: "Tests/MemprofKitProbe"),
+        .testTarget(name: "MemprofKitTests", dependencies: ["MemprofKit", "memprof-kit-probe"]),
     ]
 )

@@ -16,8 +16,11 @@ cc=${CC:-cc}
   -lunwind -lzstd -ldl \
   -o "$out/libmemprof.so.tmp"
 mv "$out/libmemprof.so.tmp" "$out/libmemprof.so"
-# memprof looks beside its own binary first: refresh the copies scripts/build.sh put there.
-for copy in "$root"/.build/*/{debug,release}/libmemprof.so; do
-  [ -f "$copy" ] && cp "$out/libmemprof.so" "$copy"
-done
+# memprof looks beside its own binary first: refresh the copies scripts/build.sh put
+# there (only for the default output: a build elsewhere is an experiment).
+if [ $# -eq 0 ]; then
+  for copy in "$root"/.build/*/{debug,release}/libmemprof.so; do
+    [ -f "$copy" ] && cp "$out/libmemprof.so" "$copy"
+  done
+fi
 echo "$out/libmemprof.so"

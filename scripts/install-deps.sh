@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages memprof needs to build and test (skips what is there).
 set -euo pipefail
-packages=(time clang-format libunwind-dev libzstd-dev libdw-dev libelf-dev elfutils binutils make gcc g++ valgrind sqlite3 python3.11)
+packages=(time clang-format libunwind-dev libzstd-dev libjemalloc-dev libdw-dev libelf-dev elfutils binutils make gcc g++ valgrind sqlite3 python3.11)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

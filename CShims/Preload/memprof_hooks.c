@@ -128,6 +128,13 @@ static inline int recording(void) {
     return atomic_load_explicit(&g_state, memory_order_relaxed) == MEMPROF_STATE_ACTIVE && !t_guard;
 }
 
+/* A call passing through while a leak scan runs (a thread the scan could not stop)
+ * waits for it: the scanner reads every live block. */
+static inline void pass_through(void) {
+    if (MEMPROF_UNLIKELY(atomic_load_explicit(&g_leak_scanning, memory_order_relaxed)) && !t_guard)
+        memprof_leaks_wait();
+}
+
 /* ---- recording ---------------------------------------------------------------- */
 
 /* Records the allocation of `p` (non-null), made from `regs`. Called with t_guard set. */
@@ -234,6 +241,7 @@ MEMPROF_EXPORT void free(void *p) {
     if (!p || in_pool(p))
         return;
     if (!recording()) {
+        pass_through();
         if (MEMPROF_LIKELY(real_free != NULL))
             real_free(p);
         return;
@@ -248,8 +256,10 @@ MEMPROF_EXPORT void free(void *p) {
 /* realloc and reallocarray share this; `call` performs the real resize. */
 static void *resize(void *p, size_t size, void *(*call)(void *, size_t, size_t), size_t a, size_t b,
                     const struct memprof_regs *regs) {
-    if (!recording())
+    if (!recording()) {
+        pass_through();
         return call(p, a, b);
+    }
     t_guard = 1;
     struct removed r = {0, 0, 0};
     if (p)
@@ -314,8 +324,10 @@ MEMPROF_EXPORT void *reallocarray(void *p, size_t n, size_t size) {
 
 MEMPROF_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
     ENSURE_REAL_OR(ENOMEM);
-    if (!recording())
+    if (!recording()) {
+        pass_through();
         return real_posix_memalign(out, align, size);
+    }
     MEMPROF_CAPTURE_REGS(regs);
     t_guard = 1;
     int rc = real_posix_memalign(out, align, size);
@@ -331,8 +343,10 @@ MEMPROF_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
 #define ALLOC_HOOK(name, params, args, size_expr, bootstrap)                                                           \
     MEMPROF_EXPORT void *name params {                                                                                 \
         ENSURE_REAL_OR(bootstrap);                                                                                     \
-        if (!recording())                                                                                              \
+        if (!recording()) {                                                                                            \
+            pass_through();                                                                                            \
             return real_##name args;                                                                                   \
+        }                                                                                                              \
         MEMPROF_CAPTURE_REGS(regs);                                                                                    \
         t_guard = 1;                                                                                                   \
         void *p = real_##name args;                                                                                    \
@@ -361,6 +375,17 @@ MEMPROF_EXPORT size_t malloc_usable_size(void *p) {
             return 0;
     }
     return real_malloc_usable_size(p);
+}
+
+/* ---- the leak-check API ------------------------------------------------------------ */
+
+/* Tells the leak check at exit that the block starting at p is not a leak (like
+ * LeakSanitizer's __lsan_ignore_object): it counts as reachable, and so does what it
+ * points to. Returns 0, or -1 if p is not a live block memprof knows. */
+MEMPROF_EXPORT int memprof_ignore_object(const void *p) {
+    if (!p || atomic_load(&g_state) == MEMPROF_STATE_UNINIT)
+        return -1;
+    return memprof_live_ignore((uintptr_t)p) ? 0 : -1;
 }
 
 /* _exit skips atexit handlers and destructors: finish the trace first. */

@@ -19,6 +19,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "memprof_format.h"
 
@@ -35,6 +36,7 @@ enum {
     MEMPROF_STATE_ACTIVE = 1,   /* recording */
     MEMPROF_STATE_FINISHED = 2, /* trace closed (exit) or stopped after a failure */
     MEMPROF_STATE_DISABLED = 3, /* not tracing in this process (fork child, file taken) */
+    MEMPROF_STATE_SCANNING = 4, /* a leak scan on demand: hooks pass through, then ACTIVE again */
 };
 extern _Atomic int g_state MEMPROF_HIDDEN;
 
@@ -222,14 +224,66 @@ void memprof_modules_refresh(struct memprof_thread *t) MEMPROF_HIDDEN;
 
 /* ---- live blocks (memprof_live.c) ---------------------------------------- */
 
-/* The in-process table of live heap blocks: address -> (size, stack id). Striped
- * spinlocks; no global lock. */
+/* The in-process table of live heap blocks: address -> (size, stack id, flags).
+ * Striped spinlocks; no global lock. An entry's packed word holds the size (39
+ * bits), an "ignored by the leak check" flag, and the stack id (24 bits). */
+#define MEMPROF_LIVE_SIZE_BITS 39
+#define MEMPROF_LIVE_IGNORED (1ull << MEMPROF_LIVE_SIZE_BITS)
+static inline uint64_t memprof_live_size(uint64_t packed) { return packed & (MEMPROF_LIVE_IGNORED - 1); }
+static inline uint32_t memprof_live_stack(uint64_t packed) { return (uint32_t)(packed >> 40); }
+static inline int memprof_live_ignored(uint64_t packed) { return (packed & MEMPROF_LIVE_IGNORED) != 0; }
+
 int memprof_live_insert(uintptr_t addr, uint64_t size, uint32_t stack) MEMPROF_HIDDEN;
 /* Removes addr; returns 1 and fills size/stack if it was live, else 0. */
 int memprof_live_remove(uintptr_t addr, uint64_t *size, uint32_t *stack) MEMPROF_HIDDEN;
+/* Sets the ignored flag of the live block starting at addr; 1 if found, else 0. */
+int memprof_live_ignore(uintptr_t addr) MEMPROF_HIDDEN;
 /* Calls fn for every live block. Takes each stripe's lock in turn. */
 void memprof_live_foreach(void (*fn)(uintptr_t addr, uint64_t size, uint32_t stack, void *ctx),
                           void *ctx) MEMPROF_HIDDEN;
+/* The same, with the entry's packed word. */
+void memprof_live_foreach_packed(void (*fn)(uintptr_t addr, uint64_t packed, void *ctx), void *ctx) MEMPROF_HIDDEN;
+/* Blocks in the table now. */
+size_t memprof_live_count(void) MEMPROF_HIDDEN;
+
+/* The memory each part of the preload mapped for itself (live table, thread states,
+ * stack table): not a root for the leak scan. fn(lo, hi, ctx) per range. */
+typedef void (*memprof_range_fn)(uintptr_t lo, uintptr_t hi, void *ctx);
+void memprof_live_ranges(memprof_range_fn fn, void *ctx) MEMPROF_HIDDEN;
+void memprof_writer_ranges(memprof_range_fn fn, void *ctx) MEMPROF_HIDDEN;
+void memprof_stack_ranges(memprof_range_fn fn, void *ctx) MEMPROF_HIDDEN;
+
+/* ---- leak classification (memprof_leaks.c) ------------------------------------ */
+
+struct memprof_mapping {
+    void *p;
+    size_t size;
+};
+
+/* Every live block, by address, with its leak kind (MEMPROF_LEAK_*). */
+struct memprof_leak_result {
+    size_t n;
+    const uintptr_t *addr;
+    const uint64_t *info; /* packed as in the live table */
+    const uint8_t *kind;
+    struct memprof_mapping mem[3];
+};
+
+/* Classifies every live block with a conservative scan (see memprof_leaks.c). The
+ * caller's stack is scanned from caller_sp up, and caller_regs are roots; thread
+ * skip_tid (memprof's writer) is not stopped. Call with t_guard set and recording
+ * off (hooks pass through), never from two threads at once. Returns 0 and fills
+ * `out` (release it with memprof_leaks_release), or -1 when the allocator behind
+ * memprof is not glibc's or memory ran out. */
+int memprof_leaks_classify(uintptr_t caller_sp, const uintptr_t *caller_regs, int nregs, pid_t skip_tid,
+                           struct memprof_leak_result *out) MEMPROF_HIDDEN;
+void memprof_leaks_release(struct memprof_leak_result *r) MEMPROF_HIDDEN;
+/* Non-zero while a scan runs; pass-through hooks then wait (memprof_leaks_wait), so
+ * no block is freed under the scanner. */
+extern _Atomic int g_leak_scanning MEMPROF_HIDDEN;
+void memprof_leaks_wait(void) MEMPROF_HIDDEN;
+/* The writer thread's id (0 before it runs). */
+pid_t memprof_writer_tid(void) MEMPROF_HIDDEN;
 
 /* ---- mmap helpers ------------------------------------------------------- */
 

@@ -7,8 +7,8 @@
  *
  * 64 stripes, each an open-addressing (linear probing) table behind its own
  * spinlock, grown by doubling into a fresh mmap. Deletion shifts entries back, so
- * there are no tombstones. An entry is 16 bytes: the address, and the size (40
- * bits) packed with the stack id (24 bits).
+ * there are no tombstones. An entry is 16 bytes: the address, and the packed size
+ * (39 bits), ignored flag and stack id (24 bits) of memprof_internal.h.
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -19,8 +19,7 @@
 
 #define STRIPE_BITS 6
 #define STRIPES (1u << STRIPE_BITS)
-#define SIZE_BITS 40
-#define SIZE_MASK ((1ull << SIZE_BITS) - 1)
+#define SIZE_MASK (MEMPROF_LIVE_IGNORED - 1)
 
 _Static_assert(MEMPROF_STACK_TABLE_BITS <= 24, "stack ids must fit the 24 bits an entry keeps");
 
@@ -96,7 +95,7 @@ int memprof_live_insert(uintptr_t addr, uint64_t size, uint32_t stack) {
     /* An address already present means its free went unseen (e.g. freed by an
      * allocator function we do not interpose); the new block replaces it. */
     s->slots[i].addr = addr;
-    s->slots[i].packed = (size > SIZE_MASK ? SIZE_MASK : size) | ((uint64_t)stack << SIZE_BITS);
+    s->slots[i].packed = (size > SIZE_MASK ? SIZE_MASK : size) | ((uint64_t)stack << 40);
     unlock(s);
     return 0;
 }
@@ -118,8 +117,8 @@ int memprof_live_remove(uintptr_t addr, uint64_t *size, uint32_t *stack) {
         }
         i = (i + 1) & mask;
     }
-    *size = s->slots[i].packed & SIZE_MASK;
-    *stack = (uint32_t)(s->slots[i].packed >> SIZE_BITS);
+    *size = memprof_live_size(s->slots[i].packed);
+    *stack = memprof_live_stack(s->slots[i].packed);
     /* Backward-shift deletion: pull later entries of the probe run into the hole
      * when their home slot is at or before it. */
     uint32_t hole = i;
@@ -144,9 +143,60 @@ void memprof_live_foreach(void (*fn)(uintptr_t, uint64_t, uint32_t, void *), voi
             for (uint32_t i = 0; i <= s->mask; i++) {
                 struct entry e = s->slots[i];
                 if (e.addr)
-                    fn(e.addr, e.packed & SIZE_MASK, (uint32_t)(e.packed >> SIZE_BITS), ctx);
+                    fn(e.addr, memprof_live_size(e.packed), memprof_live_stack(e.packed), ctx);
             }
         }
+        unlock(s);
+    }
+}
+
+void memprof_live_foreach_packed(void (*fn)(uintptr_t, uint64_t, void *), void *ctx) {
+    for (uint32_t k = 0; k < STRIPES; k++) {
+        struct stripe *s = &g_stripes[k];
+        lock(s);
+        if (s->slots) {
+            for (uint32_t i = 0; i <= s->mask; i++)
+                if (s->slots[i].addr)
+                    fn(s->slots[i].addr, s->slots[i].packed, ctx);
+        }
+        unlock(s);
+    }
+}
+
+size_t memprof_live_count(void) {
+    size_t n = 0;
+    for (uint32_t k = 0; k < STRIPES; k++) {
+        lock(&g_stripes[k]);
+        n += g_stripes[k].count;
+        unlock(&g_stripes[k]);
+    }
+    return n;
+}
+
+int memprof_live_ignore(uintptr_t addr) {
+    uint64_t h = mix(addr);
+    struct stripe *s = &g_stripes[h >> (64 - STRIPE_BITS)];
+    int found = 0;
+    lock(s);
+    if (s->slots) {
+        for (uint32_t i = (uint32_t)h & s->mask; s->slots[i].addr; i = (i + 1) & s->mask) {
+            if (s->slots[i].addr == addr) {
+                s->slots[i].packed |= MEMPROF_LIVE_IGNORED;
+                found = 1;
+                break;
+            }
+        }
+    }
+    unlock(s);
+    return found;
+}
+
+void memprof_live_ranges(memprof_range_fn fn, void *ctx) {
+    for (uint32_t k = 0; k < STRIPES; k++) {
+        struct stripe *s = &g_stripes[k];
+        lock(s);
+        if (s->slots)
+            fn((uintptr_t)s->slots, (uintptr_t)(s->slots + s->mask + 1), ctx);
         unlock(s);
     }
 }

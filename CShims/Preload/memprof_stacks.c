@@ -303,3 +303,10 @@ void memprof_modules_refresh(struct memprof_thread *t) {
     }
     pthread_mutex_unlock(&g_module_lock);
 }
+
+void memprof_stack_ranges(memprof_range_fn fn, void *ctx) {
+    if (g_stack_slots)
+        fn((uintptr_t)g_stack_slots, (uintptr_t)(g_stack_slots + STACK_TABLE_SIZE), ctx);
+    if (g_stack_arena)
+        fn((uintptr_t)g_stack_arena, (uintptr_t)g_stack_arena + STACK_ARENA_SIZE, ctx);
+}

@@ -470,9 +470,34 @@ static void record_tick(uint64_t now, uint64_t rss) {
 
 static int on_writer_thread(void) { return g_writer_started && pthread_equal(pthread_self(), g_writer); }
 
+static _Atomic pid_t g_writer_tid;
+
+pid_t memprof_writer_tid(void) { return atomic_load(&g_writer_tid); }
+
+static uintptr_t g_writer_stack_lo, g_writer_stack_hi;
+
+void memprof_writer_ranges(memprof_range_fn fn, void *ctx) {
+    /* The list only grows at its head, and states are never unmapped. */
+    for (struct memprof_thread *t = g_threads; t; t = t->next_all)
+        fn((uintptr_t)t, (uintptr_t)(t + 1), ctx);
+    if (g_writer_stack_hi)
+        fn(g_writer_stack_lo, g_writer_stack_hi, ctx);
+}
+
 static void *writer_main(void *arg) {
     (void)arg;
     t_guard = 1; /* nothing this thread allocates is the program's */
+    atomic_store(&g_writer_tid, (pid_t)syscall(SYS_gettid));
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void *addr;
+        size_t size;
+        if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+            g_writer_stack_lo = (uintptr_t)addr;
+            g_writer_stack_hi = (uintptr_t)addr + size;
+        }
+        pthread_attr_destroy(&attr);
+    }
     uint64_t next_tick = 0, next_process_flush = PROCESS_FLUSH_INTERVAL_NS;
     for (;;) {
         uint64_t rss = read_rss();
@@ -704,8 +729,7 @@ int memprof_output_open(void) {
 
 /* ---- the end ---------------------------------------------------------------------- */
 
-static void emit_leak(uintptr_t addr, uint64_t size, uint32_t stack, void *ctx) {
-    (void)ctx;
+static void put_leak(uintptr_t addr, uint64_t size, uint32_t stack, uint8_t kind) {
     uint8_t *w = process_reserve(40);
     if (!w)
         return;
@@ -713,11 +737,35 @@ static void emit_leak(uintptr_t addr, uint64_t size, uint32_t stack, void *ctx) 
     w = memprof_put_varint(w, stack);
     w = memprof_put_varint(w, size);
     w = memprof_put_varint(w, addr);
-    *w++ = MEMPROF_LEAK_UNFREED;
+    *w++ = kind;
     process_commit(w);
 }
 
+static void emit_unfreed(uintptr_t addr, uint64_t size, uint32_t stack, void *ctx) {
+    (void)ctx;
+    put_leak(addr, size, stack, MEMPROF_LEAK_UNFREED);
+}
+
+/* MEMPROF_LEAK_CHECK=0 (or no, off) skips the leak scan at exit. */
+static int leak_check_wanted(void) {
+    const char *v = getenv("MEMPROF_LEAK_CHECK");
+    return !v || !(strcmp(v, "0") == 0 || strcmp(v, "no") == 0 || strcmp(v, "off") == 0);
+}
+
+/* Captures the callee-saved registers: at the top of memprof_finish they still hold
+ * the caller's values, which may be the only pointers to some blocks. */
+#define CAPTURE_CALLEE_SAVED(r)                                                                                        \
+    uintptr_t r[6];                                                                                                    \
+    __asm__ volatile("mov %%rbx, 0(%0)\n\tmov %%rbp, 8(%0)\n\tmov %%r12, 16(%0)\n\t"                                   \
+                     "mov %%r13, 24(%0)\n\tmov %%r14, 32(%0)\n\tmov %%r15, 40(%0)"                                     \
+                     :                                                                                                 \
+                     : "r"(r)                                                                                          \
+                     : "memory")
+
 void memprof_finish(uint64_t end_flags) {
+    CAPTURE_CALLEE_SAVED(caller_regs);
+    /* The caller's frames start above ours (the preload keeps frame pointers). */
+    uintptr_t caller_sp = (uintptr_t)__builtin_frame_address(0) + 16;
     /* A vfork child shares our memory: it must not end the parent's trace. */
     if (g_pid == 0 || getpid() != g_pid)
         return;
@@ -726,6 +774,15 @@ void memprof_finish(uint64_t end_flags) {
         return;
     int saved = t_guard;
     t_guard = 1;
+
+    /* Classify the blocks still allocated first, while the heap is as the program
+     * left it. An exec'd image replaces the heap: there the blocks stay "unfreed",
+     * as they do in sample mode (the table holds only sampled blocks, and pointers
+     * through unsampled ones would be missed). */
+    struct memprof_leak_result leaks;
+    memset(&leaks, 0, sizeof leaks);
+    int classified = !(end_flags & MEMPROF_END_VIA_EXEC) && g_mode == MEMPROF_MODE_FULL && leak_check_wanted() &&
+                     memprof_leaks_classify(caller_sp, caller_regs, 6, memprof_writer_tid(), &leaks) == 0;
 
     pthread_mutex_lock(&g_queue_lock);
     /* Copy out what each thread has committed; owners may still be appending. */
@@ -759,7 +816,13 @@ void memprof_finish(uint64_t end_flags) {
 
     pthread_mutex_lock(&g_queue_lock);
     record_tick(memprof_now_ns(), read_rss());
-    memprof_live_foreach(emit_leak, NULL);
+    if (classified) {
+        for (size_t i = 0; i < leaks.n; i++)
+            put_leak(leaks.addr[i], memprof_live_size(leaks.info[i]), memprof_live_stack(leaks.info[i]), leaks.kind[i]);
+        memprof_leaks_release(&leaks);
+    } else {
+        memprof_live_foreach(emit_unfreed, NULL);
+    }
     if (g_mode == MEMPROF_MODE_SAMPLE) {
         uint64_t allocs = 0, frees = 0, bytes = 0;
         for (struct memprof_thread *t = g_threads; t; t = t->next_all) {

@@ -22,9 +22,10 @@ public struct AllocationTotals: Sendable, Hashable {
     public var peakBytes: UInt64
     /// Allocations freed before their thread allocated anything else.
     public var temporaryAllocations: UInt64
-    /// Bytes of the blocks reported still allocated at exit.
+    /// Bytes of the blocks reported still allocated at exit. In an ``Analysis`` every
+    /// kind counts; a report's sites count only the kinds its leak policy counts.
     public var leakedBytes: UInt64
-    /// Blocks reported still allocated at exit.
+    /// Blocks reported still allocated at exit (see ``leakedBytes``).
     public var leakedBlocks: UInt64
 
     /// Creates totals; every counter defaults to zero.

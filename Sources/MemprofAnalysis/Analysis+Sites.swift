@@ -102,12 +102,17 @@ extension Analysis {
 
     /// Groups ``leakGroups`` by `key(stackID)` and leak kind.
     ///
+    /// - Parameters:
+    ///   - isIncluded: which groups to group; by default all (a report leaves out the
+    ///     suppressed ones).
     /// - Returns: leak sites ordered by bytes, then blocks (descending), then by their
     ///   representative stack id and kind.
-    public func leakSites<Key: Hashable & Sendable>(keyedBy key: (UInt32) -> Key) -> [LeakSite<Key>] {
+    public func leakSites<Key: Hashable & Sendable>(
+        keyedBy key: (UInt32) -> Key, including isIncluded: (LeakGroup) -> Bool = { _ in true }
+    ) -> [LeakSite<Key>] {
         var indexOfKey: [LeakSiteKey<Key>: Int] = [:]
         var groups: [(key: LeakSiteKey<Key>, blocks: UInt64, bytes: UInt64, members: [LeakGroup])] = []
-        for group in leakGroups {
+        for group in leakGroups where isIncluded(group) {
             let groupKey = LeakSiteKey<Key>(key: key(group.stackID), kind: group.kind)
             if let index = indexOfKey[groupKey] {
                 groups[index].blocks &+= group.blocks

@@ -77,7 +77,9 @@ public struct Analysis: Sendable, Equatable {
     /// Activity per stack, ascending by stack id; only stacks that allocated, freed or
     /// leaked something.
     public var stackStatistics: [StackStatistics]
-    /// Blocks not freed at exit, grouped by allocation stack and kind; largest first.
+    /// Blocks not freed at exit, grouped by allocation stack and kind, every kind
+    /// (still reachable ones too); largest first. Which kinds count as leaks is decided
+    /// when a report is built (see ``leakTotals(kinds:)``).
     public var leakGroups: [LeakGroup]
     /// Whether the trace reached the leak report at exit. When false (a trace cut short)
     /// ``leakGroups`` is empty because nothing was reported, not because nothing leaked.
@@ -139,10 +141,11 @@ public struct Analysis: Sendable, Equatable {
         durationNanoseconds == 0 ? 0 : Double(allocationCount) / durationSeconds
     }
 
-    /// Bytes of all blocks not freed at exit.
+    /// Bytes of all blocks not freed at exit, of every kind (still reachable ones too);
+    /// ``leakTotals(kinds:)`` counts only some kinds.
     public var leakedBytes: UInt64 { leakGroups.reduce(0) { $0 &+ $1.bytes } }
 
-    /// Number of blocks not freed at exit.
+    /// Number of blocks not freed at exit, of every kind (see ``leakedBytes``).
     public var leakedBlocks: UInt64 { leakGroups.reduce(0) { $0 &+ $1.blocks } }
 
     /// Whether the file ends early (see ``truncation``).

@@ -9,7 +9,7 @@ import MemprofTrace
 /// - `snapshot`: `total_allocated`, `total_deallocated`, `current_usage`, `peak_usage`,
 ///   `allocation_count`, `deallocation_count`, plus `unknown_deallocations`, `peak_rss`,
 ///   `peak_time_seconds`, `duration_seconds`, `temporary_allocations`, `leaked_bytes`,
-///   `leaked_blocks`, `thread_count`;
+///   `leaked_blocks` (the leaks, as in `leaks`), `thread_count`;
 /// - `allocations`: `total_allocations`, `average_allocation_size`,
 ///   `median_allocation_size`, `allocation_rate_per_second`, `temporary_allocations`,
 ///   `min_allocation_size`, `max_allocation_size`, `site_count` and `top_allocators`
@@ -17,11 +17,23 @@ import MemprofTrace
 ///   `average_size`, `percentage_of_total`, `peak_bytes`, `leaked_bytes`, plus
 ///   `deallocation_count`, `leaked_blocks`, `temporary_allocations`, `stack_count`,
 ///   `stack`: the site's stack with the most allocated bytes);
-/// - `leaks`: `leak_count` (leak sites), `total_leaked_bytes`, `leaked_blocks`,
-///   `recorded` (false when the trace ends before the process's exit, so nothing could
-///   be reported) and `leaks` (each `location`, `size` (bytes), `count` (blocks),
-///   `kind`, `age_seconds`, `stack_count`, `stack`). `age_seconds` is always null:
-///   this trace format does not record when a leaked block was allocated;
+/// - `leaks`: the blocks not freed at exit. *Leaks* are the blocks of the counted kinds
+///   (``Report/leakPolicy``; by default every kind but `reachable`, and `unfreed` — a
+///   trace without a reachability scan — always) that no suppression matched. Members:
+///   `leak_count` (leak sites), `total_leaked_bytes`, `leaked_blocks` (the leaks);
+///   `counted_kinds` (the kinds that count, in the order unfreed, definite, indirect,
+///   possible, reachable); `by_kind` (for each of the five kinds, `bytes` and `blocks`
+///   of every block not freed at exit, suppressed ones too: valgrind's leak summary);
+///   `suppressed` (per suppression pattern, in the order given: `pattern`, `count`
+///   (blocks) and `size` (bytes) of the leaks it matched, zero when none; empty without
+///   suppressions); `recorded` (false when the trace ends before the process's exit, so
+///   nothing could be reported); and `leaks`, every group that no suppression matched,
+///   of every kind — the counted ones first, then the others (such as still reachable
+///   blocks), each part by size — each with `location`, `size` (bytes), `count`
+///   (blocks), `kind` (`unfreed`, `definite`, `indirect`, `possible` or `reachable`),
+///   `counted` (whether it is a leak), `age_seconds`, `stack_count`, `stack`.
+///   Suppressed leaks are not in `leaks`. `age_seconds` is always null: this trace
+///   format does not record when a leaked block was allocated;
 /// - `trend`: `data_points` (`time_seconds`, `heap_bytes`, `rss_bytes`) and
 ///   `trend_analysis` (`average_usage`, `peak_usage` and `min_usage` over the sampled
 ///   heap, `growth_rate` in bytes per second by least squares, `volatility` = standard
@@ -85,7 +97,7 @@ public struct JSONReportRenderer: Sendable {
             json.null()
         }
         json.key("snapshot")
-        try writeSnapshot(analysis, to: &json)
+        try writeSnapshot(report, to: &json)
         json.key("trace")
         try writeTrace(report, to: &json)
         json.key("trend")
@@ -96,7 +108,8 @@ public struct JSONReportRenderer: Sendable {
 
     // MARK: - Members, each with its keys in sorted order
 
-    private func writeSnapshot(_ analysis: Analysis, to json: inout JSONWriter) throws {
+    private func writeSnapshot(_ report: Report, to json: inout JSONWriter) throws {
+        let analysis = report.analysis
         json.beginObject()
         json.key("allocation_count")
         json.value(analysis.allocationCount)
@@ -107,9 +120,9 @@ public struct JSONReportRenderer: Sendable {
         json.key("duration_seconds")
         try json.value(seconds(analysis.durationNanoseconds))
         json.key("leaked_blocks")
-        json.value(analysis.leakedBlocks)
+        json.value(report.leakSummary.leaked.blocks)
         json.key("leaked_bytes")
-        json.value(analysis.leakedBytes)
+        json.value(report.leakSummary.leaked.bytes)
         json.key("peak_rss")
         json.value(analysis.peakRSSBytes)
         json.key("peak_time_seconds")
@@ -196,11 +209,33 @@ public struct JSONReportRenderer: Sendable {
     }
 
     private func writeLeaks(_ report: Report, to json: inout JSONWriter) {
+        let summary = report.leakSummary
         json.beginObject()
+        json.key("by_kind")
+        json.beginObject()
+        // Keys in sorted order, which is also the kinds' order but for unfreed.
+        for kind in LeakKind.allCases.sorted(by: { $0.description < $1.description }) {
+            json.key(Self.kindKey(kind))
+            let totals = summary.totals(of: kind)
+            json.beginObject()
+            json.key("blocks")
+            json.value(totals.blocks)
+            json.key("bytes")
+            json.value(totals.bytes)
+            json.endObject()
+        }
+        json.endObject()
+        json.key("counted_kinds")
+        json.beginArray()
+        for kind in report.leakPolicy.orderedCountedKinds {
+            json.element()
+            json.value(kind.description)
+        }
+        json.endArray()
         json.key("leak_count")
-        json.value(report.leaks.count)
+        json.value(summary.leakSiteCount)
         json.key("leaked_blocks")
-        json.value(report.analysis.leakedBlocks)
+        json.value(summary.leaked.blocks)
         json.key("leaks")
         json.beginArray()
         for leak in report.leaks.prefix(max(top, 0)) {
@@ -211,6 +246,8 @@ public struct JSONReportRenderer: Sendable {
             json.null()
             json.key("count")
             json.value(leak.blocks)
+            json.key("counted")
+            json.value(leak.isCounted)
             json.key("kind")
             json.value(leak.kind.description)
             json.key("location")
@@ -226,9 +263,34 @@ public struct JSONReportRenderer: Sendable {
         json.endArray()
         json.key("recorded")
         json.value(report.analysis.leaksRecorded)
+        json.key("suppressed")
+        json.beginArray()
+        for use in summary.suppressed {
+            json.element()
+            json.beginObject()
+            json.key("count")
+            json.value(use.totals.blocks)
+            json.key("pattern")
+            json.value(use.suppression.pattern)
+            json.key("size")
+            json.value(use.totals.bytes)
+            json.endObject()
+        }
+        json.endArray()
         json.key("total_leaked_bytes")
-        json.value(report.analysis.leakedBytes)
+        json.value(summary.leaked.bytes)
         json.endObject()
+    }
+
+    /// A kind's key in `by_kind`: its JSON spelling, as a static string for the writer.
+    private static func kindKey(_ kind: LeakKind) -> StaticString {
+        switch kind {
+        case .unfreed: "unfreed"
+        case .definite: "definite"
+        case .indirect: "indirect"
+        case .possible: "possible"
+        case .reachable: "reachable"
+        }
     }
 
     private func writeStack(_ frames: [SymbolizedFrame], to json: inout JSONWriter) {

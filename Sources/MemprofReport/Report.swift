@@ -3,7 +3,9 @@ import MemprofSymbolize
 import MemprofTrace
 
 /// A recorded run ready to render: the ``Analysis`` with its stacks symbolized and
-/// grouped into allocation sites by location (see ``SiteLocator``).
+/// grouped into allocation sites by location (see ``SiteLocator``), and its blocks not
+/// freed at exit sorted into leaks, blocks that do not count, and suppressed leaks by a
+/// ``LeakPolicy``.
 ///
 /// Symbolization is injected, so reports can be built and tested without debug info:
 ///
@@ -18,7 +20,8 @@ public struct Report: Sendable {
     public struct Site: Sendable, Hashable {
         /// ``SiteLocator/location(of:)`` of the site's stacks.
         public var location: String
-        /// The stacks' totals, summed.
+        /// The stacks' totals, summed. The leak figures count the leaks of the report's
+        /// ``LeakPolicy`` only (counted kinds, not suppressed).
         public var totals: AllocationTotals
         /// The stacks that reached this location, heaviest (by allocated bytes) first.
         public var stackIDs: [UInt32]
@@ -56,7 +59,8 @@ public struct Report: Sendable {
         }
     }
 
-    /// Blocks not freed at exit, of one kind, allocated at one location.
+    /// Blocks not freed at exit, of one kind, allocated at one location, that no
+    /// suppression matched.
     public struct Leak: Sendable, Hashable {
         /// Where the blocks were allocated.
         public var location: String
@@ -72,11 +76,14 @@ public struct Report: Sendable {
         public var representativeStackID: UInt32
         /// That stack's frames from the location's frame outwards, as in ``Site/frames``.
         public var frames: [SymbolizedFrame]
+        /// Whether the report's ``LeakPolicy`` counts the kind as a leak (false, by
+        /// default, for still reachable blocks).
+        public var isCounted: Bool
 
         /// Creates a leak entry.
         public init(
             location: String, kind: LeakKind, blocks: UInt64, bytes: UInt64, stackCount: Int,
-            representativeStackID: UInt32, frames: [SymbolizedFrame]
+            representativeStackID: UInt32, frames: [SymbolizedFrame], isCounted: Bool = true
         ) {
             self.location = location
             self.kind = kind
@@ -85,6 +92,7 @@ public struct Report: Sendable {
             self.stackCount = stackCount
             self.representativeStackID = representativeStackID
             self.frames = frames
+            self.isCounted = isCounted
         }
     }
 
@@ -96,7 +104,7 @@ public struct Report: Sendable {
         case allocatedBytes
         /// Share of the heap peak.
         case peakBytes
-        /// Bytes not freed at exit.
+        /// Bytes leaked: of the counted kinds, not suppressed.
         case leakedBytes
         /// Allocations freed before their thread allocated again.
         case temporaryAllocations
@@ -119,19 +127,30 @@ public struct Report: Sendable {
     public let tracePath: String?
     /// Every site, by allocated bytes (see ``Analysis/sites(keyedBy:)`` for the order).
     public let sites: [Site]
-    /// Every leak site and kind, largest first.
+    /// Every leak site and kind that no suppression matched: the counted ones first,
+    /// then those of kinds the policy does not count; each part largest first.
     public let leaks: [Leak]
+    /// Which blocks not freed at exit count as leaks.
+    public let leakPolicy: LeakPolicy
+    /// The blocks not freed at exit, summed: by kind, leaked, suppressed.
+    public let leakSummary: LeakSummary
 
     /// Symbolizes every stack that allocated or leaked, groups them by location, and
     /// keeps the frames of each site's representative stacks only (so memory grows with
     /// the number of sites, not with every stack's frames).
     /// - Parameters:
+    ///   - leakPolicy: which blocks not freed at exit count as leaks. With suppressions,
+    ///     every stack that leaked a counted kind is resolved whole once more, to match
+    ///     the patterns against all its frames.
     ///   - resolve: the frames of a stack, innermost first, inlined frames expanded;
     ///     usually `Symbolizer.symbolize(stack:)`, which caches per address (a
     ///     representative stack is resolved a second time to keep its frames).
-    public init(analysis: Analysis, tracePath: String? = nil, resolve: (StackRecord) -> [SymbolizedFrame]) {
+    public init(
+        analysis: Analysis, tracePath: String? = nil, leakPolicy: LeakPolicy = .default,
+        resolve: (StackRecord) -> [SymbolizedFrame]
+    ) {
         self.init(
-            analysis: analysis, tracePath: tracePath,
+            analysis: analysis, tracePath: tracePath, leakPolicy: leakPolicy,
             locate: { SiteLocator.location(of: resolve($0)) },
             frames: resolve)
     }
@@ -151,11 +170,11 @@ public struct Report: Sendable {
     ///   - resolveAddress: the frames of one return address captured in a module-map
     ///     generation, innermost first; usually `Symbolizer.symbolize(address:generation:)`.
     public init(
-        analysis: Analysis, tracePath: String? = nil,
+        analysis: Analysis, tracePath: String? = nil, leakPolicy: LeakPolicy = .default,
         resolveAddress: (_ address: UInt64, _ generation: UInt32) -> [SymbolizedFrame]
     ) {
         self.init(
-            analysis: analysis, tracePath: tracePath,
+            analysis: analysis, tracePath: tracePath, leakPolicy: leakPolicy,
             locate: { stack in
                 var outermost: SymbolizedFrame?
                 for address in stack.frames {
@@ -178,7 +197,7 @@ public struct Report: Sendable {
     ///   - locate: ``SiteLocator/location(of:)`` of a stack's frames.
     ///   - frames: all frames of a stack.
     private init(
-        analysis: Analysis, tracePath: String?, locate: (StackRecord) -> String,
+        analysis: Analysis, tracePath: String?, leakPolicy: LeakPolicy, locate: (StackRecord) -> String,
         frames resolve: (StackRecord) -> [SymbolizedFrame]
     ) {
         var locationByStack: [UInt32: String] = [:]
@@ -205,14 +224,19 @@ public struct Report: Sendable {
             framesCache[id] = frames
             return frames
         }
+        let triage = LeakTriage(analysis: analysis, policy: leakPolicy, frames: resolve)
+        // The sites count the leaks only: the analysis credits every kind to its stack.
+        var countingLeaks = analysis
+        countingLeaks.stackStatistics = triage.countingLeaksOnly(analysis.stackStatistics)
         var totalsByStack: [UInt32: AllocationTotals] = [:]
-        totalsByStack.reserveCapacity(analysis.stackStatistics.count)
-        for statistics in analysis.stackStatistics { totalsByStack[statistics.stackID] = statistics.totals }
+        totalsByStack.reserveCapacity(countingLeaks.stackStatistics.count)
+        for statistics in countingLeaks.stackStatistics { totalsByStack[statistics.stackID] = statistics.totals }
 
         let location = { (id: UInt32) in locationByStack[id] ?? "" }
         self.analysis = analysis
         self.tracePath = tracePath
-        self.sites = analysis.sites(keyedBy: location).map { site in
+        self.leakPolicy = leakPolicy
+        self.sites = countingLeaks.sites(keyedBy: location).map { site in
             var representatives: [SiteOrder: UInt32] = [:]
             var framesByStack: [UInt32: [SymbolizedFrame]] = [:]
             for order in SiteOrder.allCases {
@@ -230,12 +254,15 @@ public struct Report: Sendable {
                 location: site.key, totals: site.totals, stackIDs: site.stackIDs,
                 representativeStackIDs: representatives, framesByStack: framesByStack)
         }
-        self.leaks = analysis.leakSites(keyedBy: location).map { leak in
+        let leaks = analysis.leakSites(keyedBy: location, including: { !triage.isSuppressed($0) }).map { leak in
             Leak(
                 location: leak.key, kind: leak.kind, blocks: leak.blocks, bytes: leak.bytes,
                 stackCount: leak.stackIDs.count, representativeStackID: leak.representativeStackID,
-                frames: frames(leak.representativeStackID))
+                frames: frames(leak.representativeStackID), isCounted: leakPolicy.counts(leak.kind))
         }
+        let counted = leaks.filter(\.isCounted)
+        self.leaks = counted + leaks.filter { !$0.isCounted }
+        self.leakSummary = triage.summary(leakSiteCount: counted.count)
     }
 
     /// The `limit` sites with the largest `order` figure, leaving out sites where it is

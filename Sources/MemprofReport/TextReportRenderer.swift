@@ -6,8 +6,15 @@ import MemprofTrace
 /// be read: a header naming the run, a summary, then the top sites by allocation count,
 /// bytes allocated, share of the heap peak, bytes leaked and temporary allocations,
 /// each row followed by its call stack (callers of the site, without the C library's
-/// start-up frames), and the leaks grouped by site. Long C++ template and parameter
-/// lists are shortened to `<...>` / `(...)` (the JSON keeps full names).
+/// start-up frames), the leaks grouped by site, and what each suppression matched.
+/// Long C++ template and parameter lists are shortened to `<...>` / `(...)` (the JSON
+/// keeps full names).
+///
+/// The summary breaks the blocks not freed at exit down like valgrind's LEAK SUMMARY
+/// (definitely, indirectly, possibly lost, still reachable) when the trace has a
+/// reachability scan, then says how much of it is leaked: the kinds the report's
+/// ``LeakPolicy`` counts, less what suppressions matched. The leak table lists the
+/// leaks only; blocks of uncounted kinds get one line below it.
 ///
 /// ```swift
 /// let text = TextReportRenderer(top: 5, color: isatty(1) == 1).render(report)
@@ -39,6 +46,10 @@ public struct TextReportRenderer: Sendable {
         }
         lines.append("")
         leaks(report, into: &lines)
+        if !report.leakPolicy.suppressions.isEmpty && report.analysis.leaksRecorded {
+            lines.append("")
+            suppressions(report, into: &lines)
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -147,24 +158,7 @@ public struct TextReportRenderer: Sendable {
                 "(\(HumanUnits.percent(analysis.temporaryAllocationCount, of: analysis.allocationCount)) of allocations)"
             ))
         if analysis.leaksRecorded {
-            rows.append(
-                (
-                    "not freed at exit", HumanUnits.bytes(analysis.leakedBytes),
-                    "in \(HumanUnits.count(analysis.leakedBlocks)) \(plural(analysis.leakedBlocks, "block")) "
-                        + "from \(HumanUnits.count(report.leaks.count)) \(plural(report.leaks.count, "site"))"
-                ))
-            let kinds = LeakKind.allCases.filter { kind in report.leaks.contains { $0.kind == kind } }
-            if kinds != [.unfreed] {
-                for kind in kinds {
-                    let entries = report.leaks.filter { $0.kind == kind }
-                    let blocks = entries.reduce(0) { $0 + $1.blocks }
-                    rows.append(
-                        (
-                            "  " + Self.kindLabel(kind), HumanUnits.bytes(entries.reduce(0) { $0 + $1.bytes }),
-                            "in \(HumanUnits.count(blocks)) \(plural(blocks, "block"))"
-                        ))
-                }
-            }
+            leakRows(report, into: &rows)
         } else {
             rows.append(("not freed at exit", "unknown", "(the trace ends before the process exited)"))
         }
@@ -187,6 +181,48 @@ public struct TextReportRenderer: Sendable {
         }
     }
 
+    /// "not freed at exit", its kinds when the trace was classified, what suppressions
+    /// matched, and the leaks.
+    private func leakRows(_ report: Report, into rows: inout [(label: String, value: String, note: String)]) {
+        let summary = report.leakSummary
+        let policy = report.leakPolicy
+        rows.append(
+            ("not freed at exit", HumanUnits.bytes(summary.notFreed.bytes), "in \(blocks(summary.notFreed.blocks))"))
+        if summary.isClassified {
+            // valgrind's LEAK SUMMARY: every kind of the scan, zeros included.
+            var kinds: [LeakKind] = [.definite, .indirect, .possible, .reachable]
+            if summary.totals(of: .unfreed).blocks > 0 { kinds.insert(.unfreed, at: 0) }
+            for kind in kinds {
+                let totals = summary.totals(of: kind)
+                rows.append(
+                    (
+                        "  " + Self.kindLabel(kind), HumanUnits.bytes(totals.bytes),
+                        "in \(blocks(totals.blocks))" + (policy.counts(kind) ? "" : " (not counted as leaks)")
+                    ))
+            }
+        }
+        if !policy.suppressions.isEmpty {
+            let suppressed = summary.suppressedTotals
+            let used = summary.suppressed.count { $0.totals.blocks > 0 }
+            rows.append(
+                (
+                    "suppressed", HumanUnits.bytes(suppressed.bytes),
+                    "in \(blocks(suppressed.blocks)) by \(used) of \(summary.suppressed.count) "
+                        + plural(summary.suppressed.count, "pattern")
+                ))
+        }
+        var note =
+            "in \(blocks(summary.leaked.blocks)) from \(HumanUnits.count(summary.leakSiteCount)) "
+            + plural(summary.leakSiteCount, "site")
+        if !summary.isClassified && summary.notFreed.blocks > 0 {
+            note +=
+                policy.suppressions.isEmpty
+                ? " (no reachability scan: every block not freed counts)"
+                : " (no reachability scan: every block not freed counts unless suppressed)"
+        }
+        rows.append(("leaked", HumanUnits.bytes(summary.leaked.bytes), note))
+    }
+
     private func table(_ report: Report, by order: Report.SiteOrder, into lines: inout [String]) {
         let available = report.siteCount(by: order)
         let sites = report.topSites(by: order, limit: top)
@@ -202,7 +238,7 @@ public struct TextReportRenderer: Sendable {
                     title += " at \(HumanUnits.duration(nanoseconds: time))"
                 }
             }
-        case .leakedBytes: title = "Most bytes not freed at exit"
+        case .leakedBytes: title = "Most bytes leaked"
         case .temporaryAllocations: title = "Most temporary allocations"
         }
         lines.append(bold(title + " " + showing(sites.count, of: available)))
@@ -236,23 +272,48 @@ public struct TextReportRenderer: Sendable {
 
     private func leaks(_ report: Report, into lines: inout [String]) {
         let analysis = report.analysis
+        let summary = report.leakSummary
         guard analysis.leaksRecorded else {
             lines.append(bold("Leaks: unknown") + " (the trace ends before the process exited)")
             return
         }
-        guard !report.leaks.isEmpty else {
-            lines.append(bold("Leaks: none") + " (every block was freed before exit)")
-            return
+        let leaks = report.leaks.filter(\.isCounted)
+        if leaks.isEmpty {
+            var reasons: [String] = []
+            if summary.uncounted.blocks > 0 { reasons.append("of a kind not counted") }
+            if summary.suppressedTotals.blocks > 0 { reasons.append("suppressed") }
+            lines.append(
+                bold("Leaks: none")
+                    + (reasons.isEmpty
+                        ? " (every block was freed before exit)"
+                        : " (every block not freed at exit is " + reasons.joined(separator: " or ") + ")"))
+        } else {
+            lines.append(
+                bold(
+                    "Leaks: \(HumanUnits.bytes(summary.leaked.bytes)) in \(blocks(summary.leaked.blocks)) "
+                        + showing(min(leaks.count, max(top, 0)), of: leaks.count)))
+            leakTable(leaks, into: &lines)
         }
-        lines.append(
-            bold(
-                "Leaks: \(HumanUnits.bytes(analysis.leakedBytes)) in \(HumanUnits.count(analysis.leakedBlocks)) "
-                    + "\(plural(analysis.leakedBlocks, "block")) not freed at exit "
-                    + showing(min(report.leaks.count, max(top, 0)), of: report.leaks.count)))
+        // Blocks of the kinds not counted: one line, not a table (valgrind lists them
+        // only when asked to, with --show-leak-kinds).
+        let uncounted = LeakKind.allCases.filter { !report.leakPolicy.counts($0) }.compactMap { kind -> String? in
+            let totals = summary.totals(of: kind)
+            let sites = report.leaks.count { $0.kind == kind }
+            guard totals.blocks > 0 else { return nil }
+            return "\(HumanUnits.bytes(totals.bytes)) \(Self.kindLabel(kind)) in \(blocks(totals.blocks)) "
+                + "from \(HumanUnits.count(sites)) \(plural(sites, "site"))"
+        }
+        if !uncounted.isEmpty {
+            lines.append(
+                dim("  not counted as leaks: " + uncounted.joined(separator: "; ") + " (choose with --leak-kinds)"))
+        }
+    }
+
+    private func leakTable(_ leaks: [Report.Leak], into lines: inout [String]) {
         var table = TextTable(columns: [
             ("#", .right), ("kind", .left), ("blocks", .right), ("bytes", .right), ("location", .left),
         ])
-        for (rank, leak) in report.leaks.prefix(max(top, 0)).enumerated() {
+        for (rank, leak) in leaks.prefix(max(top, 0)).enumerated() {
             table.append(
                 [
                     "\(rank + 1)", Self.kindLabel(leak.kind), HumanUnits.count(leak.blocks),
@@ -264,7 +325,31 @@ public struct TextReportRenderer: Sendable {
         lines += table.lines(headerStyle: dim, detailStyle: dim)
     }
 
+    /// What each suppression matched, in the order given (LeakSanitizer's
+    /// "Suppressions used"), patterns that matched nothing included.
+    private func suppressions(_ report: Report, into lines: inout [String]) {
+        let summary = report.leakSummary
+        let total = summary.suppressedTotals
+        lines.append(
+            bold("Suppressed: \(HumanUnits.bytes(total.bytes)) in \(blocks(total.blocks))")
+                + " (leaks whose stack a suppression pattern matches)")
+        var table = TextTable(columns: [("blocks", .right), ("bytes", .right), ("pattern", .left)])
+        for use in summary.suppressed {
+            var source = ""
+            if let file = use.suppression.file, let line = use.suppression.line { source = "  (\(file):\(line))" }
+            table.append(
+                [
+                    HumanUnits.count(use.totals.blocks), HumanUnits.bytes(use.totals.bytes),
+                    "leak:" + use.suppression.pattern + source,
+                ])
+        }
+        lines += table.lines(headerStyle: dim, detailStyle: dim)
+    }
+
     // MARK: Pieces
+
+    /// "1 block", "2 blocks".
+    private func blocks(_ count: UInt64) -> String { "\(HumanUnits.count(count)) \(plural(count, "block"))" }
 
     /// The callers of the site frame (`frames[0]`) up to ``stackDepth``, without the C
     /// library's start-up frames, then how many were left out.

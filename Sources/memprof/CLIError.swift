@@ -1,5 +1,6 @@
 import ArgumentParser
 import FoundationEssentials
+import MemprofReport
 import MemprofTrace
 
 #if canImport(Glibc)
@@ -28,6 +29,8 @@ enum CLIError: Error, CustomStringConvertible {
     case trace(TraceError)
     /// `memprof run` could not record the command.
     case run(RunError)
+    /// A `--suppressions` file that cannot be read or has a bad line.
+    case suppressions(LeakSuppressionError)
     /// Something memprof itself got wrong; `what` names the step.
     case internalFailure(what: String, reason: String)
 
@@ -36,6 +39,7 @@ enum CLIError: Error, CustomStringConvertible {
         switch self {
         case .trace(let error): error.description
         case .run(let error): error.description
+        case .suppressions(let error): "--suppressions: \(error)"
         case .internalFailure(let what, let reason): "internal error while \(what): \(reason)"
         }
     }
@@ -45,6 +49,7 @@ enum CLIError: Error, CustomStringConvertible {
         switch self {
         case .trace: ExitCode(1)
         case .run(let error): ExitCode(error.exitStatus)
+        case .suppressions: ExitCode(1)
         case .internalFailure: ExitCode(70)
         }
     }
@@ -56,6 +61,7 @@ enum CLIError: Error, CustomStringConvertible {
         case let error as CLIError: error
         case let error as TraceError: .trace(error)
         case let error as RunError: .run(error)
+        case let error as LeakSuppressionError: .suppressions(error)
         case is ExitCode, is ValidationError, is CleanExit: nil
         case let error as EncodingError: .internalFailure(what: "encoding the report", reason: "\(error)")
         default: .internalFailure(what: "running the command", reason: "\(error)")

@@ -7,8 +7,9 @@ struct Memprof: ParsableCommand {
         commandName: "memprof",
         abstract: "A memory profiler for Linux programs: where memory goes, what leaks, what churns.",
         discussion: """
-            Record:  memprof run [-o FILE] -- CMD [ARGS...]
-            Report:  memprof report FILE [--format text|json] [--top N]
+            Record:  memprof run [-o FILE] [--mode full|sample] [--no-leak-check] -- CMD [ARGS...]
+            Report:  memprof report FILE [--format text|json] [--top N] [--leak-kinds LIST]
+                     [--suppressions FILE]...
             """,
         version: "0.1.0",
         subcommands: [Run.self, Report.self]

@@ -9,9 +9,10 @@ import MemprofTrace
 #endif
 
 extension Memprof {
-    /// `memprof report FILE [--format text|json] [--top N]`: reads a trace in one
-    /// streaming pass, symbolizes the stacks that matter offline from the trace's module
-    /// map, and prints a report on stdout.
+    /// `memprof report FILE [--format text|json] [--top N] [--leak-kinds LIST]
+    /// [--suppressions FILE]...`: reads a trace in one streaming pass, symbolizes the
+    /// stacks that matter offline from the trace's module map, and prints a report on
+    /// stdout.
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Report where memory goes, what leaks, what churns and whether it grows.",
@@ -22,6 +23,16 @@ extension Memprof {
                 prints one JSON object (snapshot, allocations, leaks, trend, process, trace) \
                 for scripts. A trace cut short (SIGKILL, OOM) is reported up to where it ends, \
                 with a warning on stderr.
+
+                Blocks not freed at exit are classified like valgrind's leak summary: \
+                definitely, indirectly or possibly lost, or still reachable. --leak-kinds \
+                chooses which kinds count as leaks (in the totals, the leaked column and the \
+                leak table); blocks of a trace without that classification always count. \
+                --suppressions reads LeakSanitizer-style files of leak:PATTERN lines: a leak \
+                whose allocation stack has a frame (function, source file or module) that a \
+                pattern matches is not counted, and the report says how much each pattern \
+                suppressed. `*` matches anything, ^ and $ anchor at the start and end, \
+                otherwise a pattern may match anywhere in the name.
                 """)
 
         /// Output formats.
@@ -41,16 +52,51 @@ extension Memprof {
         @Option(help: "Rows in each table; entries in the JSON top_allocators and leaks lists.")
         var top: Int = 10
 
+        @Option(
+            help: ArgumentHelp(
+                "Which blocks not freed at exit count as leaks: a comma-separated list of definite, indirect, "
+                    + "possible, reachable, or all.",
+                valueName: "kinds"))
+        var leakKinds: String = "definite,indirect,possible"
+
+        @Option(
+            name: .customLong("suppressions"),
+            help: ArgumentHelp(
+                "A suppression file of leak:PATTERN lines (LeakSanitizer's format); repeat for more files.",
+                valueName: "file"))
+        var suppressionFiles: [String] = []
+
         func validate() throws {
             guard top >= 1 else {
                 throw ValidationError("--top must be at least 1 (got \(top)).")
             }
+            _ = try countedKinds()
+        }
+
+        /// The kinds `--leak-kinds` names; a usage error names the option and the bad value.
+        private func countedKinds() throws -> Set<LeakKind> {
+            do {
+                return try LeakPolicy.countedKinds(parsing: leakKinds)
+            } catch {
+                throw ValidationError("--leak-kinds: \(error)")
+            }
+        }
+
+        /// The policy the options ask for, reading the suppression files. A missing file
+        /// or a bad line is bad input, like a bad trace: one line naming the file and line.
+        private func leakPolicy() throws -> LeakPolicy {
+            var suppressions: [LeakSuppression] = []
+            for path in suppressionFiles {
+                suppressions += try LeakSuppression.load(path: path)
+            }
+            return LeakPolicy(countedKinds: try countedKinds(), suppressions: suppressions)
         }
 
         func run() throws {
             try CLIError.reporting {
+                let policy = try leakPolicy()
                 let analysis = try Self.analyze(file)
-                let report = Self.symbolize(analysis, tracePath: file)
+                let report = Self.symbolize(analysis, tracePath: file, leakPolicy: policy)
                 var output =
                     switch format {
                     case .text: TextReportRenderer(top: top, color: Self.stdoutWantsColor()).render(report)
@@ -80,10 +126,13 @@ extension Memprof {
         /// The report, symbolized offline from the trace's module map. The symbolizer, with
         /// the debug info it opened, is gone when this returns: the report keeps copies
         /// of the names, and rendering it should not add to the debug info's memory.
-        private static func symbolize(_ analysis: Analysis, tracePath: String) -> MemprofReport.Report {
+        private static func symbolize(
+            _ analysis: Analysis, tracePath: String, leakPolicy: LeakPolicy
+        ) -> MemprofReport.Report {
             let symbolizer = Symbolizer(modules: analysis.modules)
             return MemprofReport.Report(
-                analysis: analysis, tracePath: tracePath, resolveAddress: symbolizer.symbolize(address:generation:))
+                analysis: analysis, tracePath: tracePath, leakPolicy: leakPolicy,
+                resolveAddress: symbolizer.symbolize(address:generation:))
         }
 
         /// Writes all of `bytes` to file descriptor 1, unbuffered: the report is one string.

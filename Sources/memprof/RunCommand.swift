@@ -40,6 +40,15 @@ extension Memprof {
                 "Mean bytes between samples in sample mode (e.g. 512k, 1m).", valueName: "bytes"))
         var sampleInterval: String?
 
+        @Flag(
+            inversion: .prefixedNo,
+            help: """
+                Classify the blocks not freed at exit (definitely / indirectly / possibly lost, \
+                still reachable) with a conservative scan of the heap, like valgrind's leak check. \
+                Full mode only.
+                """)
+        var leakCheck = true
+
         @Argument(
             parsing: .captureForPassthrough,
             help: ArgumentHelp("The command to run and its arguments.", valueName: "cmd"))
@@ -87,6 +96,7 @@ extension Memprof {
             let status = try CLIError.reporting { () throws -> Launcher.Outcome in
                 var settings = ["MEMPROF_MODE": mode.rawValue]
                 if let interval = sampleInterval { settings["MEMPROF_SAMPLE_INTERVAL"] = interval }
+                if !leakCheck { settings["MEMPROF_LEAK_CHECK"] = "0" }
                 let launcher = try Launcher(command: command, output: output, environment: settings)
                 return try launcher.run()
             }

@@ -138,5 +138,23 @@ struct BadInputTests {
         let badFormat = try Harness.run([Harness.memprof.path, "report", "--format", "xml", trace])
         #expect(badFormat.status == 64)
         #expect(badFormat.stderr.contains("format"))
+        let badKinds = try Harness.run([Harness.memprof.path, "report", "--leak-kinds", "definite,bogus", trace])
+        #expect(badKinds.status == 64)
+        #expect(badKinds.stderr.contains("--leak-kinds") && badKinds.stderr.contains("'bogus'"))
+    }
+
+    @Test func missingSuppressionFile() throws {
+        let trace = try write(try goodTrace(), "ok.mprof")
+        let missing = directory.appendingPathComponent("nope.supp").path
+        let result = try Harness.run([Harness.memprof.path, "report", "--suppressions", missing, trace])
+        expectOneLineError(result, containing: missing, status: 1)
+    }
+
+    @Test func badSuppressionLineIsNamed() throws {
+        let trace = try write(try goodTrace(), "ok.mprof")
+        let supp = try write(Data("leak:x\nrace:y\n".utf8), "bad.supp")
+        let result = try Harness.run([Harness.memprof.path, "report", "--suppressions", supp, trace])
+        expectOneLineError(result, containing: "\(supp):2:", status: 1)
+        #expect(result.stderr.contains("race"))
     }
 }

@@ -114,6 +114,53 @@ enum Harness {
         return (figures[0], figures[1], figures[2])
     }
 
+    /// Bytes and blocks per leak kind in `trace`'s JSON report (every group, any kind).
+    static func leakKinds(_ trace: String) throws -> [String: (bytes: Int, blocks: Int)] {
+        let result = try run([memprof.path, "report", "--format", "json", "--top", "1000000", trace])
+        try #require(result.status == 0, "memprof report failed: \(result.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        var sums: [String: (bytes: Int, blocks: Int)] = [:]
+        for leak in json.object("leaks")?.array("leaks") ?? [] {
+            let kind = try #require(leak["kind"] as? String)
+            sums[kind, default: (0, 0)].bytes += try #require((leak["size"] as? NSNumber)?.intValue)
+            sums[kind, default: (0, 0)].blocks += try #require((leak["count"] as? NSNumber)?.intValue)
+        }
+        return sums
+    }
+
+    /// valgrind's LEAK SUMMARY for `command` (`--leak-check=full --show-leak-kinds=all`,
+    /// no freeres, like memprof which ends before them), keyed by memprof's kind names.
+    static func valgrindLeakSummary(_ command: [String], environment: [String: String] = [:]) throws -> [String: (
+        bytes: Int, blocks: Int
+    )] {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("vg-\(UUID().uuidString).log")
+        defer { try? FileManager.default.removeItem(at: log) }
+        var environment = environment
+        environment["MEMPROF_OUTPUT"] = "/dev/null"
+        try run(
+            [
+                "/usr/bin/valgrind", "--log-file=\(log.path)", "--run-libc-freeres=no", "--run-cxx-freeres=no",
+                "--leak-check=full", "--show-leak-kinds=all", "--errors-for-leak-kinds=none",
+            ] + command, environment: environment)
+        let text = try String(contentsOf: log, encoding: .utf8)
+        let names = [
+            "definitely lost": "definite", "indirectly lost": "indirect", "possibly lost": "possible",
+            "still reachable": "reachable",
+        ]
+        var sums: [String: (bytes: Int, blocks: Int)] = [:]
+        // "==1==    definitely lost: 7,000 bytes in 3 blocks"; no summary when nothing is left.
+        for line in text.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":"), line.contains(" bytes in ") else { continue }
+            let label = line[..<colon].split(separator: "=").last?.trimmingCharacters(in: .whitespaces) ?? ""
+            guard let kind = names[label] else { continue }
+            let figures = line[line.index(after: colon)...].replacingOccurrences(of: ",", with: "")
+                .split(separator: " ").compactMap { Int($0) }
+            guard figures.count == 2 else { throw HarnessError.noValgrindSummary(String(line)) }
+            sums[kind] = (figures[0], figures[1])
+        }
+        return sums
+    }
+
     /// What valgrind adds to its program's environment (besides LD_PRELOAD). Programs size
     /// tables by the environment (python's os.environ), so an oracle comparison gives the
     /// memprof run the same variables, and the valgrind run memprof's MEMPROF_OUTPUT.

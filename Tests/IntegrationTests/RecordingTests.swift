@@ -30,7 +30,8 @@ struct RecordingTests {
         let leaks = json.object("leaks")?.array("leaks") ?? []
         #expect(Set(leaks.compactMap { $0["size"] as? Int }) == [1000, 2000, 4000])
         #expect(leaks.allSatisfy { ($0["location"] as? String)?.hasPrefix("leak_some (known_counts.c:") == true })
-        #expect(leaks.allSatisfy { $0["kind"] as? String == "unfreed" })
+        // Nothing points to them any more: definitely lost, as valgrind says.
+        #expect(leaks.allSatisfy { $0["kind"] as? String == "definite" })
         // By bytes, make_zeroed (10 x 1 KiB) tops the table; churn_small has the most calls.
         let top = json.object("allocations")?.array("top_allocators") ?? []
         #expect(top.first?["location"] as? String == "make_zeroed (known_counts.c:37)")
@@ -106,9 +107,12 @@ struct RecordingTests {
         #expect((user?["location"] as? String)?.hasPrefix("on_user_stack (odd_stacks.c:") == true)
         // Both handler runs leak 222 bytes; the one on the normal stack unwinds through
         // the signal frame into raise() and main().
-        let handler = leaks.first { ($0["location"] as? String)?.hasPrefix("handler (odd_stacks.c:") == true }
-        #expect(handler?["count"] as? Int == 2)
-        #expect(handler?["size"] as? Int == 444)
+        // The last one stays in a global; what the scan finds of the first depends on
+        // stale stack words, so the two may fall in different kind groups.
+        let handlers = leaks.filter { ($0["location"] as? String)?.hasPrefix("handler (odd_stacks.c:") == true }
+        #expect(handlers.reduce(0) { $0 + ($1["count"] as? Int ?? 0) } == 2)
+        #expect(handlers.reduce(0) { $0 + ($1["size"] as? Int ?? 0) } == 444)
+        let handler = handlers.first { ($0["stack"] as? [[String: Any]] ?? []).count > 2 }
         let stacks = (handler?["stack"] as? [[String: Any]] ?? []).compactMap { $0["function"] as? String }
         #expect(stacks.contains("main"), "\(stacks)")
     }
@@ -131,7 +135,9 @@ struct RecordingTests {
         #expect(result.status == 42)
         #expect(result.stdout == "line one\nline two\n")
         let json = try Harness.reportJSON(trace)
-        #expect(json.int("leaks", "total_leaked_bytes") == 777)
+        // The block stays in a global: not freed, but still reachable, so not a leak.
+        #expect(json.int("leaks", "by_kind", "reachable", "bytes") == 777)
+        #expect(json.int("leaks", "total_leaked_bytes") == 0)
         #expect(json.object("trace")?["truncated"] as? Bool == false)
     }
 
@@ -167,7 +173,7 @@ struct RecordingTests {
         let json = try Harness.reportJSON(trace)
         #expect(json.object("trace")?["truncated"] as? Bool == false)
         #expect(json.object("trace")?["ended_by"] as? String == "exec")
-        #expect(json.int("leaks", "total_leaked_bytes") != 777)
+        #expect(!Self.mentionsLeak777(json))
     }
 
     @Test func childrenTheProgramExecutesAreNotTraced() throws {
@@ -177,6 +183,13 @@ struct RecordingTests {
         let trace = try Harness.record(["/bin/sh", "-c", "\(program) return 0; echo done"], in: directory)
         let json = try Harness.reportJSON(trace)
         #expect((json.object("process")?["command"] as? String)?.contains("sh") == true)
-        #expect(json.int("leaks", "total_leaked_bytes") != 777)
+        #expect(!Self.mentionsLeak777(json))
+    }
+
+    /// Whether exit_modes' 777-byte block is among the trace's blocks not freed at exit.
+    private static func mentionsLeak777(_ json: [String: Any]) -> Bool {
+        (json.object("leaks")?.array("leaks") ?? []).contains {
+            ($0["location"] as? String)?.hasPrefix("leak_777") == true || $0["size"] as? Int == 777
+        }
     }
 }

@@ -110,4 +110,37 @@ enum Fixture {
     static func report(truncation: Analysis.Truncation? = nil) -> Report {
         Report(analysis: analysis(truncation: truncation), tracePath: "leaky.mprof", resolve: resolve)
     }
+
+    /// ``analysis(truncation:)`` with its blocks not freed at exit classified by a
+    /// reachability scan (630 B in 8 blocks):
+    ///
+    /// | stack | location                  | kind      | blocks | bytes |
+    /// | ----: | ------------------------- | --------- | -----: | ----: |
+    /// | 1     | make_buffer, from main    | definite  | 2      | 200   |
+    /// | 1     | make_buffer, from main    | indirect  | 1      | 50    |
+    /// | 2     | make_buffer, from helper  | reachable | 3      | 300   |
+    /// | 3     | Parser::parse()           | possible  | 1      | 64    |
+    /// | 4     | (stack not recorded)      | definite  | 1      | 16    |
+    static func classifiedAnalysis() -> Analysis {
+        var analysis = analysis()
+        analysis.leakGroups = [
+            LeakGroup(stackID: 2, kind: .reachable, blocks: 3, bytes: 300),
+            LeakGroup(stackID: 1, kind: .definite, blocks: 2, bytes: 200),
+            LeakGroup(stackID: 3, kind: .possible, blocks: 1, bytes: 64),
+            LeakGroup(stackID: 1, kind: .indirect, blocks: 1, bytes: 50),
+            LeakGroup(stackID: 4, kind: .definite, blocks: 1, bytes: 16),
+        ]
+        let leaked: [UInt32: (blocks: UInt64, bytes: UInt64)] = [1: (3, 250), 2: (3, 300), 3: (1, 64), 4: (1, 16)]
+        for index in analysis.stackStatistics.indices {
+            let id = analysis.stackStatistics[index].stackID
+            analysis.stackStatistics[index].totals.leakedBytes = leaked[id]?.bytes ?? 0
+            analysis.stackStatistics[index].totals.leakedBlocks = leaked[id]?.blocks ?? 0
+        }
+        return analysis
+    }
+
+    /// The classified analysis's report under `policy`.
+    static func classifiedReport(_ policy: LeakPolicy = .default) -> Report {
+        Report(analysis: classifiedAnalysis(), tracePath: "leaky.mprof", leakPolicy: policy, resolve: resolve)
+    }
 }

@@ -1,9 +1,11 @@
 import MemprofReport
 import Testing
 
-/// The fixture's JSON report byte for byte, as `JSONEncoder` wrote it before the renderer
-/// wrote JSON itself (`TextReportRendererTests` holds the text golden). Any change here is
-/// a change of the output contract.
+/// The fixture's JSON report byte for byte, in `JSONEncoder`'s layout, as the encoder
+/// wrote it before the renderer wrote JSON itself; the leak members added since
+/// (`by_kind`, `counted_kinds`, `suppressed`, `counted`) follow the same layout
+/// (`TextReportRendererTests` holds the text golden). Any change here is a change of the
+/// output contract.
 @Suite("JSONReportRenderer golden")
 struct JSONReportRendererGoldenTests {
     @Test("the fixture's report, byte for byte")
@@ -128,12 +130,41 @@ struct JSONReportRendererGoldenTests {
             "total_allocations" : 116
           },
           "leaks" : {
+            "by_kind" : {
+              "definite" : {
+                "blocks" : 0,
+                "bytes" : 0
+              },
+              "indirect" : {
+                "blocks" : 0,
+                "bytes" : 0
+              },
+              "possible" : {
+                "blocks" : 0,
+                "bytes" : 0
+              },
+              "reachable" : {
+                "blocks" : 0,
+                "bytes" : 0
+              },
+              "unfreed" : {
+                "blocks" : 3,
+                "bytes" : 216
+              }
+            },
+            "counted_kinds" : [
+              "unfreed",
+              "definite",
+              "indirect",
+              "possible"
+            ],
             "leak_count" : 2,
             "leaked_blocks" : 3,
             "leaks" : [
               {
                 "age_seconds" : null,
                 "count" : 2,
+                "counted" : true,
                 "kind" : "unfreed",
                 "location" : "make_buffer (leak.c:12)",
                 "size" : 200,
@@ -168,6 +199,7 @@ struct JSONReportRendererGoldenTests {
               {
                 "age_seconds" : null,
                 "count" : 1,
+                "counted" : true,
                 "kind" : "unfreed",
                 "location" : "<stack 4 not recorded>",
                 "size" : 16,
@@ -178,6 +210,9 @@ struct JSONReportRendererGoldenTests {
               }
             ],
             "recorded" : true,
+            "suppressed" : [
+
+            ],
             "total_leaked_bytes" : 216
           },
           "process" : {

@@ -101,6 +101,73 @@ struct JSONReportRendererTests {
         #expect(list[0]["age_seconds"] is NSNull)
         #expect((list[0]["stack"] as? [[String: Any]])?.first?["function"] as? String == "make_buffer")
         #expect((list[1]["stack"] as? [Any])?.isEmpty == true)
+        // An unclassified trace: every block is unfreed, and unfreed always counts.
+        #expect(list.allSatisfy { $0["counted"] as? Bool == true })
+        #expect(leaks["counted_kinds"] as? [String] == ["unfreed", "definite", "indirect", "possible"])
+        let byKind = try member(leaks, "by_kind")
+        #expect(Set(byKind.keys) == Set(LeakKind.allCases.map(\.description)))
+        #expect(try number(try member(byKind, "unfreed"), "bytes") == 216)
+        #expect(try number(try member(byKind, "unfreed"), "blocks") == 3)
+        #expect(try number(try member(byKind, "definite"), "bytes") == 0)
+        #expect((leaks["suppressed"] as? [Any])?.isEmpty == true)
+    }
+
+    @Test("leaks of a classified trace: the counted kinds, every kind's figures, suppressions")
+    func classifiedLeaks() throws {
+        let policy = LeakPolicy(suppressions: [
+            LeakSuppression(pattern: "^Parser::"), LeakSuppression(pattern: "nothing"),
+        ])
+        let json = try object(Fixture.classifiedReport(policy))
+        let leaks = try member(json, "leaks")
+        // definite 216 + indirect 50; possible (64) is suppressed, reachable (300) not counted.
+        #expect(try number(leaks, "total_leaked_bytes") == 266)
+        #expect(try number(leaks, "leaked_blocks") == 4)
+        #expect(try number(leaks, "leak_count") == 3)
+        #expect(leaks["counted_kinds"] as? [String] == ["unfreed", "definite", "indirect", "possible"])
+
+        // Every block not freed, suppressed ones too.
+        let byKind = try member(leaks, "by_kind")
+        let expected: [String: (blocks: Double, bytes: Double)] = [
+            "unfreed": (0, 0), "definite": (3, 216), "indirect": (1, 50), "possible": (1, 64), "reachable": (3, 300),
+        ]
+        #expect(Set(byKind.keys) == Set(expected.keys))
+        for (kind, figures) in expected {
+            let entry = try member(byKind, kind)
+            #expect(try number(entry, "blocks") == figures.blocks, "\(kind)")
+            #expect(try number(entry, "bytes") == figures.bytes, "\(kind)")
+            #expect(Set(entry.keys) == ["blocks", "bytes"])
+        }
+
+        let suppressed = try #require(leaks["suppressed"] as? [[String: Any]])
+        #expect(suppressed.map { $0["pattern"] as? String } == ["^Parser::", "nothing"])
+        #expect(try suppressed.map { try number($0, "count") } == [1, 0])
+        #expect(try suppressed.map { try number($0, "size") } == [64, 0])
+        #expect(suppressed.allSatisfy { Set($0.keys) == ["pattern", "count", "size"] })
+
+        // Counted groups first, then the still reachable one; no suppressed one.
+        let list = try #require(leaks["leaks"] as? [[String: Any]])
+        #expect(list.map { $0["kind"] as? String } == ["definite", "indirect", "definite", "reachable"])
+        #expect(list.map { $0["counted"] as? Bool } == [true, true, true, false])
+        #expect(try list.map { try number($0, "size") } == [200, 50, 16, 300])
+
+        let snapshot = try member(json, "snapshot")
+        #expect(try number(snapshot, "leaked_bytes") == 266)
+        #expect(try number(snapshot, "leaked_blocks") == 4)
+        let top = try #require(try member(json, "allocations")["top_allocators"] as? [[String: Any]])
+        let buffer = try #require(top.first { $0["location"] as? String == "make_buffer (leak.c:12)" })
+        #expect(try number(buffer, "leaked_bytes") == 250)
+        #expect(try number(buffer, "leaked_blocks") == 3)
+    }
+
+    @Test("--leak-kinds all counts still reachable blocks in every leaked figure")
+    func allKindsCounted() throws {
+        let json = try object(Fixture.classifiedReport(LeakPolicy(countedKinds: Set(LeakKind.allCases))))
+        let leaks = try member(json, "leaks")
+        #expect(try number(leaks, "total_leaked_bytes") == 630)
+        #expect(try number(leaks, "leaked_blocks") == 8)
+        #expect(try number(leaks, "leak_count") == 5)
+        #expect(leaks["counted_kinds"] as? [String] == ["unfreed", "definite", "indirect", "possible", "reachable"])
+        #expect(try number(try member(json, "snapshot"), "leaked_bytes") == 630)
     }
 
     @Test("trend")

@@ -36,7 +36,12 @@ struct TextReportRendererTests {
         #expect(summary.contains("peak RSS               8.00 MiB"))
         #expect(summary.contains("in use at end             216 B"))
         #expect(summary.contains("temporary allocations        52  (44.8% of allocations)"))
-        #expect(summary.contains("not freed at exit         216 B  in 3 blocks from 2 sites"))
+        #expect(summary.contains("not freed at exit         216 B  in 3 blocks\n"))
+        #expect(
+            summary.contains(
+                "leaked                    216 B  in 3 blocks from 2 sites (no reachability scan: every block not freed counts)"
+            ))
+        #expect(!summary.contains("definitely lost"))  // no scan, no breakdown
         #expect(summary.contains("heap trend              +58 B/s"))
     }
 
@@ -60,14 +65,14 @@ struct TextReportRendererTests {
         #expect(byBytes[2].hasSuffix("make_buffer (leak.c:12)"))
         #expect(byBytes[3] == "     from helper (leak.c:40)")
         #expect(section("Largest share of the heap peak of 1.33 KiB at 1.50 s (2 sites)", in: text).count > 2)
-        #expect(section("Most bytes not freed at exit (2 sites)", in: text).count > 2)
+        #expect(section("Most bytes leaked (2 sites)", in: text).count > 2)
         #expect(section("Most temporary allocations (2 sites)", in: text)[2].contains("Parser::parse()"))
     }
 
     @Test("leaks are grouped by site")
     func leaks() {
         let leaks = section("Leaks:", in: text)
-        #expect(leaks.first == "Leaks: 216 B in 3 blocks not freed at exit (2 sites)")
+        #expect(leaks.first == "Leaks: 216 B in 3 blocks (2 sites)")
         #expect(leaks[2] == "  1  unfreed       2  200 B  make_buffer (leak.c:12)")
         #expect(leaks[3] == "     from main (leak.c:30)")
         #expect(leaks.last == "  2  unfreed       1   16 B  <stack 4 not recorded>")
@@ -76,7 +81,7 @@ struct TextReportRendererTests {
     @Test("--top limits every table")
     func top() {
         let text = TextReportRenderer(top: 1).render(Fixture.report())
-        for title in ["Most allocations", "Most bytes allocated", "Largest share", "Most bytes not freed", "Leaks:"] {
+        for title in ["Most allocations", "Most bytes allocated", "Largest share", "Most bytes leaked", "Leaks:"] {
             let rows = section(title, in: text).filter { $0.hasPrefix("  ") && !$0.hasPrefix("     ") }
             #expect(rows.count == 2, "\(title): header and one row")  // the column header and rank 1
             #expect(!rows.contains { $0.hasPrefix("  2 ") })
@@ -111,17 +116,68 @@ struct TextReportRendererTests {
         #expect(text.contains("Leaks: unknown (the trace ends before the process exited)"))
     }
 
-    @Test("classified leaks are broken down by kind")
+    @Test("classified leaks are broken down by kind like valgrind's leak summary; leaked counts the counted kinds")
     func leakKinds() {
-        var analysis = Fixture.analysis()
-        analysis.leakGroups = [
-            LeakGroup(stackID: 1, kind: .definite, blocks: 2, bytes: 200),
-            LeakGroup(stackID: 4, kind: .reachable, blocks: 1, bytes: 16),
-        ]
-        let text = TextReportRenderer().render(Report(analysis: analysis, resolve: Fixture.resolve))
-        #expect(text.contains("\n    definitely lost         200 B  in 2 blocks\n"))
-        #expect(text.contains("\n    still reachable          16 B  in 1 block\n"))
-        #expect(text.contains("  1  definitely lost       2  200 B  make_buffer (leak.c:12)"))
+        let text = TextReportRenderer().render(Fixture.classifiedReport())
+        let summary = section("Summary", in: text).joined(separator: "\n")
+        #expect(summary.contains("\n  not freed at exit         630 B  in 8 blocks\n"))
+        #expect(summary.contains("\n    definitely lost         216 B  in 3 blocks\n"))
+        #expect(summary.contains("\n    indirectly lost          50 B  in 1 block\n"))
+        #expect(summary.contains("\n    possibly lost            64 B  in 1 block\n"))
+        #expect(summary.contains("\n    still reachable         300 B  in 3 blocks (not counted as leaks)\n"))
+        #expect(summary.contains("\n  leaked                    330 B  in 5 blocks from 4 sites"))
+        #expect(!summary.contains("unfreed"))
+        #expect(!summary.contains("suppressed"))
+
+        // The leak table lists the leaks; the still reachable blocks get one line.
+        let leaks = section("Leaks:", in: text)
+        #expect(leaks.first == "Leaks: 330 B in 5 blocks (4 sites)")
+        #expect(leaks[2] == "  1  definitely lost       2  200 B  make_buffer (leak.c:12)")
+        #expect(!leaks.contains { $0.contains("  still reachable") })
+        #expect(
+            leaks.last
+                == "  not counted as leaks: 300 B still reachable in 3 blocks from 1 site (choose with --leak-kinds)")
+        #expect(section("Most bytes leaked (3 sites)", in: text)[2].contains("  250 B  "))
+        #expect(!text.contains("Suppressed"))
+    }
+
+    @Test("with every kind counted, still reachable blocks are in the leak table and nothing is left out")
+    func allKinds() {
+        let text = TextReportRenderer().render(
+            Fixture.classifiedReport(LeakPolicy(countedKinds: Set(LeakKind.allCases))))
+        #expect(text.contains("\n    still reachable         300 B  in 3 blocks\n"))
+        #expect(text.contains("\n  leaked                    630 B  in 8 blocks from 5 sites"))
+        let leaks = section("Leaks:", in: text)
+        #expect(leaks[2] == "  1  still reachable       3  300 B  make_buffer (leak.c:12)")
+        #expect(!text.contains("not counted"))
+    }
+
+    @Test("suppressions: a summary line, a table per pattern, and the leaks without the suppressed ones")
+    func suppressions() {
+        let policy = LeakPolicy(suppressions: [
+            LeakSuppression(pattern: "^Parser::", file: "app.supp", line: 3), LeakSuppression(pattern: "nothing"),
+        ])
+        let text = TextReportRenderer().render(Fixture.classifiedReport(policy))
+        #expect(text.contains("\n  suppressed                 64 B  in 1 block by 1 of 2 patterns\n"))
+        #expect(text.contains("\n  leaked                    266 B  in 4 blocks from 3 sites"))
+        #expect(!section("Leaks:", in: text).contains { $0.contains("Parser::parse()") })
+        let suppressed = section("Suppressed:", in: text)
+        #expect(suppressed.first == "Suppressed: 64 B in 1 block (leaks whose stack a suppression pattern matches)")
+        #expect(suppressed[1] == "  blocks  bytes  pattern")
+        #expect(suppressed[2] == "       1   64 B  leak:^Parser::  (app.supp:3)")
+        #expect(suppressed[3] == "       0    0 B  leak:nothing")
+    }
+
+    @Test("when nothing counts, the leak section says why")
+    func noLeaksLeft() {
+        let policy = LeakPolicy(countedKinds: [.possible], suppressions: [LeakSuppression(pattern: "parse")])
+        let text = TextReportRenderer().render(Fixture.classifiedReport(policy))
+        #expect(text.contains("\n  leaked                      0 B  in 0 blocks from 0 sites\n"))
+        #expect(text.contains("\nLeaks: none (every block not freed at exit is of a kind not counted or suppressed)\n"))
+        #expect(
+            text.contains(
+                "  not counted as leaks: 216 B definitely lost in 3 blocks from 2 sites; 50 B indirectly lost in 1 block "
+                    + "from 1 site; 300 B still reachable in 3 blocks from 1 site (choose with --leak-kinds)"))
     }
 
     @Test("when threads make the replayed peak differ from the exact one, the peak table says so")
@@ -176,7 +232,8 @@ struct TextReportRendererTests {
           peak RSS               8.00 MiB
           in use at end             216 B
           temporary allocations        52  (44.8% of allocations)
-          not freed at exit         216 B  in 3 blocks from 2 sites
+          not freed at exit         216 B  in 3 blocks
+          leaked                    216 B  in 3 blocks from 2 sites (no reachability scan: every block not freed counts)
           heap trend              +58 B/s  (average 560 B, min 100 B, max 1.33 KiB, std dev 570.5 B; 3 samples)
 
         Most allocations (top 2 of 3 sites)
@@ -205,7 +262,7 @@ struct TextReportRendererTests {
           2          100   3.12 KiB      64 B     0 B         50  Parser::parse() (parser.cpp:88)
              from main (leak.c:30)
 
-        Most bytes not freed at exit (2 sites)
+        Most bytes leaked (2 sites)
           #  allocations  allocated      peak  leaked  temporary  location
           1           15   5.86 KiB  1.27 KiB   200 B          2  make_buffer (leak.c:12)
              from main (leak.c:30)
@@ -220,7 +277,7 @@ struct TextReportRendererTests {
              from main (leak.c:30)
              (heaviest of 2 stacks reaching this location)
 
-        Leaks: 216 B in 3 blocks not freed at exit (2 sites)
+        Leaks: 216 B in 3 blocks (2 sites)
           #  kind     blocks  bytes  location
           1  unfreed       2  200 B  make_buffer (leak.c:12)
              from main (leak.c:30)
