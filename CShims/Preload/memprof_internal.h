@@ -229,8 +229,9 @@ void memprof_modules_refresh(struct memprof_thread *t) MEMPROF_HIDDEN;
  * bits), an "ignored by the leak check" flag, and the stack id (24 bits). */
 #define MEMPROF_LIVE_SIZE_BITS 39
 #define MEMPROF_LIVE_IGNORED (1ull << MEMPROF_LIVE_SIZE_BITS)
+#define MEMPROF_LIVE_STACK_SHIFT (MEMPROF_LIVE_SIZE_BITS + 1)
 static inline uint64_t memprof_live_size(uint64_t packed) { return packed & (MEMPROF_LIVE_IGNORED - 1); }
-static inline uint32_t memprof_live_stack(uint64_t packed) { return (uint32_t)(packed >> 40); }
+static inline uint32_t memprof_live_stack(uint64_t packed) { return (uint32_t)(packed >> MEMPROF_LIVE_STACK_SHIFT); }
 static inline int memprof_live_ignored(uint64_t packed) { return (packed & MEMPROF_LIVE_IGNORED) != 0; }
 
 int memprof_live_insert(uintptr_t addr, uint64_t size, uint32_t stack) MEMPROF_HIDDEN;

@@ -95,7 +95,7 @@ int memprof_live_insert(uintptr_t addr, uint64_t size, uint32_t stack) {
     /* An address already present means its free went unseen (e.g. freed by an
      * allocator function we do not interpose); the new block replaces it. */
     s->slots[i].addr = addr;
-    s->slots[i].packed = (size > SIZE_MASK ? SIZE_MASK : size) | ((uint64_t)stack << 40);
+    s->slots[i].packed = (size > SIZE_MASK ? SIZE_MASK : size) | ((uint64_t)stack << MEMPROF_LIVE_STACK_SHIFT);
     unlock(s);
     return 0;
 }
