@@ -10,7 +10,7 @@ cc=${CC:-cc}
 "$cc" -std=gnu11 -O2 -g -fPIC -shared -pthread \
   -fvisibility=hidden -ftls-model=initial-exec -fno-plt -fno-omit-frame-pointer \
   -Wall -Wextra -Werror=implicit-function-declaration \
-  -I"$root/CShims/MemprofFormat/include" \
+  -I"$root/CShims/MemprofFormat/include" -I"$root/CShims/Client/include" \
   "$root"/CShims/Preload/*.c \
   -Wl,-soname,libmemprof.so -Wl,-z,now -Wl,--as-needed \
   -lunwind -lzstd -ldl \

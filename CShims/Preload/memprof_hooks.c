@@ -19,12 +19,17 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <linux/futex.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "memprof_api.h"
 #include "memprof_internal.h"
+
+extern const struct memprof_api_v1 memprof_api_v1;
 
 #define MEMPROF_EXPORT __attribute__((visibility("default")))
 
@@ -69,6 +74,9 @@ static int in_pool(const void *p) {
 static size_t pool_size(const void *p) { return *(const size_t *)((const uint8_t *)p - 16); }
 
 static _Atomic int g_resolving;
+#ifdef MEMPROF_LINKED
+static int g_deferred;
+#endif
 
 /* Resolves every real function. Returns 0 when done, -1 while another call on
  * this thread is already resolving (the caller then uses the pool). */
@@ -107,6 +115,17 @@ static int resolve_real(void) {
         (void)!write(2, msg, sizeof msg - 1);
         abort();
     }
+#ifdef MEMPROF_LINKED
+    /* Linked into the program with a preloaded libmemprof.so behind us (`memprof
+     * run`): that one records, and serves the API; every call passes through to it. */
+    t_guard = 1;
+    g_deferred = dlsym(RTLD_NEXT, "memprof_api_v1") != NULL;
+    t_guard = saved;
+    if (g_deferred) {
+        atomic_store(&g_state, MEMPROF_STATE_DISABLED);
+        return 0;
+    }
+#endif
     /* Output and module map are set up before any event is recorded. Allocations
      * during that setup pass through (guard set). */
     t_guard = 1;
@@ -128,11 +147,32 @@ static inline int recording(void) {
     return atomic_load_explicit(&g_state, memory_order_relaxed) == MEMPROF_STATE_ACTIVE && !t_guard;
 }
 
-/* A call passing through while a leak scan runs (a thread the scan could not stop)
- * waits for it: the scanner reads every live block. */
-static inline void pass_through(void) {
-    if (MEMPROF_UNLIKELY(atomic_load_explicit(&g_leak_scanning, memory_order_relaxed)) && !t_guard)
-        memprof_leaks_wait();
+/* The slow path of every hook, taken when recording() is false. A leak scan on
+ * demand (state SCANNING) or at exit (g_leak_scanning) reads every live block: a
+ * call from a thread the scan could not stop waits for it to end, so no block is
+ * freed under the scanner. Returns whether to record the call after all: an
+ * on-demand scan ends with recording on again. */
+static __attribute__((noinline)) int wait_for_scan(void) {
+    if (t_guard)
+        return 0;
+    for (;;) {
+        int state = atomic_load(&g_state);
+        if (state == MEMPROF_STATE_SCANNING)
+            syscall(SYS_futex, &g_state, FUTEX_WAIT_PRIVATE, MEMPROF_STATE_SCANNING, NULL, NULL, 0);
+        else if (atomic_load(&g_leak_scanning))
+            memprof_leaks_wait();
+        else
+            return state == MEMPROF_STATE_ACTIVE;
+    }
+}
+
+/* Recording is off for this call, unless a scan it waited for says otherwise. */
+static inline int passing_through(void) {
+    int state = atomic_load_explicit(&g_state, memory_order_relaxed);
+    if (MEMPROF_LIKELY(state != MEMPROF_STATE_SCANNING) &&
+        MEMPROF_LIKELY(!atomic_load_explicit(&g_leak_scanning, memory_order_relaxed)))
+        return 1;
+    return !wait_for_scan();
 }
 
 /* ---- recording ---------------------------------------------------------------- */
@@ -143,9 +183,9 @@ static __attribute__((noinline)) void record_alloc(void *p, size_t size, const s
     if (MEMPROF_UNLIKELY(!t))
         return;
     int64_t heap_delta = (int64_t)size;
+    memprof_bump(&t->count_allocs, 1);
+    memprof_bump(&t->count_bytes, size);
     if (g_mode == MEMPROF_MODE_SAMPLE) {
-        memprof_bump(&t->count_allocs, 1);
-        memprof_bump(&t->count_bytes, size);
         if (t->bytes_until_sample == 0)
             t->bytes_until_sample = memprof_next_sample_gap(t);
         t->bytes_until_sample -= (int64_t)size;
@@ -161,7 +201,9 @@ static __attribute__((noinline)) void record_alloc(void *p, size_t size, const s
     uint32_t stack = memprof_stack_current(t, regs);
     if (MEMPROF_UNLIKELY(!stack))
         return;
-    if (MEMPROF_UNLIKELY(memprof_live_insert((uintptr_t)p, size, stack) != 0)) {
+    uint64_t flags =
+        MEMPROF_UNLIKELY(atomic_load_explicit(&g_check_active, memory_order_relaxed)) ? memprof_check_flags(t) : 0;
+    if (MEMPROF_UNLIKELY(memprof_live_insert((uintptr_t)p, size, stack, flags) != 0)) {
         memprof_fail("the live-block table cannot grow (out of memory)", 0);
         return;
     }
@@ -186,11 +228,11 @@ static void record_free(void *p, int found, uint64_t size, uint32_t stack) {
     struct memprof_thread *t = memprof_thread_self();
     if (MEMPROF_UNLIKELY(!t))
         return;
-    if (g_mode == MEMPROF_MODE_SAMPLE) {
-        memprof_bump(&t->count_frees, 1);
-        if (!found)
-            return; /* an unsampled block */
-    }
+    memprof_bump(&t->count_frees, 1);
+    if (found)
+        memprof_bump(&t->count_freed_bytes, size);
+    if (g_mode == MEMPROF_MODE_SAMPLE && !found)
+        return; /* an unsampled block */
     uint8_t *w = memprof_reserve(t, 32);
     if (MEMPROF_UNLIKELY(!w))
         return;
@@ -240,14 +282,18 @@ static inline struct removed take_live(void *p) {
 MEMPROF_EXPORT void free(void *p) {
     if (!p || in_pool(p))
         return;
-    if (!recording()) {
-        pass_through();
+    if (!recording() && passing_through()) {
         if (MEMPROF_LIKELY(real_free != NULL))
             real_free(p);
         return;
     }
     t_guard = 1;
     struct removed r = take_live(p);
+    /* While an in-process leak check runs, a freed block's words could be the only
+     * "pointers" to the check's blocks once the memory is reused without being
+     * initialized (a collection's spare capacity): clear them. */
+    if (MEMPROF_UNLIKELY(atomic_load_explicit(&g_check_active, memory_order_relaxed)) && r.found)
+        memset(p, 0, r.size);
     real_free(p);
     record_free(p, r.found, r.size, r.stack);
     t_guard = 0;
@@ -256,10 +302,8 @@ MEMPROF_EXPORT void free(void *p) {
 /* realloc and reallocarray share this; `call` performs the real resize. */
 static void *resize(void *p, size_t size, void *(*call)(void *, size_t, size_t), size_t a, size_t b,
                     const struct memprof_regs *regs) {
-    if (!recording()) {
-        pass_through();
+    if (!recording() && passing_through())
         return call(p, a, b);
-    }
     t_guard = 1;
     struct removed r = {0, 0, 0};
     if (p)
@@ -274,7 +318,7 @@ static void *resize(void *p, size_t size, void *(*call)(void *, size_t, size_t),
         record_free(p, r.found, r.size, r.stack);
     } else if (p && r.found) {
         /* Failed: the old block is untouched and still live. */
-        memprof_live_insert((uintptr_t)p, r.size, r.stack);
+        memprof_live_insert((uintptr_t)p, r.size, r.stack, 0);
         if (g_mode == MEMPROF_MODE_SAMPLE)
             memprof_filter_add((uintptr_t)p);
     }
@@ -324,10 +368,8 @@ MEMPROF_EXPORT void *reallocarray(void *p, size_t n, size_t size) {
 
 MEMPROF_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
     ENSURE_REAL_OR(ENOMEM);
-    if (!recording()) {
-        pass_through();
+    if (!recording() && passing_through())
         return real_posix_memalign(out, align, size);
-    }
     MEMPROF_CAPTURE_REGS(regs);
     t_guard = 1;
     int rc = real_posix_memalign(out, align, size);
@@ -343,10 +385,8 @@ MEMPROF_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
 #define ALLOC_HOOK(name, params, args, size_expr, bootstrap)                                                           \
     MEMPROF_EXPORT void *name params {                                                                                 \
         ENSURE_REAL_OR(bootstrap);                                                                                     \
-        if (!recording()) {                                                                                            \
-            pass_through();                                                                                            \
+        if (!recording() && passing_through())                                                                         \
             return real_##name args;                                                                                   \
-        }                                                                                                              \
         MEMPROF_CAPTURE_REGS(regs);                                                                                    \
         t_guard = 1;                                                                                                   \
         void *p = real_##name args;                                                                                    \
@@ -490,6 +530,11 @@ static void on_fork_child(void) {
 __attribute__((constructor(101))) static void memprof_init(void) {
     if (atomic_load(&g_state) == MEMPROF_STATE_UNINIT)
         resolve_real();
+#ifdef MEMPROF_LINKED
+    /* The program's symbols are not visible to dlsym: tell the library where we are. */
+    if (!g_deferred)
+        memprof_client_register(&memprof_api_v1);
+#endif
     if (atomic_load(&g_state) != MEMPROF_STATE_ACTIVE)
         return;
     int saved = t_guard;

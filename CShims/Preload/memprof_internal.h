@@ -134,11 +134,14 @@ struct memprof_thread {
      * been allocated elsewhere, so it can go negative). Written only by the owner;
      * the writer sums every thread's for TICK records. Kept when the state is reused. */
     _Atomic uint64_t heap_bytes; /* two's complement: read it as int64_t */
-    /* Sample mode: bytes to the next sample point, the random state, and exact counts
-     * of every allocation and free (owner-written; summed at exit into COUNTS). */
+    /* Sample mode: bytes to the next sample point and the random state. Exact counts
+     * of every allocation and free in both modes (owner-written; summed at exit into
+     * COUNTS in sample mode, read by the in-process API). */
     int64_t bytes_until_sample;
     uint64_t rng;
     _Atomic uint64_t count_allocs, count_frees, count_bytes;
+    /* Bytes of the blocks this thread freed that memprof knew (full mode: all). */
+    _Atomic uint64_t count_freed_bytes;
     struct memprof_unwind_cache unwind;
 };
 
@@ -158,6 +161,10 @@ static inline void memprof_tick_event(struct memprof_thread *t) {
 /* Returns the calling thread's state, creating it on first use; NULL if tracing
  * cannot go on. Call only with t_guard set. */
 struct memprof_thread *memprof_thread_self(void) MEMPROF_HIDDEN;
+
+/* Calls fn for every thread state ever created (exited threads' included), under
+ * the writer's queue lock. */
+void memprof_threads_foreach(void (*fn)(struct memprof_thread *t, void *ctx), void *ctx) MEMPROF_HIDDEN;
 
 /* Ensures `need` bytes are free in the thread's buffer (flushing it to the writer
  * queue when not) and returns the write position, or NULL if tracing stopped. */
@@ -218,6 +225,12 @@ static inline void memprof_bump(_Atomic uint64_t *c, uint64_t by) {
  * the stack table is full (tracing then stops). Lock-free on the common path. */
 uint32_t memprof_stack_current(struct memprof_thread *t, const struct memprof_regs *regs) MEMPROF_HIDDEN;
 
+/* One more than the largest stack id handed out so far. */
+uint32_t memprof_stack_id_limit(void) MEMPROF_HIDDEN;
+/* Copies up to `capacity` return addresses of stack `id`, innermost first; returns
+ * how many (0 for an unknown id). */
+int memprof_stack_frames(uint32_t id, uint64_t *frames, int capacity) MEMPROF_HIDDEN;
+
 /* Emits the module map as MODULE records of a new generation into t's buffer if
  * the set of loaded modules changed since the last call (or on the first call). */
 void memprof_modules_refresh(struct memprof_thread *t) MEMPROF_HIDDEN;
@@ -226,15 +239,20 @@ void memprof_modules_refresh(struct memprof_thread *t) MEMPROF_HIDDEN;
 
 /* The in-process table of live heap blocks: address -> (size, stack id, flags).
  * Striped spinlocks; no global lock. An entry's packed word holds the size (39
- * bits), an "ignored by the leak check" flag, and the stack id (24 bits). */
+ * bits), three flags, and the stack id (22 bits): "ignored by the leak check", and
+ * "allocated during an in-process leak check" by the checking thread or by another
+ * one (memprof_api.c). */
 #define MEMPROF_LIVE_SIZE_BITS 39
 #define MEMPROF_LIVE_IGNORED (1ull << MEMPROF_LIVE_SIZE_BITS)
-#define MEMPROF_LIVE_STACK_SHIFT (MEMPROF_LIVE_SIZE_BITS + 1)
+#define MEMPROF_LIVE_CHECK_OWN (1ull << (MEMPROF_LIVE_SIZE_BITS + 1))
+#define MEMPROF_LIVE_CHECK_OTHER (1ull << (MEMPROF_LIVE_SIZE_BITS + 2))
+#define MEMPROF_LIVE_STACK_SHIFT (MEMPROF_LIVE_SIZE_BITS + 3)
 static inline uint64_t memprof_live_size(uint64_t packed) { return packed & (MEMPROF_LIVE_IGNORED - 1); }
 static inline uint32_t memprof_live_stack(uint64_t packed) { return (uint32_t)(packed >> MEMPROF_LIVE_STACK_SHIFT); }
 static inline int memprof_live_ignored(uint64_t packed) { return (packed & MEMPROF_LIVE_IGNORED) != 0; }
 
-int memprof_live_insert(uintptr_t addr, uint64_t size, uint32_t stack) MEMPROF_HIDDEN;
+/* Adds a block; `flags` are MEMPROF_LIVE_CHECK_* bits. */
+int memprof_live_insert(uintptr_t addr, uint64_t size, uint32_t stack, uint64_t flags) MEMPROF_HIDDEN;
 /* Removes addr; returns 1 and fills size/stack if it was live, else 0. */
 int memprof_live_remove(uintptr_t addr, uint64_t *size, uint32_t *stack) MEMPROF_HIDDEN;
 /* Sets the ignored flag of the live block starting at addr; 1 if found, else 0. */
@@ -244,6 +262,8 @@ void memprof_live_foreach(void (*fn)(uintptr_t addr, uint64_t size, uint32_t sta
                           void *ctx) MEMPROF_HIDDEN;
 /* The same, with the entry's packed word. */
 void memprof_live_foreach_packed(void (*fn)(uintptr_t addr, uint64_t packed, void *ctx), void *ctx) MEMPROF_HIDDEN;
+/* Clears `flags` in every entry. */
+void memprof_live_clear(uint64_t flags) MEMPROF_HIDDEN;
 /* Blocks in the table now. */
 size_t memprof_live_count(void) MEMPROF_HIDDEN;
 
@@ -253,6 +273,8 @@ typedef void (*memprof_range_fn)(uintptr_t lo, uintptr_t hi, void *ctx);
 void memprof_live_ranges(memprof_range_fn fn, void *ctx) MEMPROF_HIDDEN;
 void memprof_writer_ranges(memprof_range_fn fn, void *ctx) MEMPROF_HIDDEN;
 void memprof_stack_ranges(memprof_range_fn fn, void *ctx) MEMPROF_HIDDEN;
+/* The stacks of threads that have exited, as far as memprof knew them. */
+void memprof_dead_thread_stacks(memprof_range_fn fn, void *ctx) MEMPROF_HIDDEN;
 
 /* ---- leak classification (memprof_leaks.c) ------------------------------------ */
 
@@ -272,17 +294,36 @@ struct memprof_leak_result {
 
 /* Classifies every live block with a conservative scan (see memprof_leaks.c). The
  * caller's stack is scanned from caller_sp up, and caller_regs are roots; thread
- * skip_tid (memprof's writer) is not stopped. Call with t_guard set and recording
- * off (hooks pass through), never from two threads at once. Returns 0 and fills
- * `out` (release it with memprof_leaks_release), or -1 when the allocator behind
- * memprof is not glibc's or memory ran out. */
-int memprof_leaks_classify(uintptr_t caller_sp, const uintptr_t *caller_regs, int nregs, pid_t skip_tid,
+ * skip_tid (memprof's writer) is not stopped. With swift_refs, a word's top byte
+ * is cleared before it is looked up (Swift keeps tag bits there). Call with t_guard
+ * set and recording off (hooks pass through or wait), never from two threads at
+ * once. Returns 0 and fills `out` (release it with memprof_leaks_release), or -1
+ * when the allocator behind memprof is not glibc's or memory ran out. */
+int memprof_leaks_classify(uintptr_t caller_sp, const uintptr_t *caller_regs, int nregs, pid_t skip_tid, int swift_refs,
                            struct memprof_leak_result *out) MEMPROF_HIDDEN;
 void memprof_leaks_release(struct memprof_leak_result *r) MEMPROF_HIDDEN;
 /* Non-zero while a scan runs; pass-through hooks then wait (memprof_leaks_wait), so
  * no block is freed under the scanner. */
 extern _Atomic int g_leak_scanning MEMPROF_HIDDEN;
 void memprof_leaks_wait(void) MEMPROF_HIDDEN;
+/* Captures the callee-saved registers into uintptr_t r[6]: at the top of a function
+ * called from the program they still hold the caller's values, which may be the
+ * only pointers to some blocks. */
+#define CAPTURE_CALLEE_SAVED(r)                                                                                        \
+    uintptr_t r[6];                                                                                                    \
+    __asm__ volatile("mov %%rbx, 0(%0)\n\tmov %%rbp, 8(%0)\n\tmov %%r12, 16(%0)\n\t"                                   \
+                     "mov %%r13, 24(%0)\n\tmov %%r14, 32(%0)\n\tmov %%r15, 40(%0)"                                     \
+                     :                                                                                                 \
+                     : "r"(r)                                                                                          \
+                     : "memory")
+
+/* ---- the in-process API (memprof_api.c) --------------------------------------------- */
+
+/* Non-zero while an in-process leak check runs: new blocks get check flags. */
+extern _Atomic int g_check_active MEMPROF_HIDDEN;
+/* The MEMPROF_LIVE_CHECK_* flag for a block thread t allocates during a check. */
+uint64_t memprof_check_flags(struct memprof_thread *t) MEMPROF_HIDDEN;
+
 /* The writer thread's id (0 before it runs). */
 pid_t memprof_writer_tid(void) MEMPROF_HIDDEN;
 

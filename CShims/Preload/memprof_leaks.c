@@ -112,8 +112,9 @@ static struct {
     uint8_t *state;
     uint32_t *work; /* the mark stack */
     size_t n, nwork, work_cap;
-    uintptr_t min, max; /* [min, max): every block lies inside */
-    int glibc;          /* chunk headers can be read (glibc malloc) */
+    uintptr_t min, max;  /* [min, max): every block lies inside */
+    int glibc;           /* chunk headers can be read (glibc malloc) */
+    uintptr_t word_mask; /* applied to every candidate pointer */
 } g_heap;
 
 static void copy_block(uintptr_t addr, uint64_t packed, void *ctx) {
@@ -224,6 +225,7 @@ static int build_pages(void) {
 
 /* The block containing v (its start, or inside it), or -1. */
 static inline ptrdiff_t find_block(uintptr_t v) {
+    v &= g_heap.word_mask;
     if (v < g_heap.min || v >= g_heap.max)
         return -1;
     uintptr_t page = v >> 12;
@@ -273,7 +275,7 @@ static inline void mark(uintptr_t v, int definite) {
     uint8_t now = g_heap.state[i];
     if (now == REACHABLE)
         return;
-    uint8_t next = (definite && v == g_heap.addr[i]) ? REACHABLE : POSSIBLE;
+    uint8_t next = (definite && (v & g_heap.word_mask) == g_heap.addr[i]) ? REACHABLE : POSSIBLE;
     if (next > now) {
         g_heap.state[i] = next;
         push((size_t)i);
@@ -436,6 +438,7 @@ static int stop_world(pid_t skip, struct sigaction *old) {
                 if (tid <= 0 || tid == self || tid == skip || n == MAX_STOPPED)
                     continue;
                 g_stw[n].tid = tid;
+                g_stw[n].sp = 0;
                 atomic_store(&g_stw[n].state, STW_SENT);
                 atomic_store(&g_stw_count, n + 1);
             }
@@ -633,6 +636,7 @@ static void scan_mappings(const struct root_ctx *ctx) {
  * user part (its header is not a root). */
 static void add_own_ranges(uintptr_t lo, uintptr_t hi, void *ctx) { ranges_add(ctx, lo, hi); }
 
+#ifndef MEMPROF_LINKED
 static int self_segments(struct dl_phdr_info *info, size_t size, void *data) {
     (void)size;
     uintptr_t here = (uintptr_t)&self_segments;
@@ -655,12 +659,29 @@ static int self_segments(struct dl_phdr_info *info, size_t size, void *data) {
     }
     return 1;
 }
+#endif
+
+struct dead_ctx {
+    struct ranges *skip;
+    uintptr_t caller_sp;
+};
+
+static void skip_dead_stack(uintptr_t lo, uintptr_t hi, void *ctx) {
+    struct dead_ctx *d = ctx;
+    if (d->caller_sp >= lo && d->caller_sp < hi)
+        return;
+    int count = atomic_load(&g_stw_count);
+    for (int i = 0; i < count; i++)
+        if (g_stw[i].sp >= lo && g_stw[i].sp < hi)
+            return;
+    ranges_add(d->skip, lo, hi);
+}
 
 /* ---- the whole pass ------------------------------------------------------------------ */
 
 _Atomic int g_leak_scanning;
 
-int memprof_leaks_classify(uintptr_t caller_sp, const uintptr_t *caller_regs, int nregs, pid_t skip_tid,
+int memprof_leaks_classify(uintptr_t caller_sp, const uintptr_t *caller_regs, int nregs, pid_t skip_tid, int swift_refs,
                            struct memprof_leak_result *out) {
     memset(out, 0, sizeof *out);
     /* Which allocator is behind us: the chunk rules are glibc's. */
@@ -669,7 +690,11 @@ int memprof_leaks_classify(uintptr_t caller_sp, const uintptr_t *caller_regs, in
     if (!real || !dladdr(real, &dli) || !dli.dli_fname || !strstr(dli.dli_fname, "libc.so"))
         return -1;
     struct ranges own = {0};
+#ifndef MEMPROF_LINKED
+    /* A preload's own data is not a root. Linked into the program, memprof's module
+     * is the program's, whose data is. */
     dl_iterate_phdr(self_segments, &own); /* before stopping anyone: it takes a loader lock */
+#endif
 
     atomic_store(&g_leak_scanning, 1);
     struct sigaction old;
@@ -681,6 +706,7 @@ int memprof_leaks_classify(uintptr_t caller_sp, const uintptr_t *caller_regs, in
     size_t n = memprof_live_count();
     g_heap.n = n;
     g_heap.glibc = 1;
+    g_heap.word_mask = swift_refs ? ~(0xffull << 56) : ~(uintptr_t)0;
     if ((n == 0 || (area_get(&a_addr, n * sizeof *g_heap.addr) && area_get(&a_info, n * sizeof *g_heap.info) &&
                     area_get(&a_state, n) && area_get(&a_work, 2 * n * sizeof *g_heap.work)))) {
         g_heap.addr = a_addr.p;
@@ -718,6 +744,11 @@ int memprof_leaks_classify(uintptr_t caller_sp, const uintptr_t *caller_regs, in
             memprof_writer_ranges(add_own_ranges, &own);
             memprof_stack_ranges(add_own_ranges, &own);
             add_own_ranges((uintptr_t)g_stw, (uintptr_t)g_stw + MAX_STOPPED * sizeof *g_stw, &own);
+            /* glibc keeps the stacks of exited threads mapped for reuse, with the stale
+             * pointers of their last frames: not roots, unless a live thread runs there
+             * now (memcheck, too, counts a dead thread's stack as inaccessible). */
+            struct dead_ctx dead = {&own, caller_sp};
+            memprof_dead_thread_stacks(skip_dead_stack, &dead);
             ranges_sort(&own);
 
             /* Ignored blocks are roots. */

@@ -7,8 +7,8 @@
  *
  * 64 stripes, each an open-addressing (linear probing) table behind its own
  * spinlock, grown by doubling into a fresh mmap. Deletion shifts entries back, so
- * there are no tombstones. An entry is 16 bytes: the address, and the packed size
- * (39 bits), ignored flag and stack id (24 bits) of memprof_internal.h.
+ * there are no tombstones. An entry is 16 bytes: the address, and the packed size,
+ * flags and stack id of memprof_internal.h.
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -21,7 +21,7 @@
 #define STRIPES (1u << STRIPE_BITS)
 #define SIZE_MASK (MEMPROF_LIVE_IGNORED - 1)
 
-_Static_assert(MEMPROF_STACK_TABLE_BITS <= 24, "stack ids must fit the 24 bits an entry keeps");
+_Static_assert(MEMPROF_STACK_TABLE_BITS <= 64 - MEMPROF_LIVE_STACK_SHIFT, "stack ids must fit the bits an entry keeps");
 
 struct entry {
     uintptr_t addr; /* 0 = empty */
@@ -77,7 +77,7 @@ static int grow(struct stripe *s) {
     return 0;
 }
 
-int memprof_live_insert(uintptr_t addr, uint64_t size, uint32_t stack) {
+int memprof_live_insert(uintptr_t addr, uint64_t size, uint32_t stack, uint64_t flags) {
     uint64_t h = mix(addr);
     struct stripe *s = &g_stripes[h >> (64 - STRIPE_BITS)];
     lock(s);
@@ -95,7 +95,7 @@ int memprof_live_insert(uintptr_t addr, uint64_t size, uint32_t stack) {
     /* An address already present means its free went unseen (e.g. freed by an
      * allocator function we do not interpose); the new block replaces it. */
     s->slots[i].addr = addr;
-    s->slots[i].packed = (size > SIZE_MASK ? SIZE_MASK : size) | ((uint64_t)stack << MEMPROF_LIVE_STACK_SHIFT);
+    s->slots[i].packed = (size > SIZE_MASK ? SIZE_MASK : size) | flags | ((uint64_t)stack << MEMPROF_LIVE_STACK_SHIFT);
     unlock(s);
     return 0;
 }
@@ -158,6 +158,18 @@ void memprof_live_foreach_packed(void (*fn)(uintptr_t, uint64_t, void *), void *
             for (uint32_t i = 0; i <= s->mask; i++)
                 if (s->slots[i].addr)
                     fn(s->slots[i].addr, s->slots[i].packed, ctx);
+        }
+        unlock(s);
+    }
+}
+
+void memprof_live_clear(uint64_t flags) {
+    for (uint32_t k = 0; k < STRIPES; k++) {
+        struct stripe *s = &g_stripes[k];
+        lock(s);
+        if (s->slots) {
+            for (uint32_t i = 0; i <= s->mask; i++)
+                s->slots[i].packed &= ~flags;
         }
         unlock(s);
     }

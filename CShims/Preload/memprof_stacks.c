@@ -41,6 +41,8 @@ struct stack_slot {
 #define STACK_ARENA_SIZE (1ull << 30)
 
 static struct stack_slot *g_stack_slots;
+/* id -> slot, for the in-process API (address space only, like the table). */
+static struct stack_slot **g_stack_by_id;
 static uint8_t *g_stack_arena;
 static _Atomic size_t g_stack_arena_used;
 static _Atomic uint32_t g_next_stack_id = 1;
@@ -79,9 +81,10 @@ static int stacks_ready(void) {
     if (!atomic_load(&ready)) {
         g_stack_slots = memprof_map(sizeof(struct stack_slot) * STACK_TABLE_SIZE, 1);
         g_stack_arena = memprof_map(STACK_ARENA_SIZE, 1);
+        g_stack_by_id = memprof_map(sizeof *g_stack_by_id * STACK_TABLE_SIZE, 1);
         dl_iterate_phdr(find_self, NULL);
         unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-        if (g_stack_slots && g_stack_arena)
+        if (g_stack_slots && g_stack_arena && g_stack_by_id)
             atomic_store_explicit(&ready, 1, memory_order_release);
     }
     pthread_mutex_unlock(&lock);
@@ -105,14 +108,21 @@ static void emit_stack(struct memprof_thread *t, uint32_t id, uint32_t generatio
     memprof_commit(t, w);
 }
 
-/* The slow path: libunwind, dropping memprof's own frames (record, hook); stores the
- * frames outermost first. */
-static int unwind_with_libunwind(uintptr_t *outer) {
+/* The slow path: libunwind, dropping memprof's own frames (record, hook): those
+ * up to the hook's return address, regs->ip. When that is not found (a frame
+ * libunwind could not step), the frames in memprof's own code, which a preload
+ * keeps apart from the program's. Stores the frames outermost first. */
+static int unwind_with_libunwind(const struct memprof_regs *regs, uintptr_t *outer) {
     void *raw[MEMPROF_MAX_FRAMES + 8];
     int n = unw_backtrace(raw, MEMPROF_MAX_FRAMES + 8);
     int skip = 0;
-    while (skip < n && (uintptr_t)raw[skip] >= g_self_start && (uintptr_t)raw[skip] < g_self_end)
+    while (skip < n && (uintptr_t)raw[skip] != regs->ip)
         skip++;
+    if (skip == n) {
+        skip = 0;
+        while (skip < n && (uintptr_t)raw[skip] >= g_self_start && (uintptr_t)raw[skip] < g_self_end)
+            skip++;
+    }
     n -= skip;
     if (n > MEMPROF_MAX_FRAMES)
         n = MEMPROF_MAX_FRAMES;
@@ -137,7 +147,7 @@ uint32_t memprof_stack_current(struct memprof_thread *t, const struct memprof_re
         return c->stack_id = intern(t, c->ip, c->n, h);
     }
     uintptr_t outer[MEMPROF_MAX_FRAMES];
-    int n = unwind_with_libunwind(outer);
+    int n = unwind_with_libunwind(regs, outer);
     return intern(t, outer, n, memprof_hash_frames(outer, n));
 }
 
@@ -183,6 +193,7 @@ static uint32_t intern(struct memprof_thread *t, const uintptr_t *frames, int n,
             /* Write the record before publishing: anyone who then uses the id from
              * this thread's point of view sees it defined earlier in our stream. */
             emit_stack(t, id, generation, frames, n);
+            g_stack_by_id[id] = s;
             atomic_store_explicit(&s->id, id, memory_order_release);
             return id;
         }
@@ -197,6 +208,20 @@ static uint32_t intern(struct memprof_thread *t, const uintptr_t *frames, int n,
     }
     memprof_fail("stack table full", 0);
     return 0;
+}
+
+uint32_t memprof_stack_id_limit(void) { return atomic_load(&g_next_stack_id); }
+
+int memprof_stack_frames(uint32_t id, uint64_t *frames, int capacity) {
+    if (!g_stack_by_id || id == 0 || id >= atomic_load(&g_next_stack_id))
+        return 0;
+    struct stack_slot *s = g_stack_by_id[id];
+    if (!s || atomic_load_explicit(&s->id, memory_order_acquire) != id)
+        return 0;
+    int n = (int)s->nframes < capacity ? (int)s->nframes : capacity;
+    for (int i = 0; i < n; i++)
+        frames[i] = s->frames[s->nframes - 1 - (uint32_t)i];
+    return n;
 }
 
 /* ---- the module map ------------------------------------------------------------- */
@@ -309,4 +334,6 @@ void memprof_stack_ranges(memprof_range_fn fn, void *ctx) {
         fn((uintptr_t)g_stack_slots, (uintptr_t)(g_stack_slots + STACK_TABLE_SIZE), ctx);
     if (g_stack_arena)
         fn((uintptr_t)g_stack_arena, (uintptr_t)g_stack_arena + STACK_ARENA_SIZE, ctx);
+    if (g_stack_by_id)
+        fn((uintptr_t)g_stack_by_id, (uintptr_t)(g_stack_by_id + STACK_TABLE_SIZE), ctx);
 }

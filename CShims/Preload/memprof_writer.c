@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -131,8 +132,17 @@ static struct memprof_buffer *buffer_get(uint8_t kind, uint32_t thread) {
     return b;
 }
 
+/* Linked into a program with no MEMPROF_OUTPUT: nothing is written. The live table,
+ * stacks and counts serve the in-process API; full buffers are recycled. */
+static int g_in_memory;
+
 /* Call with g_queue_lock held. */
 static void enqueue(struct memprof_buffer *b) {
+    if (g_in_memory) {
+        b->next = g_free_buffers;
+        g_free_buffers = b;
+        return;
+    }
     b->next = NULL;
     if (g_queue_tail)
         g_queue_tail->next = b;
@@ -276,6 +286,13 @@ struct memprof_thread *memprof_thread_self(void) {
     t_self = t;
     pthread_setspecific(g_thread_key, t);
     return t;
+}
+
+void memprof_threads_foreach(void (*fn)(struct memprof_thread *t, void *ctx), void *ctx) {
+    pthread_mutex_lock(&g_queue_lock);
+    for (struct memprof_thread *t = g_threads; t; t = t->next_all)
+        fn(t, ctx);
+    pthread_mutex_unlock(&g_queue_lock);
 }
 
 /* ---- the file ----------------------------------------------------------------------- */
@@ -484,6 +501,12 @@ void memprof_writer_ranges(memprof_range_fn fn, void *ctx) {
         fn(g_writer_stack_lo, g_writer_stack_hi, ctx);
 }
 
+void memprof_dead_thread_stacks(memprof_range_fn fn, void *ctx) {
+    for (struct memprof_thread *t = g_threads; t; t = t->next_all)
+        if (!t->buf && t->stack_hi)
+            fn(t->stack_lo, t->stack_hi, ctx);
+}
+
 static void *writer_main(void *arg) {
     (void)arg;
     t_guard = 1; /* nothing this thread allocates is the program's */
@@ -540,7 +563,7 @@ static void *writer_main(void *arg) {
 
 void memprof_writer_start(void) {
     pthread_mutex_lock(&g_queue_lock);
-    int start = !g_writer_started && atomic_load(&g_state) == MEMPROF_STATE_ACTIVE;
+    int start = !g_writer_started && !g_in_memory && atomic_load(&g_state) == MEMPROF_STATE_ACTIVE;
     if (start) {
         pthread_condattr_t attr;
         pthread_condattr_init(&attr);
@@ -651,6 +674,12 @@ int memprof_output_open(void) {
     const char *path = getenv("MEMPROF_OUTPUT");
     char name[4200];
     int fd;
+#ifdef MEMPROF_LINKED
+    if (!path || !*path) {
+        g_in_memory = 1;
+        return pthread_key_create(&g_thread_key, thread_exit) == 0 ? 0 : -1;
+    }
+#endif
     if (path && *path) {
         /* `memprof run` created this file empty. The first process to lock it owns
          * it; programs that this one execs inherit LD_PRELOAD and find it taken. */
@@ -752,16 +781,6 @@ static int leak_check_wanted(void) {
     return !v || !(strcmp(v, "0") == 0 || strcmp(v, "no") == 0 || strcmp(v, "off") == 0);
 }
 
-/* Captures the callee-saved registers: at the top of memprof_finish they still hold
- * the caller's values, which may be the only pointers to some blocks. */
-#define CAPTURE_CALLEE_SAVED(r)                                                                                        \
-    uintptr_t r[6];                                                                                                    \
-    __asm__ volatile("mov %%rbx, 0(%0)\n\tmov %%rbp, 8(%0)\n\tmov %%r12, 16(%0)\n\t"                                   \
-                     "mov %%r13, 24(%0)\n\tmov %%r14, 32(%0)\n\tmov %%r15, 40(%0)"                                     \
-                     :                                                                                                 \
-                     : "r"(r)                                                                                          \
-                     : "memory")
-
 void memprof_finish(uint64_t end_flags) {
     CAPTURE_CALLEE_SAVED(caller_regs);
     /* The caller's frames start above ours (the preload keeps frame pointers). */
@@ -769,8 +788,14 @@ void memprof_finish(uint64_t end_flags) {
     /* A vfork child shares our memory: it must not end the parent's trace. */
     if (g_pid == 0 || getpid() != g_pid)
         return;
+    /* An in-process leak check is scanning (this thread could not be stopped): the
+     * trace ends after it. */
+    while (atomic_load(&g_state) == MEMPROF_STATE_SCANNING)
+        syscall(SYS_futex, &g_state, FUTEX_WAIT_PRIVATE, MEMPROF_STATE_SCANNING, NULL, NULL, 0);
     int expected = MEMPROF_STATE_ACTIVE;
     if (!atomic_compare_exchange_strong(&g_state, &expected, MEMPROF_STATE_FINISHED))
+        return;
+    if (g_in_memory)
         return;
     int saved = t_guard;
     t_guard = 1;
@@ -782,7 +807,7 @@ void memprof_finish(uint64_t end_flags) {
     struct memprof_leak_result leaks;
     memset(&leaks, 0, sizeof leaks);
     int classified = !(end_flags & MEMPROF_END_VIA_EXEC) && g_mode == MEMPROF_MODE_FULL && leak_check_wanted() &&
-                     memprof_leaks_classify(caller_sp, caller_regs, 6, memprof_writer_tid(), &leaks) == 0;
+                     memprof_leaks_classify(caller_sp, caller_regs, 6, memprof_writer_tid(), 0, &leaks) == 0;
 
     pthread_mutex_lock(&g_queue_lock);
     /* Copy out what each thread has committed; owners may still be appending. */

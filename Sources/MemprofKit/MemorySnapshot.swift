@@ -10,9 +10,8 @@
 /// ```
 ///
 /// A snapshot is built from independent parts, each with its own `current()`;
-/// ``capture()`` takes them all. New parts (such as live blocks by allocation site,
-/// once the preload offers them in process) join as further optional properties and
-/// `init` parameters with defaults, so existing callers keep compiling.
+/// ``capture()`` takes them all. Live blocks by allocation site need memprof's
+/// interposer in the process: ``capture(includingSites:)``.
 public struct MemorySnapshot: Sendable, Hashable {
     /// The kernel's figures: RSS and virtual size.
     public var process: ProcessMemory
@@ -20,10 +19,15 @@ public struct MemorySnapshot: Sendable, Hashable {
     /// glibc's nor jemalloc (see ``HeapUsage/current()``).
     public var heap: HeapUsage?
 
+    /// Live heap blocks by allocation site, largest first; nil unless captured with
+    /// `includingSites: true`.
+    public var sites: [SiteUsage]?
+
     /// A snapshot of the given parts.
-    public init(process: ProcessMemory, heap: HeapUsage?) {
+    public init(process: ProcessMemory, heap: HeapUsage?, sites: [SiteUsage]? = nil) {
         self.process = process
         self.heap = heap
+        self.sites = sites
     }
 
     /// The calling process's memory now.
@@ -33,5 +37,14 @@ public struct MemorySnapshot: Sendable, Hashable {
     /// lock (microseconds, up to milliseconds with many threads).
     public static func capture() throws(MemorySnapshotError) -> MemorySnapshot {
         MemorySnapshot(process: try ProcessMemory.current(), heap: try HeapUsage.current())
+    }
+
+    /// The calling process's memory now, with every live heap block summed by
+    /// allocation site when `includingSites` (which needs memprof's interposer in the
+    /// process: it knows each block's stack; throws ``MemprofError`` without it).
+    public static func capture(includingSites: Bool) throws -> MemorySnapshot {
+        var snapshot = try capture()
+        if includingSites { snapshot.sites = try SiteUsage.current() }
+        return snapshot
     }
 }

@@ -21,7 +21,7 @@ import Testing
         #expect(!result.stdout.contains("libstdc++"))
     }
 
-    @Test func exportsOnlyTheAllocatorEntryPointsAndTheIgnoreCall() throws {
+    @Test func exportsOnlyTheAllocatorEntryPointsTheIgnoreCallAndTheAPITable() throws {
         let result = try Harness.run(["/usr/bin/nm", "-D", "--defined-only", Harness.preload.path])
         let symbols = Set(
             result.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) })
@@ -32,6 +32,8 @@ import Testing
             "execve", "execv", "execvp", "execvpe", "execl", "execlp", "execle", "fexecve",
             // The program's way to tell the leak check a block is not a leak.
             "memprof_ignore_object",
+            // The in-process API's table, which MemprofKit finds with dlsym.
+            "memprof_api_v1",
         ]
         #expect(symbols == expected)
     }

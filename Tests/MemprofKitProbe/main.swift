@@ -4,7 +4,8 @@
 // test process uses glibc's malloc. So MemprofKitTests runs this program, with and
 // without LD_PRELOAD=libjemalloc.so.2, and checks what it prints: one JSON object
 // with MemprofKit's figures before and after allocating 64 MiB in 64 KiB blocks,
-// after freeing them, and after a purge; plus the messages of errors it provokes.
+// after freeing them, and after a purge; plus the messages of errors it provokes
+// (among them the in-process checks', since this program has no interposer).
 // It asserts nothing itself, so a test failure shows every figure.
 
 import MemprofKit
@@ -109,6 +110,9 @@ func run() throws -> JSON {
         members.append(("current_error", .string(error.description)))
     }
     members.append(("serves_malloc", jemalloc.map { .bool($0.servesMalloc) } ?? .null))
+    // This program does not link memprof's interposer: the in-process checks must say so.
+    members.append(("leak_check_error", errorText { _ = try LeakCheck.run {} }))
+    members.append(("count_error", errorText { _ = try Allocations.count {} }))
 
     var snapshots: [(String, JSON)] = []
     var stats: [(String, JSON)] = []

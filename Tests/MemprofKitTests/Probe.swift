@@ -12,6 +12,8 @@ enum Probe {
     struct Report: Decodable, Sendable {
         var allocationBytes: Int
         var currentError: String?
+        var leakCheckError: String?
+        var countError: String?
         var servesMalloc: Bool?
         var snapshots: Moments<Snapshot>
         var stats: Moments<Statistics>?

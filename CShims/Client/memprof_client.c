@@ -1,0 +1,82 @@
+/*
+ * memprof — the Swift library's side of memprof_api.h: finding the interposer's
+ * table, and the module map for symbolizing stacks in-process.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "memprof_api.h"
+
+static _Atomic(const struct memprof_api_v1 *) g_registered;
+
+void memprof_client_register(const struct memprof_api_v1 *api) { atomic_store(&g_registered, api); }
+
+const struct memprof_api_v1 *memprof_client_api(void) {
+    const struct memprof_api_v1 *api = atomic_load(&g_registered);
+    if (api)
+        return api;
+    /* A preloaded libmemprof.so exports its table. */
+    return dlsym(RTLD_DEFAULT, "memprof_api_v1");
+}
+
+struct modules_ctx {
+    void (*fn)(const struct memprof_client_module *, void *);
+    void *ctx;
+};
+
+static int visit_module(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    struct modules_ctx *c = data;
+    struct memprof_client_module m;
+    memset(&m, 0, sizeof m);
+    m.path = info->dlpi_name ? info->dlpi_name : "";
+    m.load_bias = info->dlpi_addr;
+    uint64_t segments[3 * 64];
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && m.segment_count < 64) {
+            uint64_t *s = &segments[3 * m.segment_count++];
+            s[0] = ph->p_vaddr;
+            s[1] = ph->p_memsz;
+            s[2] = ((ph->p_flags & PF_R) ? 1 : 0) | ((ph->p_flags & PF_W) ? 2 : 0) | ((ph->p_flags & PF_X) ? 4 : 0);
+        } else if (ph->p_type == PT_NOTE && !m.build_id) {
+            const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
+            const uint8_t *end = p + ph->p_memsz;
+            while (p + sizeof(ElfW(Nhdr)) <= end) {
+                const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+                const uint8_t *name = p + sizeof *nh;
+                const uint8_t *desc = name + ((nh->n_namesz + 3) & ~3u);
+                const uint8_t *next = desc + ((nh->n_descsz + 3) & ~3u);
+                if (next > end)
+                    break;
+                if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && memcmp(name, "GNU", 4) == 0) {
+                    m.build_id = desc;
+                    m.build_id_size = nh->n_descsz;
+                    break;
+                }
+                p = next;
+            }
+        }
+    }
+    m.segments = segments;
+    c->fn(&m, c->ctx);
+    return 0;
+}
+
+void memprof_client_modules(void (*fn)(const struct memprof_client_module *, void *), void *ctx) {
+    struct modules_ctx c = {fn, ctx};
+    dl_iterate_phdr(visit_module, &c);
+}
+
+/* Zeroes the stack below the caller: the frames the checked code used there may
+ * still hold pointers to its blocks, and the frames of the call that ends the check
+ * will reuse that memory without initializing all of it. */
+__attribute__((noinline)) void memprof_client_scrub_stack(void) {
+    char area[64 * 1024];
+    explicit_bzero(area, sizeof area);
+    __asm__ volatile("" : : "r"(area) : "memory");
+}

@@ -1,0 +1,90 @@
+import Foundation
+
+/// Runs `memprof-check-probe` (Tests/MemprofCheckProbe), which links memprof's
+/// interposer, on one scenario and decodes what it prints.
+///
+/// The test binary itself does not link the interposer: its suites run in parallel,
+/// and a leak check must be the only thing allocating. So each scenario runs in a
+/// process of its own — as it is (the linked interposer), under `memprof run` (the
+/// preload takes over), or with jemalloc preloaded.
+enum CheckProbe {
+    struct Output: Decodable, Sendable {
+        var interposer: String
+        var sites: [Site]?
+        var leakedBytes: Int?
+        var leakedBlocks: Int?
+        var unfreedBlocks: Int?
+        var report: String?
+        var counts: [String: Int]?
+        var error: String?
+        var innerError: String?
+
+        /// Bytes and blocks of one kind.
+        func total(_ kind: String) -> (bytes: Int, blocks: Int) {
+            (sites ?? []).filter { $0.kind == kind }.reduce((0, 0)) { ($0.0 + $1.bytes, $0.1 + $1.blocks) }
+        }
+    }
+
+    struct Site: Decodable, Sendable {
+        var kind: String
+        var blocks: Int
+        var bytes: Int
+        var location: String
+        var frames: [String]
+    }
+
+    enum How: Sendable {
+        /// The probe as built: the interposer linked in.
+        case linked
+        /// Under `memprof run -o trace`.
+        case memprofRun(trace: String)
+        /// With libjemalloc.so.2 preloaded behind the linked interposer.
+        case jemalloc
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func run(_ scenario: String, _ how: How = .linked) throws -> Output {
+        let bin = Probe.executable.deletingLastPathComponent()
+        let probe = bin.appendingPathComponent("memprof-check-probe").path
+        let process = Process()
+        var environment = ProcessInfo.processInfo.environment
+        environment["LD_PRELOAD"] = nil
+        environment["MEMPROF_OUTPUT"] = nil
+        switch how {
+        case .linked:
+            process.executableURL = URL(fileURLWithPath: probe)
+            process.arguments = [scenario]
+        case .memprofRun(let trace):
+            process.executableURL = bin.appendingPathComponent("memprof")
+            process.arguments = ["run", "-o", trace, "--", probe, scenario]
+        case .jemalloc:
+            process.executableURL = URL(fileURLWithPath: probe)
+            process.arguments = [scenario]
+            environment["LD_PRELOAD"] = try Probe.jemallocLibrary()
+        }
+        process.environment = environment
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        let out = stdout.fileHandleForReading.readDataToEndOfFile()
+        let err = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw Failure(
+                description: "memprof-check-probe \(scenario) exited with status \(process.terminationStatus): "
+                    + String(decoding: err, as: UTF8.self))
+        }
+        do {
+            return try JSONDecoder().decode(Output.self, from: out)
+        } catch {
+            throw Failure(
+                description: "memprof-check-probe \(scenario) printed no result (\(error)): "
+                    + String(decoding: out + err, as: UTF8.self))
+        }
+    }
+}
