@@ -99,6 +99,7 @@ static int resolve_real(void) {
     RESOLVE(_exit);
     RESOLVE(_Exit);
 #undef RESOLVE
+    memprof_leaks_init((void *)real_malloc);
     t_guard = saved;
     if (!real_malloc || !real_free || !real_calloc || !real_realloc || !real_posix_memalign || !real_aligned_alloc ||
         !real_memalign || !real_valloc || !real__exit) {

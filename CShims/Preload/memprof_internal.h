@@ -261,6 +261,12 @@ struct memprof_mapping {
     size_t size;
 };
 
+/* Notes, once at start-up, whether `real_malloc` (the allocator behind memprof) is
+ * glibc's, whose chunk rules the scan relies on. Call it where the real functions are
+ * resolved, with t_guard set. Not at exit: a successful dlsym there frees glibc's
+ * dlerror state, blocks of the program's that would then vanish unrecorded. */
+void memprof_leaks_init(void *real_malloc) MEMPROF_HIDDEN;
+
 /* Every live block, by address, with its leak kind (MEMPROF_LEAK_*). */
 struct memprof_leak_result {
     size_t n;

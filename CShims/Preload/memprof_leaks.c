@@ -660,13 +660,19 @@ static int self_segments(struct dl_phdr_info *info, size_t size, void *data) {
 
 _Atomic int g_leak_scanning;
 
+/* The allocator behind memprof is glibc's (memprof_leaks_init): the chunk rules hold. */
+static int g_glibc_malloc;
+
+void memprof_leaks_init(void *real_malloc) {
+    Dl_info dli;
+    g_glibc_malloc =
+        real_malloc && dladdr(real_malloc, &dli) && dli.dli_fname && strstr(dli.dli_fname, "libc.so") != NULL;
+}
+
 int memprof_leaks_classify(uintptr_t caller_sp, const uintptr_t *caller_regs, int nregs, pid_t skip_tid,
                            struct memprof_leak_result *out) {
     memset(out, 0, sizeof *out);
-    /* Which allocator is behind us: the chunk rules are glibc's. */
-    Dl_info dli;
-    void *real = dlsym(RTLD_NEXT, "malloc");
-    if (!real || !dladdr(real, &dli) || !dli.dli_fname || !strstr(dli.dli_fname, "libc.so"))
+    if (!g_glibc_malloc)
         return -1;
     struct ranges own = {0};
     dl_iterate_phdr(self_segments, &own); /* before stopping anyone: it takes a loader lock */
