@@ -129,11 +129,25 @@ static inline int recording(void) {
     return atomic_load_explicit(&g_state, memory_order_relaxed) == MEMPROF_STATE_ACTIVE && !t_guard;
 }
 
-/* A call passing through while a leak scan runs (a thread the scan could not stop)
- * waits for it: the scanner reads every live block. */
+/* A call of the program's that would pass through while the leak scan at exit runs
+ * waits for it instead (stoppable there): unrecorded, it would make the live table
+ * wrong under the scanner, and a free could unmap a block the scanner reads. */
 static inline void pass_through(void) {
-    if (MEMPROF_UNLIKELY(atomic_load_explicit(&g_leak_scanning, memory_order_relaxed)) && !t_guard)
+    if (MEMPROF_UNLIKELY(atomic_load_explicit(&g_state, memory_order_relaxed) == MEMPROF_STATE_SCANNING) && !t_guard)
         memprof_leaks_wait();
+}
+
+/* In a recorded free or realloc, between taking the block out of the live table and
+ * the real call: if the scan started meanwhile, its copy of the table may still list
+ * the block (when this thread could not be stopped in time), and the real call may
+ * unmap it. Wait for the scan to end; no memprof lock is held here, so the guard can
+ * drop meanwhile and the thread be stopped like any other. One predictable load. */
+static inline void scan_barrier(void) {
+    if (MEMPROF_UNLIKELY(atomic_load_explicit(&g_state, memory_order_relaxed) == MEMPROF_STATE_SCANNING)) {
+        t_guard = 0;
+        memprof_leaks_wait();
+        t_guard = 1;
+    }
 }
 
 /* ---- recording ---------------------------------------------------------------- */
@@ -249,6 +263,7 @@ MEMPROF_EXPORT void free(void *p) {
     }
     t_guard = 1;
     struct removed r = take_live(p);
+    scan_barrier();
     real_free(p);
     record_free(p, r.found, r.size, r.stack);
     t_guard = 0;
@@ -263,8 +278,10 @@ static void *resize(void *p, size_t size, void *(*call)(void *, size_t, size_t),
     }
     t_guard = 1;
     struct removed r = {0, 0, 0};
-    if (p)
+    if (p) {
         r = take_live(p);
+        scan_barrier();
+    }
     void *q = call(p, a, b);
     if (q) {
         if (p)
@@ -483,8 +500,10 @@ MEMPROF_EXPORT int execle(const char *path, const char *arg, ...) {
 
 static void on_fork_child(void) {
     /* The child has no writer thread and shares the parent's trace file: it is not
-     * traced (documented). Its hooks pass straight through from here on. */
-    if (atomic_load(&g_state) == MEMPROF_STATE_ACTIVE)
+     * traced (documented). Its hooks pass straight through from here on; a scan the
+     * parent was running is not the child's to wait for. */
+    int state = atomic_load(&g_state);
+    if (state == MEMPROF_STATE_ACTIVE || state == MEMPROF_STATE_SCANNING)
         atomic_store(&g_state, MEMPROF_STATE_DISABLED);
 }
 
