@@ -1,8 +1,8 @@
 import Foundation
 import Testing
 
-/// The leak-classification oracle's side of the harness: memprof's blocks not freed at
-/// exit per kind, from its JSON report, and valgrind memcheck's, from its log.
+/// The leak check's side of the harness: memprof's blocks not freed at exit per kind,
+/// from its JSON report, and valgrind memcheck's, from its log.
 extension Harness {
     /// memcheck's four kinds of blocks not freed at exit, spelled as memprof's JSON
     /// `leaks[].kind` spells them.
@@ -43,6 +43,27 @@ extension Harness {
         var program: [LeakKind: LeakTally] = [:]
         /// Thread vector blocks.
         var threadVectors: [LeakKind: Int] = [:]
+        /// Blocks no scan classified, thread vectors included: memprof's kind `unfreed`
+        /// (leak check off, sample mode, a trace that ends with an exec).
+        var unclassified = LeakTally()
+
+        /// An empty census.
+        init() {}
+
+        /// A census of the given figures, with `threads` possibly lost thread vectors (one
+        /// per thread pthread_create made that is still there).
+        init(
+            definite: LeakTally = LeakTally(), indirect: LeakTally = LeakTally(), possible: LeakTally = LeakTally(),
+            reachable: LeakTally = LeakTally(), threads: Int = 0, unclassified: LeakTally = LeakTally()
+        ) {
+            for (kind, tally) in [
+                (LeakKind.definite, definite), (.indirect, indirect), (.possible, possible), (.reachable, reachable),
+            ] where tally.blocks > 0 {
+                program[kind] = tally
+            }
+            if threads > 0 { threadVectors[.possible] = threads }
+            self.unclassified = unclassified
+        }
 
         /// The blocks of `kind`, zero when there are none.
         func tally(_ kind: LeakKind) -> LeakTally { program[kind] ?? LeakTally() }
@@ -63,16 +84,19 @@ extension Harness {
 
         /// Equal when every kind has the same figures (an absent kind is zero).
         static func == (lhs: LeakCensus, rhs: LeakCensus) -> Bool {
-            LeakKind.allCases.allSatisfy {
-                lhs.tally($0) == rhs.tally($0) && lhs.threadVectorBlocks($0) == rhs.threadVectorBlocks($0)
-            }
+            lhs.unclassified == rhs.unclassified
+                && LeakKind.allCases.allSatisfy {
+                    lhs.tally($0) == rhs.tally($0) && lhs.threadVectorBlocks($0) == rhs.threadVectorBlocks($0)
+                }
         }
 
         var description: String {
-            LeakKind.allCases.map { kind in
+            let kinds = LeakKind.allCases.map { kind in
                 let vectors = threadVectorBlocks(kind)
                 return "\(kind): \(tally(kind))" + (vectors == 0 ? "" : " + \(vectors) thread vectors")
-            }.joined(separator: "; ")
+            }
+            return (kinds + (unclassified.blocks == 0 ? [] : ["unclassified: \(unclassified)"]))
+                .joined(separator: "; ")
         }
     }
 
@@ -88,44 +112,41 @@ extension Harness {
     }
 
     /// memprof's blocks not freed at exit in `trace`, per kind: `size` and `count`
-    /// summed over `leaks.leaks[]`. Throws ``LeakCensusError/unclassifiedLeak(kind:)``
-    /// when a group has none of the four kinds, as when no scan classified the blocks.
+    /// summed over `leaks.leaks[]`; `unfreed` groups are ``LeakCensus/unclassified``.
+    /// Throws ``LeakCensusError/unknownLeakKind(_:)`` for a kind it does not know.
     static func leakCensus(ofTrace trace: String) throws -> LeakCensus {
         var census = LeakCensus()
         for leak in try leakReportJSON(trace).object("leaks")?.array("leaks") ?? [] {
             let name = leak["kind"] as? String ?? "nil"
-            guard let kind = LeakKind(rawValue: name) else { throw LeakCensusError.unclassifiedLeak(kind: name) }
             let size = try #require((leak["size"] as? NSNumber)?.intValue)
             let count = try #require((leak["count"] as? NSNumber)?.intValue)
+            let tally = LeakTally(bytes: size, blocks: count)
+            if name == "unfreed" {
+                census.unclassified += tally
+                continue
+            }
+            guard let kind = LeakKind(rawValue: name) else { throw LeakCensusError.unknownLeakKind(name) }
             let frames = leak["stack"] as? [[String: Any]] ?? []
-            census.add(
-                LeakTally(bytes: size, blocks: count), of: kind,
-                allocatedBy: frames.compactMap { $0["function"] as? String })
+            census.add(tally, of: kind, allocatedBy: frames.compactMap { $0["function"] as? String })
         }
         return census
     }
 
     /// The valgrind options of the leak oracle. Heuristics off: the semantics followed
-    /// are memcheck's plain ones (any interior pointer gives "possibly lost"). Default
-    /// suppressions off: a suppressed block would be missing from every kind, while
-    /// memprof counts it. No freeres: memprof's scan runs before libc's would.
+    /// are memcheck's plain ones (any interior pointer gives "possibly lost"), as are
+    /// memprof's. Default suppressions off: a suppressed block would be missing from
+    /// every kind, while memprof counts it.
     static let valgrindLeakOptions = [
         "--leak-check=full", "--show-leak-kinds=all", "--errors-for-leak-kinds=none",
-        "--leak-check-heuristics=none", "--default-suppressions=no", "--run-libc-freeres=no",
-        "--run-cxx-freeres=no", "--num-callers=40",
+        "--leak-check-heuristics=none", "--default-suppressions=no", "--num-callers=40",
     ]
 
-    /// Runs `command` under valgrind memcheck with ``valgrindLeakOptions`` and the same
-    /// standard streams as ``record(_:environment:in:)``, and parses its leak report.
-    static func valgrindLeaks(_ command: [String], environment: [String: String] = [:]) throws -> ValgrindLeakLog {
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("vg-\(UUID().uuidString).log")
-        defer { try? FileManager.default.removeItem(at: log) }
-        // memprof adds LD_PRELOAD and MEMPROF_OUTPUT; give valgrind's run the latter too.
-        var environment = environment
-        environment["MEMPROF_OUTPUT"] = "/dev/null"
-        try run(
-            ["/usr/bin/valgrind", "--log-file=\(log.path)"] + valgrindLeakOptions + command, environment: environment)
-        return try ValgrindLeakLog(parsing: String(contentsOf: log, encoding: .utf8))
+    /// valgrind memcheck's leak report for `command`, run with ``valgrindLeakOptions``
+    /// (see ``valgrindLog(_:_:environment:)``): its LEAK SUMMARY and its loss records.
+    static func valgrindLeakSummary(_ command: [String], environment: [String: String] = [:]) throws
+        -> ValgrindLeakLog
+    {
+        try ValgrindLeakLog(parsing: valgrindLog(valgrindLeakOptions, command, environment: environment))
     }
 }
 
@@ -232,8 +253,8 @@ struct ValgrindLeakLog: Sendable {
 
 /// Why a leak census could not be taken.
 enum LeakCensusError: Error, CustomStringConvertible {
-    /// A memprof leak group whose kind is none of the four (`unfreed`: no scan ran).
-    case unclassifiedLeak(kind: String)
+    /// A memprof leak group whose kind is none of the four, nor `unfreed`.
+    case unknownLeakKind(String)
     /// A valgrind log without a HEAP SUMMARY (valgrind did not finish), or with a
     /// summary or loss record line that does not parse.
     case unreadableValgrindLog(line: String)
@@ -242,7 +263,7 @@ enum LeakCensusError: Error, CustomStringConvertible {
 
     var description: String {
         switch self {
-        case .unclassifiedLeak(let kind): "memprof left a leak group unclassified (kind \(kind))"
+        case .unknownLeakKind(let kind): "memprof reported a leak group of an unknown kind (\(kind))"
         case .unreadableValgrindLog(let line): "cannot read valgrind's leak report at: \(line)"
         case .lossRecordsDisagree(let kind, let records, let summary):
             "valgrind's \(kind) loss records add up to \(records), its LEAK SUMMARY says \(summary)"
