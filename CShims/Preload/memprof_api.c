@@ -15,10 +15,8 @@
  * lookup. The scan at exit keeps valgrind's rules (the oracle) and does not.
  */
 #define _GNU_SOURCE
-#include <linux/futex.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "memprof_api.h"
@@ -125,8 +123,7 @@ static int api_check_end(struct memprof_check_result *out) {
         t_guard = 1;
         struct memprof_leak_result leaks;
         int scanned = memprof_leaks_classify(caller_sp, caller_regs, 6, memprof_writer_tid(), 1, &leaks) == 0;
-        atomic_store(&g_state, MEMPROF_STATE_ACTIVE);
-        syscall(SYS_futex, &g_state, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
+        memprof_leaks_end_scan(MEMPROF_STATE_ACTIVE);
         if (!scanned) {
             rc = MEMPROF_API_SCAN_FAILED;
         } else {

@@ -107,6 +107,7 @@ static int resolve_real(void) {
     RESOLVE(_exit);
     RESOLVE(_Exit);
 #undef RESOLVE
+    memprof_leaks_init((void *)real_malloc);
     t_guard = saved;
     if (!real_malloc || !real_free || !real_calloc || !real_realloc || !real_posix_memalign || !real_aligned_alloc ||
         !real_memalign || !real_valloc || !real__exit) {
@@ -147,32 +148,37 @@ static inline int recording(void) {
     return atomic_load_explicit(&g_state, memory_order_relaxed) == MEMPROF_STATE_ACTIVE && !t_guard;
 }
 
-/* The slow path of every hook, taken when recording() is false. A leak scan on
- * demand (state SCANNING) or at exit (g_leak_scanning) reads every live block: a
- * call from a thread the scan could not stop waits for it to end, so no block is
- * freed under the scanner. Returns whether to record the call after all: an
- * on-demand scan ends with recording on again. */
+/* The slow path of every hook, taken when recording() is false. While a leak scan
+ * runs (state SCANNING: at exit, or on demand for an in-process check) the program's
+ * calls wait for it instead of passing through (stoppable there): unrecorded, they
+ * would make the live table wrong under the scanner, and a free could unmap a block
+ * the scanner reads. Returns whether to record the call after all: an on-demand scan
+ * ends with recording on again. */
 static __attribute__((noinline)) int wait_for_scan(void) {
     if (t_guard)
         return 0;
-    for (;;) {
-        int state = atomic_load(&g_state);
-        if (state == MEMPROF_STATE_SCANNING)
-            syscall(SYS_futex, &g_state, FUTEX_WAIT_PRIVATE, MEMPROF_STATE_SCANNING, NULL, NULL, 0);
-        else if (atomic_load(&g_leak_scanning))
-            memprof_leaks_wait();
-        else
-            return state == MEMPROF_STATE_ACTIVE;
-    }
+    memprof_leaks_wait();
+    return recording();
 }
 
 /* Recording is off for this call, unless a scan it waited for says otherwise. */
 static inline int passing_through(void) {
-    int state = atomic_load_explicit(&g_state, memory_order_relaxed);
-    if (MEMPROF_LIKELY(state != MEMPROF_STATE_SCANNING) &&
-        MEMPROF_LIKELY(!atomic_load_explicit(&g_leak_scanning, memory_order_relaxed)))
+    if (MEMPROF_LIKELY(atomic_load_explicit(&g_state, memory_order_relaxed) != MEMPROF_STATE_SCANNING))
         return 1;
     return !wait_for_scan();
+}
+
+/* In a recorded free or realloc, between taking the block out of the live table and
+ * the real call: if the scan started meanwhile, its copy of the table may still list
+ * the block (when this thread could not be stopped in time), and the real call may
+ * unmap it. Wait for the scan to end; no memprof lock is held here, so the guard can
+ * drop meanwhile and the thread be stopped like any other. One predictable load. */
+static inline void scan_barrier(void) {
+    if (MEMPROF_UNLIKELY(atomic_load_explicit(&g_state, memory_order_relaxed) == MEMPROF_STATE_SCANNING)) {
+        t_guard = 0;
+        memprof_leaks_wait();
+        t_guard = 1;
+    }
 }
 
 /* ---- recording ---------------------------------------------------------------- */
@@ -289,6 +295,7 @@ MEMPROF_EXPORT void free(void *p) {
     }
     t_guard = 1;
     struct removed r = take_live(p);
+    scan_barrier();
     /* While an in-process leak check runs, a freed block's words could be the only
      * "pointers" to the check's blocks once the memory is reused without being
      * initialized (a collection's spare capacity): clear them. */
@@ -306,8 +313,10 @@ static void *resize(void *p, size_t size, void *(*call)(void *, size_t, size_t),
         return call(p, a, b);
     t_guard = 1;
     struct removed r = {0, 0, 0};
-    if (p)
+    if (p) {
         r = take_live(p);
+        scan_barrier();
+    }
     void *q = call(p, a, b);
     if (q) {
         if (p)
@@ -522,8 +531,10 @@ MEMPROF_EXPORT int execle(const char *path, const char *arg, ...) {
 
 static void on_fork_child(void) {
     /* The child has no writer thread and shares the parent's trace file: it is not
-     * traced (documented). Its hooks pass straight through from here on. */
-    if (atomic_load(&g_state) == MEMPROF_STATE_ACTIVE)
+     * traced (documented). Its hooks pass straight through from here on; a scan the
+     * parent was running is not the child's to wait for. */
+    int state = atomic_load(&g_state);
+    if (state == MEMPROF_STATE_ACTIVE || state == MEMPROF_STATE_SCANNING)
         atomic_store(&g_state, MEMPROF_STATE_DISABLED);
 }
 

@@ -36,7 +36,7 @@ enum {
     MEMPROF_STATE_ACTIVE = 1,   /* recording */
     MEMPROF_STATE_FINISHED = 2, /* trace closed (exit) or stopped after a failure */
     MEMPROF_STATE_DISABLED = 3, /* not tracing in this process (fork child, file taken) */
-    MEMPROF_STATE_SCANNING = 4, /* a leak scan on demand: hooks pass through, then ACTIVE again */
+    MEMPROF_STATE_SCANNING = 4, /* the leak scan at exit runs: the program's calls wait for it, then FINISHED */
 };
 extern _Atomic int g_state MEMPROF_HIDDEN;
 
@@ -283,6 +283,14 @@ struct memprof_mapping {
     size_t size;
 };
 
+/* Notes, once at start-up, whether `real_malloc` (the allocator behind memprof) is
+ * glibc's, whose chunk rules the scan relies on, and where memprof's own writable
+ * segments are. Call it where the real functions are resolved, with t_guard set. Not
+ * at exit: a successful dlsym there frees glibc's dlerror state, blocks of the
+ * program's that would then vanish unrecorded, and the loader's lock may be held by a
+ * thread waiting for the scan. */
+void memprof_leaks_init(void *real_malloc) MEMPROF_HIDDEN;
+
 /* Every live block, by address, with its leak kind (MEMPROF_LEAK_*). */
 struct memprof_leak_result {
     size_t n;
@@ -296,16 +304,20 @@ struct memprof_leak_result {
  * caller's stack is scanned from caller_sp up, and caller_regs are roots; thread
  * skip_tid (memprof's writer) is not stopped. With swift_refs, a word's top byte
  * is cleared before it is looked up (Swift keeps tag bits there). Call with t_guard
- * set and recording off (hooks pass through or wait), never from two threads at
- * once. Returns 0 and fills `out` (release it with memprof_leaks_release), or -1
+ * set, from the one thread that moved g_state from ACTIVE to SCANNING (the
+ * program's calls then wait in memprof_leaks_wait), and call memprof_leaks_end_scan
+ * after. Returns 0 and fills `out` (release it with memprof_leaks_release), or -1
  * when the allocator behind memprof is not glibc's or memory ran out. */
 int memprof_leaks_classify(uintptr_t caller_sp, const uintptr_t *caller_regs, int nregs, pid_t skip_tid, int swift_refs,
                            struct memprof_leak_result *out) MEMPROF_HIDDEN;
 void memprof_leaks_release(struct memprof_leak_result *r) MEMPROF_HIDDEN;
-/* Non-zero while a scan runs; pass-through hooks then wait (memprof_leaks_wait), so
- * no block is freed under the scanner. */
-extern _Atomic int g_leak_scanning MEMPROF_HIDDEN;
+/* Blocks while g_state is SCANNING. Hooks call it with t_guard clear (the thread can
+ * then be stopped for the scan), so that no block is allocated or freed unrecorded
+ * while the scan needs the live table exact. */
 void memprof_leaks_wait(void) MEMPROF_HIDDEN;
+/* Ends SCANNING: g_state becomes `next` (FINISHED at exit, ACTIVE after an
+ * on-demand scan) and the waiting calls go on. */
+void memprof_leaks_end_scan(int next) MEMPROF_HIDDEN;
 /* Captures the callee-saved registers into uintptr_t r[6]: at the top of a function
  * called from the program they still hold the caller's values, which may be the
  * only pointers to some blocks. */

@@ -11,11 +11,18 @@
  * to it (indirectly lost); in a cycle of lost blocks the lowest address stays
  * definite, as in memcheck.
  *
+ * The scan runs while g_state is MEMPROF_STATE_SCANNING, which the step that ends
+ * recording sets: the live table must stay exact until the scan is over, so from that
+ * step on the program's calls wait for the scan instead of passing through
+ * (memprof_leaks_wait). Unrecorded, a free would leave its block listed (taken for
+ * lost, or read after glibc unmapped it) and a malloc would put an unlisted block
+ * where a listed one was.
+ *
  * The other threads are stopped for the scan with a real-time signal whose handler
  * saves the registers and waits; a thread inside memprof's own code is asked again
  * a moment later, so nobody is stopped holding a live-table lock. A thread that
  * does not answer (the signal blocked) is not stopped: its whole stack mapping is
- * scanned, and its frees wait until the scan is over so no block vanishes under
+ * scanned, and its calls wait until the scan is over so no block vanishes under
  * the scanner.
  *
  * glibc malloc's own bookkeeping (main_arena in libc's data, the arenas' heaps)
@@ -636,9 +643,15 @@ static void scan_mappings(const struct root_ctx *ctx) {
  * user part (its header is not a root). */
 static void add_own_ranges(uintptr_t lo, uintptr_t hi, void *ctx) { ranges_add(ctx, lo, hi); }
 
+/* memprof's own writable segments (memprof_leaks_init): not roots. */
+#define MAX_SELF_SEGMENTS 8
+static struct range g_self[MAX_SELF_SEGMENTS];
+static int g_nself;
+
 #ifndef MEMPROF_LINKED
 static int self_segments(struct dl_phdr_info *info, size_t size, void *data) {
     (void)size;
+    (void)data;
     uintptr_t here = (uintptr_t)&self_segments;
     int mine = 0;
     for (int i = 0; i < info->dlpi_phnum; i++) {
@@ -649,12 +662,12 @@ static int self_segments(struct dl_phdr_info *info, size_t size, void *data) {
     }
     if (!mine)
         return 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
+    for (int i = 0; i < info->dlpi_phnum && g_nself < MAX_SELF_SEGMENTS; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W)) {
             uintptr_t start = (info->dlpi_addr + ph->p_vaddr) & ~(uintptr_t)4095;
             uintptr_t end = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz + 4095) & ~(uintptr_t)4095;
-            ranges_add(data, start, end);
+            g_self[g_nself++] = (struct range){start, end};
         }
     }
     return 1;
@@ -679,24 +692,36 @@ static void skip_dead_stack(uintptr_t lo, uintptr_t hi, void *ctx) {
 
 /* ---- the whole pass ------------------------------------------------------------------ */
 
-_Atomic int g_leak_scanning;
+/* The allocator behind memprof is glibc's (memprof_leaks_init): the chunk rules hold. */
+static int g_glibc_malloc;
+
+void memprof_leaks_init(void *real_malloc) {
+    Dl_info dli;
+    g_glibc_malloc =
+        real_malloc && dladdr(real_malloc, &dli) && dli.dli_fname && strstr(dli.dli_fname, "libc.so") != NULL;
+    g_nself = 0;
+#ifndef MEMPROF_LINKED
+    /* Linked into the program, memprof's module is the program's, whose data is a root. */
+    dl_iterate_phdr(self_segments, NULL);
+#endif
+}
 
 int memprof_leaks_classify(uintptr_t caller_sp, const uintptr_t *caller_regs, int nregs, pid_t skip_tid, int swift_refs,
                            struct memprof_leak_result *out) {
     memset(out, 0, sizeof *out);
-    /* Which allocator is behind us: the chunk rules are glibc's. */
-    Dl_info dli;
-    void *real = dlsym(RTLD_NEXT, "malloc");
-    if (!real || !dladdr(real, &dli) || !dli.dli_fname || !strstr(dli.dli_fname, "libc.so"))
+    /* Nothing here may take a lock that a thread waiting for the scan could hold (as
+     * the loader's, taken by dl_iterate_phdr, is during dlopen). */
+#ifdef MEMPROF_LINKED
+    if (!g_glibc_malloc)
         return -1;
-    struct ranges own = {0};
-#ifndef MEMPROF_LINKED
-    /* A preload's own data is not a root. Linked into the program, memprof's module
-     * is the program's, whose data is. */
-    dl_iterate_phdr(self_segments, &own); /* before stopping anyone: it takes a loader lock */
+#else
+    if (!g_glibc_malloc || !g_nself)
+        return -1;
 #endif
+    struct ranges own = {0};
+    for (int i = 0; i < g_nself; i++)
+        ranges_add(&own, g_self[i].lo, g_self[i].hi);
 
-    atomic_store(&g_leak_scanning, 1);
     struct sigaction old;
     int stopped = stop_world(skip_tid, &old);
     (void)stopped;
@@ -807,8 +832,6 @@ out:
     g_pages.slots = NULL;
     area_put(&own.mem);
     resume_world(&old);
-    atomic_store(&g_leak_scanning, 0);
-    syscall(SYS_futex, &g_leak_scanning, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
     return rc;
 }
 
@@ -820,6 +843,11 @@ void memprof_leaks_release(struct memprof_leak_result *r) {
 }
 
 void memprof_leaks_wait(void) {
-    while (atomic_load_explicit(&g_leak_scanning, memory_order_acquire))
-        syscall(SYS_futex, &g_leak_scanning, FUTEX_WAIT_PRIVATE, 1, NULL, NULL, 0);
+    while (atomic_load_explicit(&g_state, memory_order_acquire) == MEMPROF_STATE_SCANNING)
+        syscall(SYS_futex, &g_state, FUTEX_WAIT_PRIVATE, MEMPROF_STATE_SCANNING, NULL, NULL, 0);
+}
+
+void memprof_leaks_end_scan(int next) {
+    atomic_store(&g_state, next);
+    syscall(SYS_futex, &g_state, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
 }

@@ -105,9 +105,11 @@ void memprof_fail(const char *what, int err) {
             write_all_stderr(strerrordesc_np(err));
         write_all_stderr("; tracing stopped, the program continues\n");
     }
-    if (on_writer_thread())
-        atomic_store(&g_state, MEMPROF_STATE_FINISHED); /* cannot join ourselves */
-    else
+    if (on_writer_thread()) {
+        /* Cannot join ourselves. During the scan at exit its thread ends it. */
+        int expected = MEMPROF_STATE_ACTIVE;
+        atomic_compare_exchange_strong(&g_state, &expected, MEMPROF_STATE_FINISHED);
+    } else
         memprof_finish(MEMPROF_END_STOPPED);
 }
 
@@ -790,24 +792,31 @@ void memprof_finish(uint64_t end_flags) {
         return;
     /* An in-process leak check is scanning (this thread could not be stopped): the
      * trace ends after it. */
-    while (atomic_load(&g_state) == MEMPROF_STATE_SCANNING)
-        syscall(SYS_futex, &g_state, FUTEX_WAIT_PRIVATE, MEMPROF_STATE_SCANNING, NULL, NULL, 0);
-    int expected = MEMPROF_STATE_ACTIVE;
-    if (!atomic_compare_exchange_strong(&g_state, &expected, MEMPROF_STATE_FINISHED))
+    memprof_leaks_wait();
+    if (g_in_memory) {
+        /* Linked, with no trace to write: only stop recording. */
+        int active = MEMPROF_STATE_ACTIVE;
+        atomic_compare_exchange_strong(&g_state, &active, MEMPROF_STATE_FINISHED);
         return;
-    if (g_in_memory)
-        return;
-    int saved = t_guard;
-    t_guard = 1;
-
+    }
     /* Classify the blocks still allocated first, while the heap is as the program
      * left it. An exec'd image replaces the heap: there the blocks stay "unfreed",
      * as they do in sample mode (the table holds only sampled blocks, and pointers
      * through unsampled ones would be missed). */
+    int scan = !(end_flags & MEMPROF_END_VIA_EXEC) && g_mode == MEMPROF_MODE_FULL && leak_check_wanted();
+    /* Recording ends in the same step as the scan starts: the other threads' calls
+     * wait from here on rather than change the heap behind the live table's back. */
+    int expected = MEMPROF_STATE_ACTIVE;
+    if (!atomic_compare_exchange_strong(&g_state, &expected, scan ? MEMPROF_STATE_SCANNING : MEMPROF_STATE_FINISHED))
+        return;
+    int saved = t_guard;
+    t_guard = 1;
+
     struct memprof_leak_result leaks;
     memset(&leaks, 0, sizeof leaks);
-    int classified = !(end_flags & MEMPROF_END_VIA_EXEC) && g_mode == MEMPROF_MODE_FULL && leak_check_wanted() &&
-                     memprof_leaks_classify(caller_sp, caller_regs, 6, memprof_writer_tid(), 0, &leaks) == 0;
+    int classified = scan && memprof_leaks_classify(caller_sp, caller_regs, 6, memprof_writer_tid(), 0, &leaks) == 0;
+    if (scan)
+        memprof_leaks_end_scan(MEMPROF_STATE_FINISHED);
 
     pthread_mutex_lock(&g_queue_lock);
     /* Copy out what each thread has committed; owners may still be appending. */

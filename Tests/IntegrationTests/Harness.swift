@@ -89,21 +89,29 @@ enum Harness {
         return try #require(object as? [String: Any])
     }
 
-    /// valgrind's "total heap usage" figures for `command` (allocs, frees, bytes), run
-    /// with the same standard streams as ``record(_:environment:in:)``, so programs that
-    /// look at their streams (python) behave the same.
-    static func valgrindHeapUsage(_ command: [String], environment: [String: String] = [:]) throws -> (
-        allocs: Int, frees: Int, bytes: Int
-    ) {
+    /// Runs `command` under valgrind with `options` and returns valgrind's log. The
+    /// program gets the same standard streams as under ``record(_:environment:in:)``, so
+    /// programs that look at their streams (python) behave the same, and `environment`
+    /// plus the MEMPROF_OUTPUT that `memprof run` adds. No freeres: memprof's trace ends
+    /// before libc's and libstdc++'s would run.
+    static func valgrindLog(_ options: [String], _ command: [String], environment: [String: String] = [:]) throws
+        -> String
+    {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("vg-\(UUID().uuidString).log")
         defer { try? FileManager.default.removeItem(at: log) }
-        // memprof adds LD_PRELOAD and MEMPROF_OUTPUT; give valgrind's run the latter too.
         var environment = environment
         environment["MEMPROF_OUTPUT"] = "/dev/null"
         try run(
-            ["/usr/bin/valgrind", "--log-file=\(log.path)", "--run-libc-freeres=no", "--run-cxx-freeres=no"] + command,
-            environment: environment)
-        let text = try String(contentsOf: log, encoding: .utf8)
+            ["/usr/bin/valgrind", "--log-file=\(log.path)", "--run-libc-freeres=no", "--run-cxx-freeres=no"] + options
+                + command, environment: environment)
+        return try String(contentsOf: log, encoding: .utf8)
+    }
+
+    /// valgrind's "total heap usage" figures for `command` (allocs, frees, bytes).
+    static func valgrindHeapUsage(_ command: [String], environment: [String: String] = [:]) throws -> (
+        allocs: Int, frees: Int, bytes: Int
+    ) {
+        let text = try valgrindLog([], command, environment: environment)
         guard let line = text.split(separator: "\n").first(where: { $0.contains("total heap usage:") }) else {
             throw HarnessError.noValgrindSummary(text)
         }
@@ -112,53 +120,6 @@ enum Harness {
         let figures = joined.split(separator: " ").compactMap { Int($0) }
         guard figures.count == 3 else { throw HarnessError.noValgrindSummary(String(line)) }
         return (figures[0], figures[1], figures[2])
-    }
-
-    /// Bytes and blocks per leak kind in `trace`'s JSON report (every group, any kind).
-    static func leakKinds(_ trace: String) throws -> [String: (bytes: Int, blocks: Int)] {
-        let result = try run([memprof.path, "report", "--format", "json", "--top", "1000000", trace])
-        try #require(result.status == 0, "memprof report failed: \(result.stderr)")
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
-        var sums: [String: (bytes: Int, blocks: Int)] = [:]
-        for leak in json.object("leaks")?.array("leaks") ?? [] {
-            let kind = try #require(leak["kind"] as? String)
-            sums[kind, default: (0, 0)].bytes += try #require((leak["size"] as? NSNumber)?.intValue)
-            sums[kind, default: (0, 0)].blocks += try #require((leak["count"] as? NSNumber)?.intValue)
-        }
-        return sums
-    }
-
-    /// valgrind's LEAK SUMMARY for `command` (`--leak-check=full --show-leak-kinds=all`,
-    /// no freeres, like memprof which ends before them), keyed by memprof's kind names.
-    static func valgrindLeakSummary(_ command: [String], environment: [String: String] = [:]) throws -> [String: (
-        bytes: Int, blocks: Int
-    )] {
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("vg-\(UUID().uuidString).log")
-        defer { try? FileManager.default.removeItem(at: log) }
-        var environment = environment
-        environment["MEMPROF_OUTPUT"] = "/dev/null"
-        try run(
-            [
-                "/usr/bin/valgrind", "--log-file=\(log.path)", "--run-libc-freeres=no", "--run-cxx-freeres=no",
-                "--leak-check=full", "--show-leak-kinds=all", "--errors-for-leak-kinds=none",
-            ] + command, environment: environment)
-        let text = try String(contentsOf: log, encoding: .utf8)
-        let names = [
-            "definitely lost": "definite", "indirectly lost": "indirect", "possibly lost": "possible",
-            "still reachable": "reachable",
-        ]
-        var sums: [String: (bytes: Int, blocks: Int)] = [:]
-        // "==1==    definitely lost: 7,000 bytes in 3 blocks"; no summary when nothing is left.
-        for line in text.split(separator: "\n") {
-            guard let colon = line.firstIndex(of: ":"), line.contains(" bytes in ") else { continue }
-            let label = line[..<colon].split(separator: "=").last?.trimmingCharacters(in: .whitespaces) ?? ""
-            guard let kind = names[label] else { continue }
-            let figures = line[line.index(after: colon)...].replacingOccurrences(of: ",", with: "")
-                .split(separator: " ").compactMap { Int($0) }
-            guard figures.count == 2 else { throw HarnessError.noValgrindSummary(String(line)) }
-            sums[kind] = (figures[0], figures[1])
-        }
-        return sums
     }
 
     /// What valgrind adds to its program's environment (besides LD_PRELOAD). Programs size

@@ -14,11 +14,13 @@ struct LeakCheckTests {
 
     @Test func anIgnoredBlockAndWhatItPointsToAreReachable() throws {
         let trace = try Harness.record([ignoreProgram], in: directory)
-        let sums = try Harness.leakKinds(trace)
-        #expect(sums["definite"]?.bytes == 48 && sums["definite"]?.blocks == 1)
-        #expect(sums["indirect"]?.bytes == 24 && sums["indirect"]?.blocks == 1)
-        #expect(sums["reachable"]?.bytes == 72 && sums["reachable"]?.blocks == 2)
-        #expect(sums["possible"] == nil && sums["unfreed"] == nil)
+        let census = try Harness.leakCensus(ofTrace: trace)
+        #expect(
+            census
+                == Harness.LeakCensus(
+                    definite: Harness.LeakTally(bytes: 48, blocks: 1),
+                    indirect: Harness.LeakTally(bytes: 24, blocks: 1),
+                    reachable: Harness.LeakTally(bytes: 72, blocks: 2)), "\(census)")
     }
 
     @Test func theIgnoreCallSaysWhetherMemprofIsThere() throws {
@@ -35,9 +37,8 @@ struct LeakCheckTests {
         let trace = directory.appendingPathComponent("off.mprof").path
         let result = try Harness.run([Harness.memprof.path, "run", "--no-leak-check", "-o", trace, "--", ignoreProgram])
         #expect(result.status == 0)
-        let sums = try Harness.leakKinds(trace)
-        #expect(sums.keys.sorted() == ["unfreed"])
-        #expect(sums["unfreed"]?.bytes == 144 && sums["unfreed"]?.blocks == 4)
+        let census = try Harness.leakCensus(ofTrace: trace)
+        #expect(census == Harness.LeakCensus(unclassified: Harness.LeakTally(bytes: 144, blocks: 4)), "\(census)")
     }
 
     @Test func sampleModeDoesNotClassify() throws {
@@ -48,7 +49,9 @@ struct LeakCheckTests {
             Harness.memprof.path, "run", "--mode", "sample", "--sample-interval", "1", "-o", trace, "--", ignoreProgram,
         ])
         #expect(result.status == 0)
-        #expect(try Harness.leakKinds(trace).keys.sorted() == ["unfreed"])
+        let census = try Harness.leakCensus(ofTrace: trace)
+        #expect(census == Harness.LeakCensus(unclassified: census.unclassified), "\(census)")
+        #expect(census.unclassified.blocks == 4, "\(census)")
     }
 
     @Test(arguments: ["exit", "_exit", "_Exit", "return"])
@@ -56,9 +59,8 @@ struct LeakCheckTests {
         let program = Harness.examples.appendingPathComponent("exit_modes").path
         let trace = try Harness.record([program, mode], in: directory)
         // Its one block stays in a global: still reachable, whichever way it ends.
-        let sums = try Harness.leakKinds(trace)
-        #expect(sums.keys.sorted() == ["reachable"], "\(mode): \(sums)")
-        #expect(sums["reachable"]?.bytes == 777 && sums["reachable"]?.blocks == 1, "\(mode)")
+        let census = try Harness.leakCensus(ofTrace: trace)
+        #expect(census == Harness.LeakCensus(reachable: Harness.LeakTally(bytes: 777, blocks: 1)), "\(mode): \(census)")
         // Counted as a leak only when asked to.
         let all = try Harness.run([Harness.memprof.path, "report", "--format", "json", "--leak-kinds", "all", trace])
         let json = try #require(try JSONSerialization.jsonObject(with: Data(all.stdout.utf8)) as? [String: Any])

@@ -141,6 +141,23 @@ struct RecordingTests {
         #expect(json.object("trace")?["truncated"] as? Bool == false)
     }
 
+    /// A raw exit_group runs no code in the process, so the preload cannot finish the
+    /// trace: what the writer had not written yet (each thread's buffer, the last half
+    /// second of blocks) is lost. The program still ends as it would, and the report
+    /// reads what is there and says it was cut short.
+    @Test func aRawExitSyscallLeavesATraceMarkedCutShort() throws {
+        let trace = directory.appendingPathComponent("exit-syscall.mprof").path
+        let program = Harness.examples.appendingPathComponent("leaks_exit").path
+        let run = try Harness.run([Harness.memprof.path, "run", "-o", trace, "--", program, "syscall"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let report = try Harness.run([Harness.memprof.path, "report", "--format", "json", trace])
+        #expect(report.status == 0)
+        #expect(report.stderr.contains("truncated"), "stderr: \(report.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])
+        #expect(json.object("trace")?["truncated"] as? Bool == true)
+        #expect(json.object("leaks")?["recorded"] as? Bool == false)
+    }
+
     @Test func defaultOutputNameUsesProgramAndPid() throws {
         let program = Harness.examples.appendingPathComponent("exit_modes").path
         let process = Process()

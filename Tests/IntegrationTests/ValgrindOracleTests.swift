@@ -31,24 +31,6 @@ struct ValgrindOracleTests {
         #expect(valgrind.allocs == 123 && valgrind.frees == 120)
     }
 
-    /// The leak kinds of memprof's scan at exit against valgrind's leak summary: bytes and
-    /// blocks of each kind.
-    @Test(arguments: ["known_counts", "containers"])
-    func leakKindsMatchValgrind(program: String) throws {
-        let command = [Harness.examples.appendingPathComponent(program).path]
-        let trace = try Harness.record(command, environment: Harness.valgrindEnvironment, in: directory)
-        let ours = try Harness.leakKinds(trace)
-        let valgrind = try Harness.valgrindLeakSummary(command)
-        for kind in ["definite", "indirect", "possible", "reachable"] {
-            #expect(ours[kind]?.bytes ?? 0 == valgrind[kind]?.bytes ?? 0, "\(program) \(kind)")
-            #expect(ours[kind]?.blocks ?? 0 == valgrind[kind]?.blocks ?? 0, "\(program) \(kind)")
-        }
-        #expect(!ours.isEmpty, "\(program) leaves blocks allocated")
-        if program == "known_counts" {
-            #expect(ours["definite"]?.bytes == 7000 && ours["definite"]?.blocks == 3)
-        }
-    }
-
     @Test func cplusplusContainers() throws {
         try compare([Harness.examples.appendingPathComponent("containers").path])
     }
