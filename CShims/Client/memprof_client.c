@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "memprof_api.h"
+#include "memprof_build_id.h"
 
 static _Atomic(const struct memprof_api_v1 *) g_registered;
 
@@ -43,25 +44,11 @@ static int visit_module(struct dl_phdr_info *info, size_t size, void *data) {
             s[0] = ph->p_vaddr;
             s[1] = ph->p_memsz;
             s[2] = ((ph->p_flags & PF_R) ? 1 : 0) | ((ph->p_flags & PF_W) ? 2 : 0) | ((ph->p_flags & PF_X) ? 4 : 0);
-        } else if (ph->p_type == PT_NOTE && !m.build_id) {
-            const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
-            const uint8_t *end = p + ph->p_memsz;
-            while (p + sizeof(ElfW(Nhdr)) <= end) {
-                const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
-                const uint8_t *name = p + sizeof *nh;
-                const uint8_t *desc = name + ((nh->n_namesz + 3) & ~3u);
-                const uint8_t *next = desc + ((nh->n_descsz + 3) & ~3u);
-                if (next > end)
-                    break;
-                if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && memcmp(name, "GNU", 4) == 0) {
-                    m.build_id = desc;
-                    m.build_id_size = nh->n_descsz;
-                    break;
-                }
-                p = next;
-            }
         }
     }
+    size_t id_len;
+    m.build_id = memprof_find_build_id(info, &id_len);
+    m.build_id_size = (uint32_t)id_len;
     m.segments = segments;
     c->fn(&m, c->ctx);
     return 0;

@@ -25,6 +25,7 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include "memprof_build_id.h"
 #include "memprof_internal.h"
 
 /* ---- the stack table -------------------------------------------------------- */
@@ -236,31 +237,6 @@ static int read_counters(struct dl_phdr_info *info, size_t size, void *data) {
 
 static char g_exe_path[4096];
 
-static const uint8_t *find_build_id(struct dl_phdr_info *info, size_t *len) {
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_NOTE)
-            continue;
-        const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
-        const uint8_t *end = p + ph->p_memsz;
-        while (p + sizeof(ElfW(Nhdr)) <= end) {
-            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
-            const uint8_t *name = p + sizeof *nh;
-            const uint8_t *desc = name + ((nh->n_namesz + 3) & ~3u);
-            const uint8_t *next = desc + ((nh->n_descsz + 3) & ~3u);
-            if (next > end)
-                break;
-            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && memcmp(name, "GNU", 4) == 0) {
-                *len = nh->n_descsz;
-                return desc;
-            }
-            p = next;
-        }
-    }
-    *len = 0;
-    return NULL;
-}
-
 struct module_ctx {
     struct memprof_thread *t;
     uint32_t generation;
@@ -274,7 +250,7 @@ static int emit_module(struct dl_phdr_info *info, size_t size, void *data) {
         path = g_exe_path; /* the main program has an empty name */
     size_t path_len = strnlen(path, 4096);
     size_t id_len;
-    const uint8_t *id = find_build_id(info, &id_len);
+    const uint8_t *id = memprof_find_build_id(info, &id_len);
     if (id_len > 64)
         id_len = 64;
     uint8_t *w = memprof_reserve(ctx->t, 64 + path_len + id_len + (size_t)info->dlpi_phnum * 24);

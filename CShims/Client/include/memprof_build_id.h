@@ -1,0 +1,41 @@
+/*
+ * memprof — a loaded module's GNU build-id, read from its PT_NOTE segments in
+ * memory. Shared by the interposer (MODULE records) and MemprofKit's client (the
+ * in-process module map); it allocates nothing.
+ */
+#ifndef MEMPROF_BUILD_ID_H
+#define MEMPROF_BUILD_ID_H
+
+#include <elf.h>
+#include <link.h>
+#include <stdint.h>
+#include <string.h>
+
+/* The build-id of the module dl_iterate_phdr described as `info`, and its length in
+ * *len; NULL (and 0) when it has none. */
+static inline const uint8_t *memprof_find_build_id(const struct dl_phdr_info *info, size_t *len) {
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE)
+            continue;
+        const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
+        const uint8_t *end = p + ph->p_memsz;
+        while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+            const uint8_t *name = p + sizeof *nh;
+            const uint8_t *desc = name + ((nh->n_namesz + 3) & ~3u);
+            const uint8_t *next = desc + ((nh->n_descsz + 3) & ~3u);
+            if (next > end)
+                break;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && memcmp(name, "GNU", 4) == 0) {
+                *len = nh->n_descsz;
+                return desc;
+            }
+            p = next;
+        }
+    }
+    *len = 0;
+    return NULL;
+}
+
+#endif
