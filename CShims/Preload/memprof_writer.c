@@ -684,8 +684,14 @@ int memprof_output_open(void) {
 #endif
     if (path && *path) {
         /* `memprof run` created this file empty. The first process to lock it owns
-         * it; programs that this one execs inherit LD_PRELOAD and find it taken. */
+         * it; programs that this one execs inherit LD_PRELOAD and find it taken.
+         * Linked into a program, memprof is started by whoever set the variable: the
+         * file may not exist yet. */
+#ifdef MEMPROF_LINKED
+        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+#else
         fd = open(path, O_WRONLY | O_CLOEXEC);
+#endif
         if (fd < 0) {
             memprof_log("memprof: cannot open MEMPROF_OUTPUT=", path, ": ");
             memprof_log(strerrordesc_np(errno), "; not tracing\n", NULL);

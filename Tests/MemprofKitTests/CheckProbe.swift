@@ -40,6 +40,8 @@ enum CheckProbe {
         case memprofRun(trace: String)
         /// With libjemalloc.so.2 preloaded behind the linked interposer.
         case jemalloc
+        /// The linked interposer, asked for a trace with MEMPROF_OUTPUT.
+        case linkedWithTrace(String)
     }
 
     struct Failure: Error, CustomStringConvertible {
@@ -64,6 +66,10 @@ enum CheckProbe {
             process.executableURL = URL(fileURLWithPath: probe)
             process.arguments = [scenario]
             environment["LD_PRELOAD"] = try Probe.jemallocLibrary()
+        case .linkedWithTrace(let trace):
+            process.executableURL = URL(fileURLWithPath: probe)
+            process.arguments = [scenario]
+            environment["MEMPROF_OUTPUT"] = trace
         }
         process.environment = environment
         let stdout = Pipe()

@@ -81,6 +81,30 @@ struct LeakCheckTests {
         #expect(out.total("indirect") == (176, 3))
         #expect(FileManager.default.fileExists(atPath: trace))
     }
+
+    @Test("linked, it writes no trace unless MEMPROF_OUTPUT names one; then the trace reports the same leak at exit")
+    func linkedTrace() throws {
+        let trace = FileManager.default.temporaryDirectory.appendingPathComponent("linked-\(getpid()).mprof").path
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        let out = try CheckProbe.run("swift-cycle", .linkedWithTrace(trace))
+        #expect(out.interposer == "linked")
+        #expect(out.total("definite") == (32, 1))
+        let report = Process()
+        report.executableURL = Probe.executable.deletingLastPathComponent().appendingPathComponent("memprof")
+        report.arguments = ["report", trace, "--format", "json"]
+        let pipe = Pipe()
+        report.standardOutput = pipe
+        try report.run()
+        let json = pipe.fileHandleForReading.readDataToEndOfFile()
+        report.waitUntilExit()
+        #expect(report.terminationStatus == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+        let leaks = try #require(object["leaks"] as? [String: Any])
+        let byKind = try #require(leaks["by_kind"] as? [String: Any])
+        // The cycle leaked at exit too: at least its definitely lost block.
+        let definite = try #require(byKind["definite"] as? [String: Any])
+        #expect((definite["blocks"] as? Int ?? 0) >= 1)
+    }
 }
 
 /// Bad use gives a clear error, not a wrong answer.
