@@ -11,8 +11,9 @@
  * to end, then record as usual, so no block is missed or freed under the scanner.
  *
  * For that scan, words are read as Swift stores references: the top byte may hold
- * tag bits (String's discriminator, enum spare bits), so it is cleared before the
- * lookup. The scan at exit keeps valgrind's rules (the oracle) and does not.
+ * tag bits (String's discriminator, enum spare bits), and an object's refcount word
+ * may hold its side table's address, shifted (memprof_leaks.c: candidate). The scan
+ * at exit keeps valgrind's rules (the oracle) and does not.
  */
 #define _GNU_SOURCE
 #include <string.h>

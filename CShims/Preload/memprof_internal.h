@@ -290,6 +290,9 @@ struct memprof_mapping {
  * program's that would then vanish unrecorded, and the loader's lock may be held by a
  * thread waiting for the scan. */
 void memprof_leaks_init(void *real_malloc) MEMPROF_HIDDEN;
+/* Whether the Swift runtime was loaded at start-up (a Swift program): its scans read
+ * words as Swift references too (swift_refs of memprof_leaks_classify). */
+int memprof_leaks_swift_program(void) MEMPROF_HIDDEN;
 
 /* Every live block, by address, with its leak kind (MEMPROF_LEAK_*). */
 struct memprof_leak_result {
@@ -302,8 +305,9 @@ struct memprof_leak_result {
 
 /* Classifies every live block with a conservative scan (see memprof_leaks.c). The
  * caller's stack is scanned from caller_sp up, and caller_regs are roots; thread
- * skip_tid (memprof's writer) is not stopped. With swift_refs, a word's top byte
- * is cleared before it is looked up (Swift keeps tag bits there). Call with t_guard
+ * skip_tid (memprof's writer) is not stopped. With swift_refs, words are read as
+ * Swift may encode references (tag bits in the top byte, an object's side-table
+ * address in its refcount word). Call with t_guard
  * set, from the one thread that moved g_state from ACTIVE to SCANNING (the
  * program's calls then wait in memprof_leaks_wait), and call memprof_leaks_end_scan
  * after. Returns 0 and fills `out` (release it with memprof_leaks_release), or -1

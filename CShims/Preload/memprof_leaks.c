@@ -119,9 +119,9 @@ static struct {
     uint8_t *state;
     uint32_t *work; /* the mark stack */
     size_t n, nwork, work_cap;
-    uintptr_t min, max;  /* [min, max): every block lies inside */
-    int glibc;           /* chunk headers can be read (glibc malloc) */
-    uintptr_t word_mask; /* applied to every candidate pointer */
+    uintptr_t min, max; /* [min, max): every block lies inside */
+    int glibc;          /* chunk headers can be read (glibc malloc) */
+    int swift_refs;     /* words may be Swift references (see candidate) */
 } g_heap;
 
 static void copy_block(uintptr_t addr, uint64_t packed, void *ctx) {
@@ -230,9 +230,21 @@ static int build_pages(void) {
     return 0;
 }
 
-/* The block containing v (its start, or inside it), or -1. */
+/* The address a word may stand for. Swift keeps tag bits in a reference's top byte
+ * (String's discriminator, enum spare bits), and an object with a side table (made
+ * when it is first weakly referenced) keeps the table's address in its refcount
+ * word as address >> 3 with the top two bits set. */
+static inline uintptr_t candidate(uintptr_t v) {
+    if (!g_heap.swift_refs)
+        return v;
+    if ((v >> 62) == 3)
+        return v << 3;
+    return v & ~(0xffull << 56);
+}
+
+/* The block containing the word v points to (its start, or inside it), or -1. */
 static inline ptrdiff_t find_block(uintptr_t v) {
-    v &= g_heap.word_mask;
+    v = candidate(v);
     if (v < g_heap.min || v >= g_heap.max)
         return -1;
     uintptr_t page = v >> 12;
@@ -282,7 +294,7 @@ static inline void mark(uintptr_t v, int definite) {
     uint8_t now = g_heap.state[i];
     if (now == REACHABLE)
         return;
-    uint8_t next = (definite && (v & g_heap.word_mask) == g_heap.addr[i]) ? REACHABLE : POSSIBLE;
+    uint8_t next = (definite && candidate(v) == g_heap.addr[i]) ? REACHABLE : POSSIBLE;
     if (next > now) {
         g_heap.state[i] = next;
         push((size_t)i);
@@ -695,7 +707,19 @@ static void skip_dead_stack(uintptr_t lo, uintptr_t hi, void *ctx) {
 /* The allocator behind memprof is glibc's (memprof_leaks_init): the chunk rules hold. */
 static int g_glibc_malloc;
 
+/* The Swift runtime is loaded (memprof_leaks_init): words may be Swift references. */
+static int g_swift_program;
+
+static int find_swift_runtime(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    (void)data;
+    return info->dlpi_name && strstr(info->dlpi_name, "libswiftCore.so") != NULL;
+}
+
+int memprof_leaks_swift_program(void) { return g_swift_program; }
+
 void memprof_leaks_init(void *real_malloc) {
+    g_swift_program = dl_iterate_phdr(find_swift_runtime, NULL) != 0;
     Dl_info dli;
     g_glibc_malloc =
         real_malloc && dladdr(real_malloc, &dli) && dli.dli_fname && strstr(dli.dli_fname, "libc.so") != NULL;
@@ -731,7 +755,7 @@ int memprof_leaks_classify(uintptr_t caller_sp, const uintptr_t *caller_regs, in
     size_t n = memprof_live_count();
     g_heap.n = n;
     g_heap.glibc = 1;
-    g_heap.word_mask = swift_refs ? ~(0xffull << 56) : ~(uintptr_t)0;
+    g_heap.swift_refs = swift_refs;
     if ((n == 0 || (area_get(&a_addr, n * sizeof *g_heap.addr) && area_get(&a_info, n * sizeof *g_heap.info) &&
                     area_get(&a_state, n) && area_get(&a_work, 2 * n * sizeof *g_heap.work)))) {
         g_heap.addr = a_addr.p;

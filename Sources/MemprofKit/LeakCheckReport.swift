@@ -16,12 +16,11 @@ public struct LeakSite: Sendable, Hashable {
         self.frames = frames
     }
 
-    /// Index in ``frames`` of the frame that names the site: the innermost one that is
-    /// not the allocator (malloc, `swift_allocObject`, `operator new` …).
-    public var siteFrameIndex: Int? { SiteLocator.siteFrameIndex(in: frames.map(\.symbolized)) }
+    /// Index in ``frames`` of the frame that names the site (see ``StackFrame/siteIndex(in:)``).
+    public var siteFrameIndex: Int? { StackFrame.siteIndex(in: frames) }
 
-    /// The site as `memprof report` names it: `function (file:line)`.
-    public var location: String { SiteLocator.location(of: frames.map(\.symbolized)) }
+    /// The site: ``siteFrameIndex``'s frame as `function (file:line)`.
+    public var location: String { StackFrame.location(of: frames) }
 
     /// The frames from the site out to the checked body: without the allocator's
     /// frames, the check's own (MemprofKit, MemprofTesting) and what called it.

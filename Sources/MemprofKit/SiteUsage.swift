@@ -1,5 +1,4 @@
 import CMemprofClient
-import MemprofReport
 
 /// The live heap blocks allocated from one call stack.
 public struct SiteUsage: Sendable, Hashable {
@@ -14,9 +13,8 @@ public struct SiteUsage: Sendable, Hashable {
         self.frames = frames
     }
 
-    /// The site as `memprof report` names it: the innermost frame that is not the
-    /// allocator, as `function (file:line)`.
-    public var location: String { SiteLocator.location(of: frames.map(\.symbolized)) }
+    /// The site (see ``StackFrame/siteIndex(in:)``), as `function (file:line)`.
+    public var location: String { StackFrame.location(of: frames) }
 
     /// Every live block now, by stack, largest first (stacks are symbolized, so this
     /// costs a debug-info lookup per distinct stack).

@@ -49,4 +49,33 @@ public struct StackFrame: Sendable, Hashable, CustomStringConvertible {
     /// `function (file:line)`, else `function (module)`, else the address — as in
     /// `memprof report`.
     public var description: String { SiteLocator.describe(symbolized) }
+
+    /// The Swift runtime and standard library: an allocation made inside them (an
+    /// array's buffer, a dictionary's storage, a runtime cache) is named after the
+    /// program's code that asked for it.
+    static let swiftRuntimeModules = [
+        "libswiftCore.so", "libswift_Concurrency.so", "libswiftSwiftOnoneSupport.so", "libswift_StringProcessing.so",
+        "libswiftDispatch.so", "libswiftSynchronization.so",
+    ]
+
+    var isSwiftRuntime: Bool {
+        guard let module else { return false }
+        return Self.swiftRuntimeModules.contains(SiteLocator.moduleName(module))
+    }
+
+    /// The frame that names an allocation site: the innermost one that is neither the
+    /// allocator (malloc, `swift_allocObject`, `operator new` …, as in `memprof report`)
+    /// nor the Swift runtime or standard library; when every frame is one of those, the
+    /// innermost non-allocator frame. Nil for no frames.
+    public static func siteIndex(in frames: [StackFrame]) -> Int? {
+        let symbolized = frames.map(\.symbolized)
+        guard let plain = SiteLocator.siteFrameIndex(in: symbolized) else { return nil }
+        return frames[plain...].firstIndex { !$0.isSwiftRuntime && !SiteLocator.isAllocatorFrame($0.symbolized) }
+            ?? plain
+    }
+
+    /// The site frame's description, or `"<no frames>"`.
+    public static func location(of frames: [StackFrame]) -> String {
+        siteIndex(in: frames).map { frames[$0].description } ?? "<no frames>"
+    }
 }

@@ -172,6 +172,15 @@ func run(_ scenario: String) async -> Output {
             return out
         case "concurrent":
             return output(try LeakCheck.run { allocateOnAnotherThread() })
+        case "weak-to-kept":
+            return output(
+                try LeakCheck.run {
+                    let node = Node()
+                    keptNodes.append(node)
+                    weak var observer = node
+                    precondition(observer != nil)
+                    observer = nil
+                })
         case "concurrent-reachable":
             return output(try LeakCheck.run { keepOnAnotherThread() })
         case "concurrent-all-threads":

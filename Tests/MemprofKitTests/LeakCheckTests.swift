@@ -60,6 +60,14 @@ struct LeakCheckTests {
         #expect(warm.unfreedBlocks == 0, "\(warm.report ?? "")")
     }
 
+    @Test("a weakly referenced object kept in a global: its side table, known only from an encoded word, is reachable")
+    func weakReferenceSideTable() throws {
+        let out = try CheckProbe.run("weak-to-kept")
+        #expect(out.error == nil)
+        #expect(out.leakedBlocks == 0, "\(out.report ?? "")")
+        #expect((out.unfreedBlocks ?? 0) >= 3)
+    }
+
     @Test("async bodies run on memprof's executor: a cycle across awaits and actor calls is found, clean code is clean")
     func async() throws {
         let cycle = try CheckProbe.run("async-cycle")
