@@ -12,8 +12,10 @@
  *
  * For that scan, words are read as Swift stores references: the top byte may hold
  * tag bits (String's discriminator, enum spare bits), and an object's refcount word
- * may hold its side table's address, shifted (memprof_leaks.c: candidate). The scan
- * at exit keeps valgrind's rules (the oracle) and does not.
+ * may hold its side table's address, shifted (memprof_leaks.c: candidate); and a
+ * thread's DTV, which glibc points into, is reachable (a thread the checked code
+ * started is not a leak). The scan at exit keeps valgrind's rules (the oracle),
+ * adding only the Swift reading for Swift programs.
  */
 #define _GNU_SOURCE
 #include <string.h>
@@ -123,7 +125,8 @@ static int api_check_end(struct memprof_check_result *out) {
     } else {
         t_guard = 1;
         struct memprof_leak_result leaks;
-        int scanned = memprof_leaks_classify(caller_sp, caller_regs, 6, memprof_writer_tid(), 1, &leaks) == 0;
+        int scanned = memprof_leaks_classify(caller_sp, caller_regs, 6, memprof_writer_tid(),
+                                             MEMPROF_SCAN_SWIFT_REFS | MEMPROF_SCAN_THREAD_DTV, &leaks) == 0;
         memprof_leaks_end_scan(MEMPROF_STATE_ACTIVE);
         if (!scanned) {
             rc = MEMPROF_API_SCAN_FAILED;

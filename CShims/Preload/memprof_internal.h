@@ -291,7 +291,7 @@ struct memprof_mapping {
  * thread waiting for the scan. */
 void memprof_leaks_init(void *real_malloc) MEMPROF_HIDDEN;
 /* Whether the Swift runtime was loaded at start-up (a Swift program): its scans read
- * words as Swift references too (swift_refs of memprof_leaks_classify). */
+ * words as Swift references too (MEMPROF_SCAN_SWIFT_REFS). */
 int memprof_leaks_swift_program(void) MEMPROF_HIDDEN;
 
 /* Every live block, by address, with its leak kind (MEMPROF_LEAK_*). */
@@ -303,16 +303,24 @@ struct memprof_leak_result {
     struct memprof_mapping mem[3];
 };
 
+/* Rules a scan may add to valgrind's (the oracle's), for a scan's `rules`. */
+enum {
+    /* Words may be Swift references: tag bits in the top byte, an object's side-table
+     * address in its refcount word (memprof_leaks.c: candidate). */
+    MEMPROF_SCAN_SWIFT_REFS = 1,
+    /* Each live thread's DTV is reachable (glibc points at its second entry). */
+    MEMPROF_SCAN_THREAD_DTV = 2,
+};
+
 /* Classifies every live block with a conservative scan (see memprof_leaks.c). The
  * caller's stack is scanned from caller_sp up, and caller_regs are roots; thread
- * skip_tid (memprof's writer) is not stopped. With swift_refs, words are read as
- * Swift may encode references (tag bits in the top byte, an object's side-table
- * address in its refcount word). Call with t_guard
- * set, from the one thread that moved g_state from ACTIVE to SCANNING (the
- * program's calls then wait in memprof_leaks_wait), and call memprof_leaks_end_scan
- * after. Returns 0 and fills `out` (release it with memprof_leaks_release), or -1
- * when the allocator behind memprof is not glibc's or memory ran out. */
-int memprof_leaks_classify(uintptr_t caller_sp, const uintptr_t *caller_regs, int nregs, pid_t skip_tid, int swift_refs,
+ * skip_tid (memprof's writer) is not stopped. `rules` are MEMPROF_SCAN_* bits. Call
+ * with t_guard set, from the one thread that moved g_state from ACTIVE to SCANNING
+ * (the program's calls then wait in memprof_leaks_wait), and call
+ * memprof_leaks_end_scan after. Returns 0 and fills `out` (release it with
+ * memprof_leaks_release), or -1 when the allocator behind memprof is not glibc's or
+ * memory ran out. */
+int memprof_leaks_classify(uintptr_t caller_sp, const uintptr_t *caller_regs, int nregs, pid_t skip_tid, int rules,
                            struct memprof_leak_result *out) MEMPROF_HIDDEN;
 void memprof_leaks_release(struct memprof_leak_result *r) MEMPROF_HIDDEN;
 /* Blocks while g_state is SCANNING. Hooks call it with t_guard clear (the thread can

@@ -121,7 +121,7 @@ static struct {
     size_t n, nwork, work_cap;
     uintptr_t min, max; /* [min, max): every block lies inside */
     int glibc;          /* chunk headers can be read (glibc malloc) */
-    int swift_refs;     /* words may be Swift references (see candidate) */
+    int rules;          /* MEMPROF_SCAN_* */
 } g_heap;
 
 static void copy_block(uintptr_t addr, uint64_t packed, void *ctx) {
@@ -235,7 +235,7 @@ static int build_pages(void) {
  * when it is first weakly referenced) keeps the table's address in its refcount
  * word as address >> 3 with the top two bits set. */
 static inline uintptr_t candidate(uintptr_t v) {
-    if (!g_heap.swift_refs)
+    if (!(g_heap.rules & MEMPROF_SCAN_SWIFT_REFS))
         return v;
     if ((v >> 62) == 3)
         return v << 3;
@@ -301,10 +301,36 @@ static inline void mark(uintptr_t v, int definite) {
     }
 }
 
+/* glibc keeps a thread's DTV (its TLS block table, a calloc'd array of 16-byte
+ * entries) as a pointer to the array's second entry, in the second word of the
+ * thread's TCB: an interior pointer, so every thread's DTV would look possibly lost.
+ * A TCB is recognized in a root by its first and third words, which both hold its own
+ * address (x86-64: tcb and self). */
+static void mark_dtv(uintptr_t tcb) {
+    uintptr_t dtv = ((const uintptr_t *)tcb)[1];
+    if (dtv >= 16)
+        mark(dtv - 16, 1);
+}
+
 static void scan_words(uintptr_t lo, uintptr_t hi, int definite) {
     lo = (lo + 7) & ~(uintptr_t)7;
     for (uintptr_t p = lo; p + 8 <= hi; p += 8)
         mark(*(const uintptr_t *)p, definite);
+}
+
+/* A root: scan_words, plus the TCB rule when the scan has it. */
+static void scan_root_words(uintptr_t lo, uintptr_t hi) {
+    if (!(g_heap.rules & MEMPROF_SCAN_THREAD_DTV)) {
+        scan_words(lo, hi, 1);
+        return;
+    }
+    lo = (lo + 7) & ~(uintptr_t)7;
+    for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
+        uintptr_t v = *(const uintptr_t *)p;
+        if (v == p && p + 24 <= hi && ((const uintptr_t *)p)[2] == p)
+            mark_dtv(p);
+        mark(v, 1);
+    }
 }
 
 static void scan_block(size_t i, int definite) {
@@ -601,11 +627,11 @@ static void scan_root(const struct root_ctx *ctx, uintptr_t lo, uintptr_t hi) {
         if (s->hi <= lo || s->lo >= hi)
             continue;
         if (s->lo > lo)
-            scan_words(lo, s->lo, 1);
+            scan_root_words(lo, s->lo);
         lo = s->hi;
     }
     if (lo < hi)
-        scan_words(lo, hi, 1);
+        scan_root_words(lo, hi);
 }
 
 static void scan_mappings(const struct root_ctx *ctx) {
@@ -730,7 +756,7 @@ void memprof_leaks_init(void *real_malloc) {
 #endif
 }
 
-int memprof_leaks_classify(uintptr_t caller_sp, const uintptr_t *caller_regs, int nregs, pid_t skip_tid, int swift_refs,
+int memprof_leaks_classify(uintptr_t caller_sp, const uintptr_t *caller_regs, int nregs, pid_t skip_tid, int rules,
                            struct memprof_leak_result *out) {
     memset(out, 0, sizeof *out);
     /* Nothing here may take a lock that a thread waiting for the scan could hold (as
@@ -755,7 +781,7 @@ int memprof_leaks_classify(uintptr_t caller_sp, const uintptr_t *caller_regs, in
     size_t n = memprof_live_count();
     g_heap.n = n;
     g_heap.glibc = 1;
-    g_heap.swift_refs = swift_refs;
+    g_heap.rules = rules;
     if ((n == 0 || (area_get(&a_addr, n * sizeof *g_heap.addr) && area_get(&a_info, n * sizeof *g_heap.info) &&
                     area_get(&a_state, n) && area_get(&a_work, 2 * n * sizeof *g_heap.work)))) {
         g_heap.addr = a_addr.p;

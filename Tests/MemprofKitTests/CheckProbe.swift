@@ -50,47 +50,35 @@ enum CheckProbe {
 
     static func run(_ scenario: String, _ how: How = .linked) throws -> Output {
         let bin = Probe.executable.deletingLastPathComponent()
-        let probe = bin.appendingPathComponent("memprof-check-probe").path
-        let process = Process()
+        let probe = bin.appendingPathComponent("memprof-check-probe")
         var environment = ProcessInfo.processInfo.environment
         environment["LD_PRELOAD"] = nil
         environment["MEMPROF_OUTPUT"] = nil
+        var program = probe
+        var arguments = [scenario]
         switch how {
         case .linked:
-            process.executableURL = URL(fileURLWithPath: probe)
-            process.arguments = [scenario]
+            break
         case .memprofRun(let trace):
-            process.executableURL = bin.appendingPathComponent("memprof")
-            process.arguments = ["run", "-o", trace, "--", probe, scenario]
+            program = bin.appendingPathComponent("memprof")
+            arguments = ["run", "-o", trace, "--", probe.path, scenario]
         case .jemalloc:
-            process.executableURL = URL(fileURLWithPath: probe)
-            process.arguments = [scenario]
             environment["LD_PRELOAD"] = try Probe.jemallocLibrary()
         case .linkedWithTrace(let trace):
-            process.executableURL = URL(fileURLWithPath: probe)
-            process.arguments = [scenario]
             environment["MEMPROF_OUTPUT"] = trace
         }
-        process.environment = environment
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        let result = try Probe.run(program, arguments, environment: environment)
+        guard result.status == 0 else {
             throw Failure(
-                description: "memprof-check-probe \(scenario) exited with status \(process.terminationStatus): "
-                    + String(decoding: err, as: UTF8.self))
+                description: "memprof-check-probe \(scenario) exited with status \(result.status): "
+                    + String(decoding: result.stderr, as: UTF8.self))
         }
         do {
-            return try JSONDecoder().decode(Output.self, from: out)
+            return try JSONDecoder().decode(Output.self, from: result.stdout)
         } catch {
             throw Failure(
                 description: "memprof-check-probe \(scenario) printed no result (\(error)): "
-                    + String(decoding: out + err, as: UTF8.self))
+                    + String(decoding: result.stdout + result.stderr, as: UTF8.self))
         }
     }
 }

@@ -68,6 +68,16 @@ struct LeakCheckTests {
         #expect((out.unfreedBlocks ?? 0) >= 3)
     }
 
+    @Test("a thread the body starts and leaves running: its TLS table (which glibc points into) is reachable")
+    func startedThread() throws {
+        let out = try CheckProbe.run("thread-started")
+        #expect(out.error == nil)
+        #expect(out.leakedBlocks == 0, "\(out.report ?? "")")
+        #expect(
+            out.sites?.contains { $0.kind == "reachable" && $0.frames.contains { $0.contains("allocate_dtv") } } == true
+        )
+    }
+
     @Test("async bodies run on memprof's executor: a cycle across awaits and actor calls is found, clean code is clean")
     func async() throws {
         let cycle = try CheckProbe.run("async-cycle")
@@ -97,15 +107,11 @@ struct LeakCheckTests {
         let out = try CheckProbe.run("swift-cycle", .linkedWithTrace(trace))
         #expect(out.interposer == "linked")
         #expect(out.total("definite") == (32, 1))
-        let report = Process()
-        report.executableURL = Probe.executable.deletingLastPathComponent().appendingPathComponent("memprof")
-        report.arguments = ["report", trace, "--format", "json"]
-        let pipe = Pipe()
-        report.standardOutput = pipe
-        try report.run()
-        let json = pipe.fileHandleForReading.readDataToEndOfFile()
-        report.waitUntilExit()
-        #expect(report.terminationStatus == 0)
+        let memprof = Probe.executable.deletingLastPathComponent().appendingPathComponent("memprof")
+        let report = try Probe.run(
+            memprof, ["report", trace, "--format", "json"], environment: ProcessInfo.processInfo.environment)
+        #expect(report.status == 0)
+        let json = report.stdout
         let object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
         let leaks = try #require(object["leaks"] as? [String: Any])
         let byKind = try #require(leaks["by_kind"] as? [String: Any])

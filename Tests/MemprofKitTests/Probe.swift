@@ -134,12 +134,28 @@ enum Probe {
     }()
 
     private static func run(preloading library: String?) throws -> Report {
-        let process = Process()
-        process.executableURL = executable
         var environment = ProcessInfo.processInfo.environment
         // Only the allocator under test, with its default settings.
         environment["LD_PRELOAD"] = library
         environment["MALLOC_CONF"] = nil
+        let result = try run(executable, [], environment: environment)
+        guard result.status == 0 else {
+            throw Failure.failed(status: result.status, stderr: String(decoding: result.stderr, as: UTF8.self))
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(Report.self, from: result.stdout)
+    }
+
+    /// Runs a program to its end with stdin closed; returns its status and output.
+    /// (The probes print a few lines on each stream: reading one to its end before
+    /// the other cannot fill a pipe.)
+    static func run(
+        _ program: URL, _ arguments: [String], environment: [String: String]
+    ) throws -> (status: Int32, stdout: Data, stderr: Data) {
+        let process = Process()
+        process.executableURL = program
+        process.arguments = arguments
         process.environment = environment
         let out = Pipe()
         let err = Pipe()
@@ -147,15 +163,9 @@ enum Probe {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        // The probe prints one short line on each stream: no risk of a full pipe.
         let output = out.fileHandleForReading.readDataToEndOfFile()
         let errors = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Failure.failed(status: process.terminationStatus, stderr: String(decoding: errors, as: UTF8.self))
-        }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try decoder.decode(Report.self, from: output)
+        return (process.terminationStatus, output, errors)
     }
 }
