@@ -283,9 +283,49 @@ static inline struct removed take_live(void *p) {
     return r;
 }
 
+/* ---- sample mode's fast path ------------------------------------------------------ */
+
+/* In sample mode most events are not sampled; they only count. At the very top of a
+ * hook: one initial-exec TLS load (t_sampler, set once the thread's state exists in
+ * sample mode), the countdown of bytes to the next sample point, the recursion guard,
+ * and for frees one load from the small address filter. Everything else — a sample
+ * point, the thread's first event, memprof's own calls, a block that may have been
+ * sampled, the bootstrap pool — takes the hook's full path, which decides as before.
+ *
+ * The counts stay exact in the thread's state (owner-only stores, no locked
+ * instruction): allocations, frees and bytes allocated; bytes freed counts only the
+ * sampled blocks, whose size memprof knows (as before).
+ *
+ * In sample mode no leak scan runs (neither at exit nor in-process), so g_state never
+ * becomes SCANNING and the fast path need not look at it; after the trace is finished
+ * it goes on counting, which nothing reads. */
+
+/* The thread's state when an allocation of `size` bytes is not a sample point, with
+ * the countdown already advanced; NULL when the hook must take its full path. */
+static inline struct memprof_thread *sample_skip(uint64_t size) {
+    struct memprof_thread *t = t_sampler;
+    if (MEMPROF_LIKELY(t != NULL) && MEMPROF_LIKELY(size < (uint64_t)t->bytes_until_sample) && MEMPROF_LIKELY(!t_guard)) {
+        t->bytes_until_sample -= (int64_t)size;
+        return t;
+    }
+    return NULL;
+}
+
+static inline void sample_count_alloc(struct memprof_thread *t, uint64_t size) {
+    memprof_bump(&t->count_allocs, 1);
+    memprof_bump(&t->count_bytes, size);
+    t->last_alloc = NULL; /* freeing the last sample after this is not a temporary */
+}
+
+/* Whether p (non-null, not from the pool) was certainly not sampled. */
+static inline int sample_unsampled(const void *p) { return !memprof_filter_maybe((uintptr_t)p); }
+
 /* ---- the interposed functions ------------------------------------------------ */
 
-MEMPROF_EXPORT void free(void *p) {
+/* Each hook is a small exported function: sample mode's fast path, then a call to
+ * the full path (noinline, so that its register saves stay out of the fast path). */
+
+static __attribute__((noinline)) void free_full(void *p) {
     if (!p || in_pool(p))
         return;
     if (!recording() && passing_through()) {
@@ -304,6 +344,16 @@ MEMPROF_EXPORT void free(void *p) {
     real_free(p);
     record_free(p, r.found, r.size, r.stack);
     t_guard = 0;
+}
+
+MEMPROF_EXPORT void free(void *p) {
+    struct memprof_thread *st = t_sampler;
+    if (MEMPROF_LIKELY(st != NULL) && p && MEMPROF_LIKELY(!t_guard) && !in_pool(p) && sample_unsampled(p)) {
+        memprof_bump(&st->count_frees, 1);
+        real_free(p);
+        return;
+    }
+    free_full(p);
 }
 
 /* realloc and reallocarray share this; `call` performs the real resize. */
@@ -352,12 +402,27 @@ static void *pool_realloc(void *p, size_t size) {
     return q;
 }
 
-MEMPROF_EXPORT void *realloc(void *p, size_t size) {
+static __attribute__((noinline)) void *realloc_full(void *p, size_t size, const struct memprof_regs *regs) {
     ENSURE_REAL_OR(pool_alloc(size));
     if (p && in_pool(p))
         return pool_realloc(p, size);
+    return resize(p, size, call_realloc, size, 0, regs);
+}
+
+MEMPROF_EXPORT void *realloc(void *p, size_t size) {
+    if (t_sampler && (!p || (!in_pool(p) && sample_unsampled(p)))) {
+        struct memprof_thread *st = sample_skip(size);
+        if (st) {
+            void *q = real_realloc(p, size);
+            if (p && (q || size == 0))
+                memprof_bump(&st->count_frees, 1); /* moved, resized or (size 0) freed */
+            if (q)
+                sample_count_alloc(st, size);
+            return q;
+        }
+    }
     MEMPROF_CAPTURE_REGS(regs);
-    return resize(p, size, call_realloc, size, 0, &regs);
+    return realloc_full(p, size, &regs);
 }
 
 MEMPROF_EXPORT void *reallocarray(void *p, size_t n, size_t size) {
@@ -375,34 +440,58 @@ MEMPROF_EXPORT void *reallocarray(void *p, size_t n, size_t size) {
     return resize(p, total, call_reallocarray, n, size, &regs);
 }
 
-MEMPROF_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
+static __attribute__((noinline)) int posix_memalign_full(void **out, size_t align, size_t size,
+                                                         const struct memprof_regs *regs) {
     ENSURE_REAL_OR(ENOMEM);
     if (!recording() && passing_through())
         return real_posix_memalign(out, align, size);
-    MEMPROF_CAPTURE_REGS(regs);
     t_guard = 1;
     int rc = real_posix_memalign(out, align, size);
     if (rc == 0 && *out)
-        record_alloc(*out, size, &regs);
+        record_alloc(*out, size, regs);
     t_guard = 0;
     return rc;
 }
+
+MEMPROF_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
+    struct memprof_thread *st = sample_skip(size);
+    if (st) {
+        int rc = real_posix_memalign(out, align, size);
+        if (rc == 0 && *out)
+            sample_count_alloc(st, size);
+        return rc;
+    }
+    MEMPROF_CAPTURE_REGS(regs);
+    return posix_memalign_full(out, align, size, &regs);
+}
+
+#define HOOK_UNPAREN(...) __VA_ARGS__
 
 /* Every function that returns the new block: they differ only in the real call, the
  * size recorded, and what they return while dlsym is still resolving (malloc and
  * calloc serve dlsym itself from the static pool). */
 #define ALLOC_HOOK(name, params, args, size_expr, bootstrap)                                                           \
-    MEMPROF_EXPORT void *name params {                                                                                 \
+    static __attribute__((noinline)) void *name##_full(const struct memprof_regs *regs, HOOK_UNPAREN params) {         \
         ENSURE_REAL_OR(bootstrap);                                                                                     \
         if (!recording() && passing_through())                                                                         \
             return real_##name args;                                                                                   \
-        MEMPROF_CAPTURE_REGS(regs);                                                                                    \
         t_guard = 1;                                                                                                   \
         void *p = real_##name args;                                                                                    \
         if (p)                                                                                                         \
-            record_alloc(p, size_expr, &regs);                                                                         \
+            record_alloc(p, size_expr, regs);                                                                          \
         t_guard = 0;                                                                                                   \
         return p;                                                                                                      \
+    }                                                                                                                  \
+    MEMPROF_EXPORT void *name params {                                                                                 \
+        struct memprof_thread *st = sample_skip(size_expr);                                                            \
+        if (st) {                                                                                                      \
+            void *q = real_##name args;                                                                                \
+            if (q)                                                                                                     \
+                sample_count_alloc(st, size_expr);                                                                     \
+            return q;                                                                                                  \
+        }                                                                                                              \
+        MEMPROF_CAPTURE_REGS(regs);                                                                                    \
+        return name##_full(&regs, HOOK_UNPAREN args);                                                                  \
     }
 
 ALLOC_HOOK(malloc, (size_t size), (size), size, pool_alloc(size))

@@ -111,14 +111,22 @@ static inline uint64_t memprof_hash_frames(const uintptr_t *outer_first, int n) 
 
 /* Per-thread state, mmap'd on a thread's first event; reachable from g_threads. */
 struct memprof_thread {
+    /* First, in one cache line: what sample mode's fast path touches (memprof_hooks.c).
+     * Sample mode: bytes to the next sample point (>= 0; 0 until the first draw).
+     * Exact counts of every allocation and free in both modes (owner-written; summed
+     * at exit into COUNTS in sample mode, read by the in-process API). */
+    int64_t bytes_until_sample;
+    _Atomic uint64_t count_allocs, count_frees, count_bytes;
+    /* Bytes of the blocks this thread freed that memprof knew (full mode: all). */
+    _Atomic uint64_t count_freed_bytes;
+    /* The thread's most recent allocation: freeing it next is a temporary. */
+    void *last_alloc;
     struct memprof_thread *next_all; /* g_threads list, under g_queue_lock */
     uint32_t index;
     struct memprof_buffer *buf;
     /* Bytes of buf that hold complete records; read at exit by the finalizer while
      * the owner may still append (release/acquire pairs with the owner). */
     _Atomic size_t committed;
-    /* The thread's most recent allocation: freeing it next is a temporary. */
-    void *last_alloc;
     /* Buffers started by this thread, and which one holds last_alloc's ALLOC record:
      * a free of last_alloc in that same buffer is written as a one-byte FREE_LAST. */
     uint64_t buf_seq, last_alloc_seq;
@@ -134,14 +142,8 @@ struct memprof_thread {
      * been allocated elsewhere, so it can go negative). Written only by the owner;
      * the writer sums every thread's for TICK records. Kept when the state is reused. */
     _Atomic uint64_t heap_bytes; /* two's complement: read it as int64_t */
-    /* Sample mode: bytes to the next sample point and the random state. Exact counts
-     * of every allocation and free in both modes (owner-written; summed at exit into
-     * COUNTS in sample mode, read by the in-process API). */
-    int64_t bytes_until_sample;
+    /* Sample mode: the random state of the sampler. */
     uint64_t rng;
-    _Atomic uint64_t count_allocs, count_frees, count_bytes;
-    /* Bytes of the blocks this thread freed that memprof knew (full mode: all). */
-    _Atomic uint64_t count_freed_bytes;
     struct memprof_unwind_cache unwind;
 };
 
@@ -161,6 +163,11 @@ static inline void memprof_tick_event(struct memprof_thread *t) {
 /* Returns the calling thread's state, creating it on first use; NULL if tracing
  * cannot go on. Call only with t_guard set. */
 struct memprof_thread *memprof_thread_self(void) MEMPROF_HIDDEN;
+
+/* Sample mode: the calling thread's state once memprof_thread_self made it, else
+ * NULL (always NULL in full mode; reset when the thread exits). The hooks' fast path
+ * for unsampled events reads it: one initial-exec TLS load. */
+extern MEMPROF_TLS struct memprof_thread *t_sampler MEMPROF_HIDDEN;
 
 /* Calls fn for every thread state ever created (exited threads' included), under
  * the writer's queue lock. */
@@ -205,10 +212,21 @@ extern uint64_t g_sample_interval MEMPROF_HIDDEN;
 int64_t memprof_next_sample_gap(struct memprof_thread *t) MEMPROF_HIDDEN;
 /* The bytes a sampled block of `size` stands for: size / (1 - exp(-size / interval)). */
 uint64_t memprof_sample_weighted_bytes(uint64_t size) MEMPROF_HIDDEN;
-/* A counting filter of sampled addresses: maybe() is 0 only for unsampled blocks. Lock-free. */
+/* A counting filter of sampled addresses: maybe() is 0 only for unsampled blocks.
+ * Lock-free. Small (64 KiB) so that the lookup every free makes stays in cache. */
+#define MEMPROF_FILTER_BITS 16
+extern _Atomic uint8_t g_filter[1u << MEMPROF_FILTER_BITS] MEMPROF_HIDDEN;
+static inline uint32_t memprof_filter_index(uintptr_t p) {
+    return (uint32_t)(((uint64_t)p * 0x9E3779B97F4A7C15ull) >> (64 - MEMPROF_FILTER_BITS));
+}
 void memprof_filter_add(uintptr_t p) MEMPROF_HIDDEN;
 void memprof_filter_remove(uintptr_t p) MEMPROF_HIDDEN;
-int memprof_filter_maybe(uintptr_t p) MEMPROF_HIDDEN;
+static inline int memprof_filter_maybe(uintptr_t p) {
+    return atomic_load_explicit(&g_filter[memprof_filter_index(p)], memory_order_relaxed) != 0;
+}
+/* MEMPROF_SAMPLE_SEED: when set, each thread's sampler starts from it and the thread's
+ * index instead of the clock, for reproducible tests. 0: not set. */
+extern uint64_t g_sample_seed MEMPROF_HIDDEN;
 
 /* Owner-only increment of a per-thread counter (no locked instruction). */
 static inline void memprof_bump(_Atomic uint64_t *c, uint64_t by) {

@@ -20,31 +20,27 @@
 int g_mode = MEMPROF_MODE_FULL;
 uint64_t g_sample_interval = 512 * 1024;
 
-#define FILTER_BITS 20
-static _Atomic uint8_t g_filter[1u << FILTER_BITS];
+uint64_t g_sample_seed;
 
-static inline uint32_t filter_index(uintptr_t p) {
-    return (uint32_t)(((uint64_t)p * 0x9E3779B97F4A7C15ull) >> (64 - FILTER_BITS));
-}
+_Atomic uint8_t g_filter[1u << MEMPROF_FILTER_BITS];
 
 void memprof_filter_add(uintptr_t p) {
     /* Saturates at 255: a saturated slot stays "maybe" forever, which is only slower. */
-    uint8_t old = atomic_load_explicit(&g_filter[filter_index(p)], memory_order_relaxed);
-    while (old < 255 && !atomic_compare_exchange_weak_explicit(&g_filter[filter_index(p)], &old, (uint8_t)(old + 1),
-                                                               memory_order_relaxed, memory_order_relaxed))
+    _Atomic uint8_t *slot = &g_filter[memprof_filter_index(p)];
+    uint8_t old = atomic_load_explicit(slot, memory_order_relaxed);
+    while (old < 255 &&
+           !atomic_compare_exchange_weak_explicit(slot, &old, (uint8_t)(old + 1), memory_order_relaxed,
+                                                  memory_order_relaxed))
         ;
 }
 
 void memprof_filter_remove(uintptr_t p) {
-    uint8_t old = atomic_load_explicit(&g_filter[filter_index(p)], memory_order_relaxed);
+    _Atomic uint8_t *slot = &g_filter[memprof_filter_index(p)];
+    uint8_t old = atomic_load_explicit(slot, memory_order_relaxed);
     while (old > 0 && old < 255 &&
-           !atomic_compare_exchange_weak_explicit(&g_filter[filter_index(p)], &old, (uint8_t)(old - 1),
-                                                  memory_order_relaxed, memory_order_relaxed))
+           !atomic_compare_exchange_weak_explicit(slot, &old, (uint8_t)(old - 1), memory_order_relaxed,
+                                                  memory_order_relaxed))
         ;
-}
-
-int memprof_filter_maybe(uintptr_t p) {
-    return atomic_load_explicit(&g_filter[filter_index(p)], memory_order_relaxed) != 0;
 }
 
 /* Natural log for x > 0: exponent plus the atanh series of the mantissa (|t| <= 1/3). */
@@ -77,8 +73,12 @@ static double fast_exp_neg(double x) {
 }
 
 static uint64_t next_random(struct memprof_thread *t) {
-    if (!t->rng)
-        t->rng = ((uint64_t)(uintptr_t)t * 0x9E3779B97F4A7C15ull) ^ memprof_now_ns() ^ 0x2545F4914F6CDD1Dull;
+    if (!t->rng) {
+        uint64_t base = g_sample_seed ? g_sample_seed : ((uint64_t)(uintptr_t)t ^ memprof_now_ns());
+        t->rng = (base + (uint64_t)(t->index + 1) * 0x9E3779B97F4A7C15ull) ^ 0x2545F4914F6CDD1Dull;
+        if (!t->rng)
+            t->rng = 1; /* xorshift's one fixed point */
+    }
     t->rng ^= t->rng >> 12;
     t->rng ^= t->rng << 25;
     t->rng ^= t->rng >> 27;

@@ -60,6 +60,7 @@ static pthread_t g_writer;
 
 static pthread_key_t g_thread_key;
 static MEMPROF_TLS struct memprof_thread *t_self;
+MEMPROF_TLS struct memprof_thread *t_sampler;
 
 /* The compressor and its output buffer: used by the writer thread, then by the
  * finisher after the writer has been joined — never by both at once. */
@@ -231,6 +232,7 @@ static void thread_exit(void *arg) {
     }
     pthread_mutex_unlock(&g_queue_lock);
     t_self = NULL; /* a later allocation in this thread's teardown re-registers */
+    t_sampler = NULL; /* the state may go to a new thread now */
     t_guard = saved;
 }
 
@@ -286,6 +288,8 @@ struct memprof_thread *memprof_thread_self(void) {
         pthread_attr_destroy(&attr);
     }
     t_self = t;
+    if (g_mode == MEMPROF_MODE_SAMPLE)
+        t_sampler = t;
     pthread_setspecific(g_thread_key, t);
     return t;
 }
@@ -666,6 +670,14 @@ static void read_mode(void) {
             g_sample_interval = bytes;
         else
             memprof_log("memprof: bad MEMPROF_SAMPLE_INTERVAL=", interval, " (bytes, e.g. 512k); using 512k\n");
+    }
+    const char *seed = getenv("MEMPROF_SAMPLE_SEED");
+    if (seed && *seed) {
+        uint64_t v = parse_bytes(seed);
+        if (v)
+            g_sample_seed = v;
+        else
+            memprof_log("memprof: bad MEMPROF_SAMPLE_SEED=", seed, " (a positive integer); seeding from the clock\n");
     }
 }
 
