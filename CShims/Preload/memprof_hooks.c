@@ -304,7 +304,8 @@ static inline struct removed take_live(void *p) {
  * the countdown already advanced; NULL when the hook must take its full path. */
 static inline struct memprof_thread *sample_skip(uint64_t size) {
     struct memprof_thread *t = t_sampler;
-    if (MEMPROF_LIKELY(t != NULL) && MEMPROF_LIKELY(size < (uint64_t)t->bytes_until_sample) && MEMPROF_LIKELY(!t_guard)) {
+    if (MEMPROF_LIKELY(t != NULL) && MEMPROF_LIKELY(size < (uint64_t)t->bytes_until_sample) &&
+        MEMPROF_LIKELY(!t_guard)) {
         t->bytes_until_sample -= (int64_t)size;
         return t;
     }

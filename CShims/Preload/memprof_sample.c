@@ -28,9 +28,8 @@ void memprof_filter_add(uintptr_t p) {
     /* Saturates at 255: a saturated slot stays "maybe" forever, which is only slower. */
     _Atomic uint8_t *slot = &g_filter[memprof_filter_index(p)];
     uint8_t old = atomic_load_explicit(slot, memory_order_relaxed);
-    while (old < 255 &&
-           !atomic_compare_exchange_weak_explicit(slot, &old, (uint8_t)(old + 1), memory_order_relaxed,
-                                                  memory_order_relaxed))
+    while (old < 255 && !atomic_compare_exchange_weak_explicit(slot, &old, (uint8_t)(old + 1), memory_order_relaxed,
+                                                               memory_order_relaxed))
         ;
 }
 

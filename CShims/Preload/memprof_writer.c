@@ -231,7 +231,7 @@ static void thread_exit(void *arg) {
         t->buf = NULL; /* stays listed; buf == NULL lets a new thread reuse it */
     }
     pthread_mutex_unlock(&g_queue_lock);
-    t_self = NULL; /* a later allocation in this thread's teardown re-registers */
+    t_self = NULL;    /* a later allocation in this thread's teardown re-registers */
     t_sampler = NULL; /* the state may go to a new thread now */
     t_guard = saved;
 }
