@@ -26,8 +26,11 @@ public struct Analysis: Sendable, Equatable {
         }
     }
 
-    /// Set for a sampled recording: then the totals are exact (from the trace's COUNTS
-    /// record) while per-stack figures count samples.
+    /// Set for a sampled recording: then the allocation and free counts and the bytes
+    /// allocated are exact (from the trace's COUNTS record), while every per-stack figure,
+    /// the leak groups, bytes freed, in use and at the peak, and temporaries are
+    /// unbiased estimates from the weighted samples (see ``SampleWeights``). The size
+    /// distribution describes the samples themselves.
     public var sampling: Sampling?
 
     /// Where and why a trace ends early (as the reader reports it); everything before

@@ -7,6 +7,14 @@ import MemprofTrace
 /// dictionary), small sizes are counted in an array. Memory is bounded by the number
 /// of distinct stacks and sizes, never by the number of events.
 ///
+/// **Sampled recordings.** Once the trace says it was sampled (its SAMPLING record,
+/// before any event), each sampled block of `s` bytes counts as ``SampleWeights``
+/// says: `1/p` allocations and `s/p` bytes, `p = 1 − exp(−s/R)`. Per-stack bytes (live,
+/// peak, freed, leaked) and the replay of the heap add each block's weighted bytes,
+/// rounded once per block, so that a block's free cancels its allocation exactly;
+/// per-stack counts add the fractional weights and are rounded at the end. Every
+/// per-stack figure is then an unbiased estimate of what a full recording would show.
+///
 /// **Peak contribution.** Each stack's share of the heap peak is found with heaptrack's
 /// lazy trick: reaching a new peak only sets a flag; the next time the heap goes down
 /// (and once at the end) the stacks' live bytes are copied to their peak bytes. Only
@@ -85,6 +93,19 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     private var end: EndRecord?
     private var samplingInterval: UInt64?
     private var exactCounts: CountsRecord?
+    /// Sample mode: the weights, and the estimated counts per stack (fractional; the
+    /// per-stack byte figures are weighted in the accumulators themselves).
+    private var weights: SampleWeights?
+    private var estimatedCounts: [UInt32: EstimatedCounts] = [:]
+    private var estimatedTotals = EstimatedCounts()
+    private var estimatedLeakBlocks: [LeakKey: Double] = [:]
+
+    /// Sample mode: allocations, frees and temporaries a stack's samples stand for.
+    struct EstimatedCounts: Sendable {
+        var allocations: Double = 0
+        var deallocations: Double = 0
+        var temporaries: Double = 0
+    }
 
     /// Creates an analyzer.
     /// - Parameter timelineCapacity: how many ticks ``Analysis/timeline`` keeps at most
@@ -124,10 +145,12 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
 
     /// Counts an allocation: a few array operations.
     @inline(__always)
-    public mutating func allocation(thread: UInt32, size: UInt64, stackID: UInt32) {
+    public mutating func allocation(thread: UInt32, size requested: UInt64, stackID: UInt32) {
+        // Bytes the block counts for: itself, or in sample mode what the sample stands for.
+        let size = weights == nil ? requested : estimateAllocation(size: requested, stackID: stackID)
         allocationCount &+= 1
         allocatedBytes &+= size
-        sizes.add(size)
+        sizes.add(requested)
         if stackID < Self.denseStackLimit {
             let index = Int(stackID)
             if index >= dense.count { growDense(toInclude: index) }
@@ -157,9 +180,12 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     /// Counts a free of a block from `stackID`; first copies the stacks touched since
     /// the last copy to their peak bytes when the heap was at a new peak.
     @inline(__always)
-    public mutating func deallocation(thread: UInt32, size: UInt64, stackID: UInt32, temporary: Bool) {
+    public mutating func deallocation(thread: UInt32, size freed: UInt64, stackID: UInt32, temporary: Bool) {
         // The heap is about to go down: if it was at a new peak, that peak is final now.
         if peakPending { capturePeak() }
+        let size =
+            weights == nil
+            ? freed : estimateDeallocation(size: freed, stackID: stackID, temporary: temporary)
         deallocationCount &+= 1
         deallocatedBytes &+= size
         let temporaries: UInt64 = temporary ? 1 : 0
@@ -215,12 +241,18 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     public mutating func leak(_ record: LeakRecord) {
         let key = LeakKey(stackID: record.stackID, kind: record.kind)
         let old = leaks[key] ?? (0, 0)
-        leaks[key] = (old.blocks &+ 1, old.bytes &+ record.size)
+        var bytes = record.size
+        if let weights {
+            bytes = Self.rounded(weights.bytes(size: record.size))
+            estimatedLeakBlocks[key, default: 0] += weights.allocations(size: record.size)
+        }
+        leaks[key] = (old.blocks &+ 1, old.bytes &+ bytes)
     }
 
     /// Sample mode: ALLOC records are samples at this mean interval.
     public mutating func sampling(intervalBytes: UInt64) {
         samplingInterval = intervalBytes
+        weights = SampleWeights(intervalBytes: intervalBytes)
     }
 
     /// Sample mode: the exact totals, which replace the sampled counts.
@@ -251,6 +283,35 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     }
 
     // MARK: Private
+
+    /// Sample mode: counts what a sampled allocation stands for; returns its weighted bytes.
+    @inline(never)
+    private mutating func estimateAllocation(size: UInt64, stackID: UInt32) -> UInt64 {
+        guard let weights else { return size }
+        let count = weights.allocations(size: size)
+        estimatedCounts[stackID, default: EstimatedCounts()].allocations += count
+        estimatedTotals.allocations += count
+        return Self.rounded(weights.bytes(size: size))
+    }
+
+    /// Sample mode: counts what the free of a sampled block stands for; returns its
+    /// weighted bytes (the same figure its allocation counted).
+    @inline(never)
+    private mutating func estimateDeallocation(size: UInt64, stackID: UInt32, temporary: Bool) -> UInt64 {
+        guard let weights else { return size }
+        let count = weights.allocations(size: size)
+        estimatedCounts[stackID, default: EstimatedCounts()].deallocations += count
+        estimatedTotals.deallocations += count
+        if temporary {
+            estimatedCounts[stackID, default: EstimatedCounts()].temporaries += count
+            estimatedTotals.temporaries += count
+        }
+        return Self.rounded(weights.bytes(size: size))
+    }
+
+    private static func rounded(_ value: Double) -> UInt64 {
+        value.isFinite && value > 0 ? UInt64(value.rounded()) : 0
+    }
 
     @inline(never)
     private mutating func growDense(toInclude index: Int) {
@@ -289,9 +350,11 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
         var leakGroups: [LeakGroup] = []
         leakGroups.reserveCapacity(leaks.count)
         for (key, value) in leaks {
-            leakGroups.append(LeakGroup(stackID: key.stackID, kind: key.kind, blocks: value.blocks, bytes: value.bytes))
+            // Sample mode: the blocks the samples stand for.
+            let blocks = weights == nil ? value.blocks : Self.rounded(estimatedLeakBlocks[key] ?? 0)
+            leakGroups.append(LeakGroup(stackID: key.stackID, kind: key.kind, blocks: blocks, bytes: value.bytes))
             let old = leakTotals[key.stackID] ?? (0, 0)
-            leakTotals[key.stackID] = (old.blocks &+ value.blocks, old.bytes &+ value.bytes)
+            leakTotals[key.stackID] = (old.blocks &+ blocks, old.bytes &+ value.bytes)
         }
         leakGroups.sort {
             ($0.bytes, $1.stackID, $1.kind.rawValue) > ($1.bytes, $0.stackID, $0.kind.rawValue)
@@ -299,18 +362,23 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
 
         func statistics(_ id: UInt32, _ accumulator: Accumulator) -> StackStatistics {
             let leaked = leakTotals[id] ?? (0, 0)
-            return StackStatistics(
-                stackID: id,
-                totals: AllocationTotals(
-                    allocations: accumulator.allocations,
-                    deallocations: accumulator.deallocations,
-                    allocatedBytes: accumulator.allocatedBytes,
-                    deallocatedBytes: accumulator.deallocatedBytes,
-                    liveBytes: UInt64(max(accumulator.live, 0)),
-                    peakBytes: UInt64(max(accumulator.peak, 0)),
-                    temporaryAllocations: accumulator.temporaries,
-                    leakedBytes: leaked.bytes,
-                    leakedBlocks: leaked.blocks))
+            var totals = AllocationTotals(
+                allocations: accumulator.allocations,
+                deallocations: accumulator.deallocations,
+                allocatedBytes: accumulator.allocatedBytes,
+                deallocatedBytes: accumulator.deallocatedBytes,
+                liveBytes: UInt64(max(accumulator.live, 0)),
+                peakBytes: UInt64(max(accumulator.peak, 0)),
+                temporaryAllocations: accumulator.temporaries,
+                leakedBytes: leaked.bytes,
+                leakedBlocks: leaked.blocks)
+            if weights != nil {
+                let estimated = estimatedCounts[id] ?? EstimatedCounts()
+                totals.allocations = Self.rounded(estimated.allocations)
+                totals.deallocations = Self.rounded(estimated.deallocations)
+                totals.temporaryAllocations = Self.rounded(estimated.temporaries)
+            }
+            return StackStatistics(stackID: id, totals: totals)
         }
         var perStack: [StackStatistics] = []
         for (index, accumulator) in dense.enumerated() where accumulator.isUsed || leakTotals[UInt32(index)] != nil {
@@ -369,12 +437,17 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
             truncation: truncation,
             end: end)
         if let samplingInterval {
-            // Per-site figures stay sample counts; the totals are exact when COUNTS was written.
+            // Per-site figures, freed, live and peak bytes are estimates from the weighted
+            // samples; the totals are exact when COUNTS was written, else estimated too.
             analysis.sampling = Analysis.Sampling(intervalBytes: samplingInterval, sampledAllocations: allocationCount)
+            analysis.temporaryAllocationCount = Self.rounded(estimatedTotals.temporaries)
             if let exactCounts {
                 analysis.allocationCount = exactCounts.allocations
                 analysis.deallocationCount = exactCounts.deallocations
                 analysis.totalAllocatedBytes = exactCounts.allocatedBytes
+            } else {
+                analysis.allocationCount = Self.rounded(estimatedTotals.allocations)
+                analysis.deallocationCount = Self.rounded(estimatedTotals.deallocations) &+ unknownDeallocationCount
             }
         }
         return analysis

@@ -45,6 +45,13 @@ import MemprofTrace
 ///   an END record), `truncated`,
 ///   `truncation_offset`, `truncation_reason`.
 ///
+/// Sampled recordings (`--mode sample`): `snapshot` adds `sampled_allocations` and
+/// `sampling_interval_bytes`; its counts and `total_allocated` are exact, the other
+/// byte figures estimates. `allocations`, every `top_allocators` entry and `leaks` add
+/// `"estimated": true`: their per-site counts and bytes are unbiased estimates scaled
+/// from the samples (each sampled block of `s` bytes stands for `1/(1 − exp(−s/R))`
+/// blocks like it).
+///
 /// A `stack` is an array of frames, innermost first, starting at the frame `location`
 /// names: `{function, file, line, module, address, inlined}`, with null for what debug
 /// info does not say and `address` as a `0x…` string. Keys are sorted, so output is
@@ -156,6 +163,11 @@ public struct JSONReportRenderer: Sendable {
         try json.value(finite(analysis.allocationRatePerSecond))
         json.key("average_allocation_size")
         try json.value(finite(analysis.sizes.mean))
+        if analysis.sampling != nil {
+            // Sample mode: the per-site figures below are estimates scaled from the samples.
+            json.key("estimated")
+            json.value(true)
+        }
         json.key("max_allocation_size")
         json.value(analysis.sizes.maximum)
         json.key("median_allocation_size")
@@ -170,7 +182,8 @@ public struct JSONReportRenderer: Sendable {
         json.beginArray()
         for site in report.topSites(by: .allocatedBytes, limit: top) {
             json.element()
-            try writeAllocator(site, totalBytes: analysis.totalAllocatedBytes, to: &json)
+            try writeAllocator(
+                site, totalBytes: analysis.totalAllocatedBytes, estimated: analysis.sampling != nil, to: &json)
         }
         json.endArray()
         json.key("total_allocations")
@@ -178,7 +191,9 @@ public struct JSONReportRenderer: Sendable {
         json.endObject()
     }
 
-    private func writeAllocator(_ site: Report.Site, totalBytes: UInt64, to json: inout JSONWriter) throws {
+    private func writeAllocator(_ site: Report.Site, totalBytes: UInt64, estimated: Bool, to json: inout JSONWriter)
+        throws
+    {
         let totals = site.totals
         json.beginObject()
         json.key("allocation_count")
@@ -187,6 +202,10 @@ public struct JSONReportRenderer: Sendable {
         try json.value(finite(totals.averageAllocationSize))
         json.key("deallocation_count")
         json.value(totals.deallocations)
+        if estimated {
+            json.key("estimated")
+            json.value(true)
+        }
         json.key("leaked_blocks")
         json.value(totals.leakedBlocks)
         json.key("leaked_bytes")
@@ -232,6 +251,11 @@ public struct JSONReportRenderer: Sendable {
             json.value(kind.description)
         }
         json.endArray()
+        if report.analysis.sampling != nil {
+            // Sample mode: blocks and bytes are estimates scaled from the sampled blocks.
+            json.key("estimated")
+            json.value(true)
+        }
         json.key("leak_count")
         json.value(summary.leakSiteCount)
         json.key("leaked_blocks")

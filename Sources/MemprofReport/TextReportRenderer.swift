@@ -88,9 +88,10 @@ public struct TextReportRenderer: Sendable {
         }
         if let sampling = analysis.sampling {
             lines.append(
-                "  note: sampled every \(HumanUnits.bytes(sampling.intervalBytes)) on average: allocation and free "
-                    + "totals are exact; sizes, sites, temporaries and leaks describe the "
-                    + "\(HumanUnits.count(sampling.sampledAllocations)) samples")
+                "  note: sampled every \(HumanUnits.bytes(sampling.intervalBytes)) on average "
+                    + "(\(HumanUnits.count(sampling.sampledAllocations)) samples): allocation and free counts and "
+                    + "bytes allocated are exact; per-site and leak figures (marked ~), peak, in use, freed bytes and "
+                    + "temporaries are estimates scaled from the samples; sizes describe the samples")
         } else if analysis.process?.mode == .sample {
             lines.append("  note: sampled recording; counts and bytes cover the sampled allocations only")
         }
@@ -257,13 +258,16 @@ public struct TextReportRenderer: Sendable {
             ("#", .right), ("allocations", .right), ("allocated", .right), ("peak", .right), ("leaked", .right),
             ("temporary", .right), ("location", .left),
         ])
+        // Sample mode: every figure of a site is an estimate.
+        let mark = analysis.sampling == nil ? "" : "~"
         for (rank, site) in sites.enumerated() {
             let totals = site.totals
             table.append(
                 [
-                    "\(rank + 1)", HumanUnits.count(totals.allocations), HumanUnits.bytes(totals.allocatedBytes),
-                    HumanUnits.bytes(totals.peakBytes), HumanUnits.bytes(totals.leakedBytes),
-                    HumanUnits.count(totals.temporaryAllocations), SymbolAbbreviation.abbreviate(site.location),
+                    "\(rank + 1)", mark + HumanUnits.count(totals.allocations),
+                    mark + HumanUnits.bytes(totals.allocatedBytes), mark + HumanUnits.bytes(totals.peakBytes),
+                    mark + HumanUnits.bytes(totals.leakedBytes), mark + HumanUnits.count(totals.temporaryAllocations),
+                    SymbolAbbreviation.abbreviate(site.location),
                 ],
                 details: callers(site.frames(by: order), stackCount: site.stackCount))
         }
@@ -292,7 +296,7 @@ public struct TextReportRenderer: Sendable {
                 bold(
                     "Leaks: \(HumanUnits.bytes(summary.leaked.bytes)) in \(blocks(summary.leaked.blocks)) "
                         + showing(min(leaks.count, max(top, 0)), of: leaks.count)))
-            leakTable(leaks, into: &lines)
+            leakTable(leaks, estimated: analysis.sampling != nil, into: &lines)
         }
         // Blocks of the kinds not counted: one line, not a table (valgrind lists them
         // only when asked to, with --show-leak-kinds).
@@ -309,15 +313,16 @@ public struct TextReportRenderer: Sendable {
         }
     }
 
-    private func leakTable(_ leaks: [Report.Leak], into lines: inout [String]) {
+    private func leakTable(_ leaks: [Report.Leak], estimated: Bool, into lines: inout [String]) {
+        let mark = estimated ? "~" : ""
         var table = TextTable(columns: [
             ("#", .right), ("kind", .left), ("blocks", .right), ("bytes", .right), ("location", .left),
         ])
         for (rank, leak) in leaks.prefix(max(top, 0)).enumerated() {
             table.append(
                 [
-                    "\(rank + 1)", Self.kindLabel(leak.kind), HumanUnits.count(leak.blocks),
-                    HumanUnits.bytes(leak.bytes),
+                    "\(rank + 1)", Self.kindLabel(leak.kind), mark + HumanUnits.count(leak.blocks),
+                    mark + HumanUnits.bytes(leak.bytes),
                     SymbolAbbreviation.abbreviate(leak.location),
                 ],
                 details: callers(leak.frames, stackCount: leak.stackCount))
