@@ -64,6 +64,10 @@ static void *pool_alloc(size_t size) {
     if (off + need > sizeof g_pool)
         return NULL;
     *(size_t *)(g_pool + off) = size;
+    /* Sample mode's fast free skips the pool check: a pool block's filter slot says
+     * "maybe sampled" forever (saturated), so its free takes the full path, which
+     * knows the pool. */
+    atomic_store_explicit(&g_filter[memprof_filter_index((uintptr_t)(g_pool + off + 16))], 255, memory_order_relaxed);
     return g_pool + off + 16;
 }
 
@@ -318,7 +322,7 @@ static inline void sample_count_alloc(struct memprof_thread *t, uint64_t size) {
     t->last_alloc = NULL; /* freeing the last sample after this is not a temporary */
 }
 
-/* Whether p (non-null, not from the pool) was certainly not sampled. */
+/* Whether p (non-null) was certainly not sampled, nor served from the bootstrap pool. */
 static inline int sample_unsampled(const void *p) { return !memprof_filter_maybe((uintptr_t)p); }
 
 /* ---- the interposed functions ------------------------------------------------ */
@@ -349,7 +353,7 @@ static __attribute__((noinline)) void free_full(void *p) {
 
 MEMPROF_EXPORT void free(void *p) {
     struct memprof_thread *st = t_sampler;
-    if (MEMPROF_LIKELY(st != NULL) && p && MEMPROF_LIKELY(!t_guard) && !in_pool(p) && sample_unsampled(p)) {
+    if (MEMPROF_LIKELY(st != NULL) && p && MEMPROF_LIKELY(!t_guard) && sample_unsampled(p)) {
         memprof_bump(&st->count_frees, 1);
         real_free(p);
         return;
@@ -411,7 +415,7 @@ static __attribute__((noinline)) void *realloc_full(void *p, size_t size, const 
 }
 
 MEMPROF_EXPORT void *realloc(void *p, size_t size) {
-    if (t_sampler && (!p || (!in_pool(p) && sample_unsampled(p)))) {
+    if (t_sampler && (!p || sample_unsampled(p))) {
         struct memprof_thread *st = sample_skip(size);
         if (st) {
             void *q = real_realloc(p, size);

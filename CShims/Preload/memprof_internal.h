@@ -160,9 +160,17 @@ static inline void memprof_tick_event(struct memprof_thread *t) {
         memprof_record_time(t);
 }
 
+/* The calling thread's state once made (memprof_writer.c), else NULL. */
+extern MEMPROF_TLS struct memprof_thread *t_self MEMPROF_HIDDEN;
+/* Makes the calling thread's state; NULL if tracing cannot go on. */
+struct memprof_thread *memprof_thread_create(void) MEMPROF_HIDDEN;
+
 /* Returns the calling thread's state, creating it on first use; NULL if tracing
- * cannot go on. Call only with t_guard set. */
-struct memprof_thread *memprof_thread_self(void) MEMPROF_HIDDEN;
+ * cannot go on. Call only with t_guard set. Inline: every recorded event asks. */
+static inline struct memprof_thread *memprof_thread_self(void) {
+    struct memprof_thread *t = t_self;
+    return MEMPROF_LIKELY(t != NULL) ? t : memprof_thread_create();
+}
 
 /* Sample mode: the calling thread's state once memprof_thread_self made it, else
  * NULL (always NULL in full mode; reset when the thread exits). The hooks' fast path
@@ -230,7 +238,9 @@ extern uint64_t g_sample_seed MEMPROF_HIDDEN;
 
 /* Owner-only increment of a per-thread counter (no locked instruction). */
 static inline void memprof_bump(_Atomic uint64_t *c, uint64_t by) {
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + by, memory_order_relaxed);
+    /* A plain add (one instruction): only the owner writes, and other threads' atomic
+     * loads of an aligned word see the value before or after it. */
+    *(uint64_t *)c += by;
 }
 
 /* ---- stacks (memprof_stacks.c) ------------------------------------------- */

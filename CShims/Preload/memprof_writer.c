@@ -59,7 +59,7 @@ static int g_writer_started, g_writer_stop;
 static pthread_t g_writer;
 
 static pthread_key_t g_thread_key;
-static MEMPROF_TLS struct memprof_thread *t_self;
+MEMPROF_TLS struct memprof_thread *t_self;
 MEMPROF_TLS struct memprof_thread *t_sampler;
 
 /* The compressor and its output buffer: used by the writer thread, then by the
@@ -236,10 +236,8 @@ static void thread_exit(void *arg) {
     t_guard = saved;
 }
 
-struct memprof_thread *memprof_thread_self(void) {
-    struct memprof_thread *t = t_self;
-    if (MEMPROF_LIKELY(t != NULL))
-        return t;
+struct memprof_thread *memprof_thread_create(void) {
+    struct memprof_thread *t;
     pthread_mutex_lock(&g_queue_lock);
     if (atomic_load(&g_state) != MEMPROF_STATE_ACTIVE) {
         pthread_mutex_unlock(&g_queue_lock);
