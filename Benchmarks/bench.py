@@ -4,7 +4,10 @@
     scripts/bench [--rounds N] [--only NAME,...] [--no-heaptrack]
 
 Builds its workloads, then runs every variant of every workload in interleaved
-rounds (bare, memprof full, memprof sample, heaptrack, bare, ...) and prints medians.
+rounds (bare, memprof full, memprof sample, sample preloaded, heaptrack, bare, ...)
+and prints medians. "sample preloaded" runs the program with LD_PRELOAD and
+MEMPROF_MODE=sample directly, without `memprof run`: its ratio is the preload's own
+cost, without the CLI's start-up (see the start-up line).
 Absolute times drift on shared machines; the ratios, taken within one round-robin,
 are what to compare. Peak RSS is that of the largest process of a run (the profiled
 program, or memprof's / heaptrack's own helper if larger).
@@ -100,6 +103,8 @@ def variants(spec, scratch, heaptrack):
     if sample_supported():
         out["sample"] = ([MEMPROF, "run", "--mode", "sample", "-o", os.path.join(scratch, "sample.mprof"), "--", *cmd],
                          env)
+        out["sample-preload"] = (cmd, dict(env, LD_PRELOAD=PRELOAD, MEMPROF_MODE="sample",
+                                           MEMPROF_OUTPUT=os.path.join(scratch, "preload.mprof")))
     if heaptrack:
         out["heaptrack"] = (["heaptrack", "-o", os.path.join(scratch, "ht"), *cmd], env)
     return out
@@ -160,8 +165,10 @@ def main():
         rss = {k: 0 for k in runs}
         for _ in range(args.rounds):
             for variant, (cmd, env) in runs.items():
+                fresh_output(env)
                 times[variant].append(run(cmd, env)[0])
         for variant, (cmd, env) in runs.items():
+            fresh_output(env)
             rss[variant] = peak_rss(cmd, env)
         med = {k: median(v) for k, v in times.items()}
         rss["preloaded"] = preloaded_rss(spec, scratch)
@@ -196,6 +203,12 @@ def fmt_size(n):
     return f"{n / 1e3:.0f} KB" if n < 10e6 else f"{n / 1e6:.1f} MB"
 
 
+def fresh_output(env):
+    """The preload writes only into an empty MEMPROF_OUTPUT (`memprof run` makes it)."""
+    if "MEMPROF_OUTPUT" in env:
+        open(env["MEMPROF_OUTPUT"], "w").close()
+
+
 def preloaded_rss(spec, scratch):
     """Peak RSS of the profiled program itself under the preload (no memprof CLI)."""
     trace = os.path.join(scratch, "rss.mprof")
@@ -211,9 +224,9 @@ def print_row(name, r):
 
 
 def print_tables(results):
-    print("\n| workload | bare | memprof full | memprof sample | heaptrack | full/bare | sample/bare | heaptrack/bare "
-          "| heaptrack/full |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| workload | bare | memprof full | memprof sample | heaptrack | full/bare | sample/bare "
+          "| sample preloaded/bare | heaptrack/bare | heaptrack/full |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
         m = r["median"]
         bare = m["bare"]
@@ -226,7 +239,8 @@ def print_tables(results):
 
         ht_full = f"{m['heaptrack'] / m['full']:.1f}x" if "heaptrack" in m else "-"
         print(f"| {name} | {cell('bare')} | {cell('full')} | {cell('sample')} | {cell('heaptrack')} | "
-              f"{ratio('full')} | {ratio('sample')} | {ratio('heaptrack')} | {ht_full} |")
+              f"{ratio('full')} | {ratio('sample')} | {ratio('sample-preload', bare)} | {ratio('heaptrack')} | "
+              f"{ht_full} |")
 
     print("\n| workload | program RSS bare | under memprof | heaptrack run (largest process) | events "
           "| memprof trace | bytes/event | heaptrack trace | bytes/event |")
