@@ -651,8 +651,23 @@ static uint64_t parse_bytes(const char *s) {
     return digits && !*s ? v * scale : 0;
 }
 
-/* MEMPROF_MODE (full | sample) and MEMPROF_SAMPLE_INTERVAL; bad values keep the
- * defaults and say so, once. */
+/* Reads environment variable `name`, a count as parse_bytes reads it, into *out;
+ * unset leaves *out, a bad value too and says so with `otherwise`. */
+static void read_count(const char *name, uint64_t *out, const char *otherwise) {
+    const char *value = getenv(name);
+    if (!value || !*value)
+        return;
+    uint64_t count = parse_bytes(value);
+    if (count) {
+        *out = count;
+    } else {
+        memprof_log("memprof: bad ", name, "=");
+        memprof_log(value, otherwise, NULL);
+    }
+}
+
+/* MEMPROF_MODE (full | sample), MEMPROF_SAMPLE_INTERVAL and MEMPROF_SAMPLE_SEED; bad
+ * values keep the defaults and say so, once. */
 static void read_mode(void) {
     const char *mode = getenv("MEMPROF_MODE");
     if (mode && *mode && strcmp(mode, "full") != 0) {
@@ -661,22 +676,8 @@ static void read_mode(void) {
         else
             memprof_log("memprof: unknown MEMPROF_MODE=", mode, " (full or sample); recording everything\n");
     }
-    const char *interval = getenv("MEMPROF_SAMPLE_INTERVAL");
-    if (interval && *interval) {
-        uint64_t bytes = parse_bytes(interval);
-        if (bytes)
-            g_sample_interval = bytes;
-        else
-            memprof_log("memprof: bad MEMPROF_SAMPLE_INTERVAL=", interval, " (bytes, e.g. 512k); using 512k\n");
-    }
-    const char *seed = getenv("MEMPROF_SAMPLE_SEED");
-    if (seed && *seed) {
-        uint64_t v = parse_bytes(seed);
-        if (v)
-            g_sample_seed = v;
-        else
-            memprof_log("memprof: bad MEMPROF_SAMPLE_SEED=", seed, " (a positive integer); seeding from the clock\n");
-    }
+    read_count("MEMPROF_SAMPLE_INTERVAL", &g_sample_interval, " (bytes, e.g. 512k); using 512k\n");
+    read_count("MEMPROF_SAMPLE_SEED", &g_sample_seed, " (a positive integer); seeding from the clock\n");
 }
 
 int memprof_output_open(void) {
