@@ -67,7 +67,7 @@ static void *pool_alloc(size_t size) {
     /* Sample mode's fast free skips the pool check: a pool block's filter slot says
      * "maybe sampled" forever (saturated), so its free takes the full path, which
      * knows the pool. */
-    atomic_store_explicit(&g_filter[memprof_filter_index((uintptr_t)(g_pool + off + 16))], 255, memory_order_relaxed);
+    memprof_filter_pin((uintptr_t)(g_pool + off + 16));
     return g_pool + off + 16;
 }
 

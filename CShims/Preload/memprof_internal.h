@@ -220,18 +220,26 @@ extern uint64_t g_sample_interval MEMPROF_HIDDEN;
 int64_t memprof_next_sample_gap(struct memprof_thread *t) MEMPROF_HIDDEN;
 /* The bytes a sampled block of `size` stands for: size / (1 - exp(-size / interval)). */
 uint64_t memprof_sample_weighted_bytes(uint64_t size) MEMPROF_HIDDEN;
-/* A counting filter of sampled addresses: maybe() is 0 only for unsampled blocks.
- * Lock-free. Small (64 KiB) so that the lookup every free makes stays in cache. */
+/* A filter of sampled addresses: maybe() is 0 only for blocks that were not sampled
+ * (and not served from the bootstrap pool). One bit per slot, 8 KiB, read by every
+ * free in sample mode: the slot is the address's 16-byte granule modulo 2^16, so blocks
+ * near each other share cache lines of the filter as they share the heap's, and the
+ * lookup stays in cache (a hashed byte array missed it on most frees). Each slot's
+ * count of sampled blocks lives beside it; add/remove/pin update both under one
+ * spinlock (sampled events only). */
 #define MEMPROF_FILTER_BITS 16
-extern _Atomic uint8_t g_filter[1u << MEMPROF_FILTER_BITS] MEMPROF_HIDDEN;
+extern _Atomic uint64_t g_filter_bits[(1u << MEMPROF_FILTER_BITS) / 64] MEMPROF_HIDDEN;
 static inline uint32_t memprof_filter_index(uintptr_t p) {
-    return (uint32_t)(((uint64_t)p * 0x9E3779B97F4A7C15ull) >> (64 - MEMPROF_FILTER_BITS));
+    return (uint32_t)(p >> 4) & ((1u << MEMPROF_FILTER_BITS) - 1);
+}
+static inline int memprof_filter_maybe(uintptr_t p) {
+    uint32_t i = memprof_filter_index(p);
+    return (atomic_load_explicit(&g_filter_bits[i >> 6], memory_order_relaxed) >> (i & 63)) & 1;
 }
 void memprof_filter_add(uintptr_t p) MEMPROF_HIDDEN;
 void memprof_filter_remove(uintptr_t p) MEMPROF_HIDDEN;
-static inline int memprof_filter_maybe(uintptr_t p) {
-    return atomic_load_explicit(&g_filter[memprof_filter_index(p)], memory_order_relaxed) != 0;
-}
+/* Makes p's slot say "maybe" for good (the bootstrap pool's blocks). */
+void memprof_filter_pin(uintptr_t p) MEMPROF_HIDDEN;
 /* MEMPROF_SAMPLE_SEED: when set, each thread's sampler starts from it and the thread's
  * index instead of the clock, for reproducible tests. 0: not set. */
 extern uint64_t g_sample_seed MEMPROF_HIDDEN;

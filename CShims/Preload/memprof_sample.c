@@ -8,9 +8,9 @@
  * happened before (the process is memoryless), so a sampled block stands for
  * 1 / (1 - exp(-s/R)) blocks like it — the weight readers scale by.
  *
- * Frees: only sampled blocks are in the live table. A counting filter over address
- * hashes says "certainly not sampled" with one load for most frees, so they cost
- * nearly nothing; a positive answer is checked in the table.
+ * Frees: only sampled blocks are in the live table. A filter over addresses
+ * (memprof_internal.h) says "certainly not sampled" with one load for most frees, so
+ * they cost nearly nothing; a positive answer is checked in the table.
  *
  * log and exp are computed here (a few ulps are plenty for sampling) so that the
  * preload does not need libm.
@@ -22,25 +22,43 @@ uint64_t g_sample_interval = 512 * 1024;
 
 uint64_t g_sample_seed;
 
-_Atomic uint8_t g_filter[1u << MEMPROF_FILTER_BITS];
+_Atomic uint64_t g_filter_bits[(1u << MEMPROF_FILTER_BITS) / 64];
+static uint8_t g_filter_count[1u << MEMPROF_FILTER_BITS]; /* under g_filter_lock */
+static atomic_flag g_filter_lock = ATOMIC_FLAG_INIT;
 
-void memprof_filter_add(uintptr_t p) {
-    /* Saturates at 255: a saturated slot stays "maybe" forever, which is only slower. */
-    _Atomic uint8_t *slot = &g_filter[memprof_filter_index(p)];
-    uint8_t old = atomic_load_explicit(slot, memory_order_relaxed);
-    while (old < 255 && !atomic_compare_exchange_weak_explicit(slot, &old, (uint8_t)(old + 1), memory_order_relaxed,
-                                                               memory_order_relaxed))
-        ;
+/* Taken only with t_guard set, so a signal handler's calls on this thread pass through
+ * and never wait for it. */
+static void filter_lock(void) {
+    while (atomic_flag_test_and_set_explicit(&g_filter_lock, memory_order_acquire))
+        __builtin_ia32_pause();
 }
 
-void memprof_filter_remove(uintptr_t p) {
-    _Atomic uint8_t *slot = &g_filter[memprof_filter_index(p)];
-    uint8_t old = atomic_load_explicit(slot, memory_order_relaxed);
-    while (old > 0 && old < 255 &&
-           !atomic_compare_exchange_weak_explicit(slot, &old, (uint8_t)(old - 1), memory_order_relaxed,
-                                                  memory_order_relaxed))
-        ;
+static void filter_unlock(void) { atomic_flag_clear_explicit(&g_filter_lock, memory_order_release); }
+
+/* Sets `count` in p's slot: the bit is set while the count is non-zero. A count of 255
+ * saturates: the slot stays "maybe" for good, which is only slower. */
+static void filter_update(uintptr_t p, int delta) {
+    uint32_t i = memprof_filter_index(p);
+    uint64_t bit = 1ull << (i & 63);
+    filter_lock();
+    uint8_t c = g_filter_count[i];
+    if (delta == 0)
+        c = 255;
+    else if (c < 255 && (delta > 0 || c > 0))
+        c = (uint8_t)(c + delta);
+    g_filter_count[i] = c;
+    if (c)
+        atomic_fetch_or_explicit(&g_filter_bits[i >> 6], bit, memory_order_relaxed);
+    else
+        atomic_fetch_and_explicit(&g_filter_bits[i >> 6], ~bit, memory_order_relaxed);
+    filter_unlock();
 }
+
+void memprof_filter_add(uintptr_t p) { filter_update(p, 1); }
+
+void memprof_filter_remove(uintptr_t p) { filter_update(p, -1); }
+
+void memprof_filter_pin(uintptr_t p) { filter_update(p, 0); }
 
 /* Natural log for x > 0: exponent plus the atanh series of the mantissa (|t| <= 1/3). */
 static double fast_log(double x) {
