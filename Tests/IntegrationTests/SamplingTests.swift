@@ -63,6 +63,10 @@ struct SamplingTests {
         }
         // The blocks of 1 MiB are always sampled: their estimate is exact.
         #expect(estimated["huge_block"]?.bytes == (1 << 20) * 64)
+        // Every block is freed: each sampled block's free was found (the free filter
+        // never says "not sampled" for a sampled block), so nothing is left in use.
+        #expect(sampled.int("snapshot", "current_usage") == 0)
+        #expect(sampled.int("leaks", "by_kind", "unfreed", "blocks") == 0)
         // Totals stay exact in sample mode.
         #expect(sampled.int("snapshot", "allocation_count") == full.int("snapshot", "allocation_count"))
         #expect(sampled.int("snapshot", "total_allocated") == full.int("snapshot", "total_allocated"))
