@@ -142,6 +142,11 @@ struct memprof_thread {
     _Atomic uint64_t count_allocs, count_frees, count_bytes;
     /* Bytes of the blocks this thread freed that memprof knew (full mode: all). */
     _Atomic uint64_t count_freed_bytes;
+    /* The writer's last tail block of this thread (see memprof_writer.c): which
+     * buffer, and how many bytes of it. Writer-only. */
+    const struct memprof_buffer *tail_buf;
+    uint64_t tail_seq;
+    size_t tail_len;
     struct memprof_unwind_cache unwind;
 };
 

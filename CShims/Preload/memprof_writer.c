@@ -34,8 +34,10 @@
  * events gives the peak between ticks. Guarded by g_queue_lock. */
 static uint64_t g_tick_peak;
 
-#define TICK_INTERVAL_NS 10000000ull            /* 10 ms */
-#define PROCESS_FLUSH_INTERVAL_NS 1000000000ull /* 1 s */
+#define TICK_INTERVAL_NS 10000000ull           /* 10 ms */
+#define PROCESS_FLUSH_INTERVAL_NS 500000000ull /* 0.5 s */
+/* How often the writer copies each thread's unfinished buffer into a tail block. */
+#define TAIL_INTERVAL_NS 500000000ull /* 0.5 s */
 #define ZSTD_LEVEL 1
 #define STAGE_SLOTS 8
 #define STAGE_CAPACITY (1024u * 1024u)
@@ -503,6 +505,47 @@ void memprof_writer_ranges(memprof_range_fn fn, void *ctx) {
         fn(g_writer_stack_lo, g_writer_stack_hi, ctx);
 }
 
+/* ---- tails: a crash loses at most about half a second --------------------------------
+ * A thread's events reach the writer when its 64 KiB buffer fills, which for a quiet
+ * thread may be never. Every TAIL_INTERVAL_NS the writer copies the complete records
+ * of each thread's current buffer (from its start) into a THREAD_TAIL block, after
+ * writing what it has staged for that thread. The thread's next block supersedes the
+ * tail (it starts with the same records); a process killed outright leaves the last
+ * tail as the thread's last events. Under g_queue_lock the owner cannot swap buffers,
+ * and it only appends beyond `committed`, so the copied bytes are stable. */
+
+static uint8_t *g_tail_copy; /* MEMPROF_BUFFER_CAPACITY, writer-only */
+
+static int write_tails(void) {
+    if (!g_tail_copy && !(g_tail_copy = memprof_map(MEMPROF_BUFFER_CAPACITY, 0)))
+        return 0; /* no memory: no tails, the trace is still right */
+    int err = 0;
+    for (struct memprof_thread *t = g_threads; t && !err; t = t->next_all) {
+        pthread_mutex_lock(&g_queue_lock);
+        const struct memprof_buffer *b = t->buf;
+        size_t len = b ? atomic_load_explicit(&t->committed, memory_order_acquire) : 0;
+        /* buf_seq tells a recycled buffer (same address) from the one last copied. */
+        uint64_t seq = __atomic_load_n(&t->buf_seq, __ATOMIC_RELAXED);
+        int fresh = b && len && (b != t->tail_buf || seq != t->tail_seq || len != t->tail_len);
+        if (fresh)
+            memcpy(g_tail_copy, b->data, len);
+        uint32_t index = t->index;
+        pthread_mutex_unlock(&g_queue_lock);
+        if (!fresh)
+            continue;
+        /* The thread's staged blocks hold earlier records: they go first. */
+        for (int i = 0; i < STAGE_SLOTS && !err; i++)
+            if (g_stages[i].used && g_stages[i].thread == index)
+                err = stage_flush(&g_stages[i]);
+        if (!err)
+            err = write_block(MEMPROF_BLOCK_THREAD_TAIL, index, g_tail_copy, len);
+        t->tail_buf = b;
+        t->tail_seq = seq;
+        t->tail_len = len;
+    }
+    return err;
+}
+
 void memprof_dead_thread_stacks(memprof_range_fn fn, void *ctx) {
     for (struct memprof_thread *t = g_threads; t; t = t->next_all)
         if (!t->buf && t->stack_hi)
@@ -523,7 +566,7 @@ static void *writer_main(void *arg) {
         }
         pthread_attr_destroy(&attr);
     }
-    uint64_t next_tick = 0, next_process_flush = PROCESS_FLUSH_INTERVAL_NS;
+    uint64_t next_tick = 0, next_process_flush = PROCESS_FLUSH_INTERVAL_NS, next_tails = TAIL_INTERVAL_NS;
     for (;;) {
         uint64_t rss = read_rss();
         pthread_mutex_lock(&g_queue_lock);
@@ -554,6 +597,10 @@ static void *writer_main(void *arg) {
         int err = drain(list);
         if (!err)
             err = stage_flush_due(memprof_now_ns(), stop);
+        if (!err && !stop && memprof_now_ns() >= next_tails) {
+            err = write_tails();
+            next_tails = memprof_now_ns() + TAIL_INTERVAL_NS;
+        }
         if (err) {
             memprof_fail("cannot write the trace file", err);
             return NULL;

@@ -42,11 +42,14 @@ public struct TraceBuilder: Sendable {
         case thread
         /// Process-wide records: process info, ticks, thread starts, leaks, end.
         case process
+        /// A copy of a thread's unfinished buffer, superseded by the thread's next block.
+        case threadTail
 
         var formatValue: UInt8 {
             switch self {
             case .thread: Format.blockKindThread
             case .process: Format.blockKindProcess
+            case .threadTail: Format.blockKindThreadTail
             }
         }
     }

@@ -15,6 +15,8 @@ enum Format {
     static let fileMagic: [UInt8] = Array(MEMPROF_FILE_MAGIC.utf8)
     static let fileHeaderSize = Int(MEMPROF_FILE_HEADER_SIZE)
     static let versionMajor = UInt16(MEMPROF_FORMAT_VERSION_MAJOR)
+    /// The oldest major version this reader reads (older files lack newer block kinds).
+    static let oldestVersionMajor = UInt16(MEMPROF_FORMAT_OLDEST_MAJOR)
     static let versionMinor = UInt16(MEMPROF_FORMAT_VERSION_MINOR)
     static let headerVersionMajorOffset = Int(MEMPROF_FH_VERSION_MAJOR)
     static let headerVersionMinorOffset = Int(MEMPROF_FH_VERSION_MINOR)
@@ -38,6 +40,7 @@ enum Format {
 
     static let blockKindThread = UInt8(MEMPROF_BLOCK_THREAD.rawValue)
     static let blockKindProcess = UInt8(MEMPROF_BLOCK_PROCESS.rawValue)
+    static let blockKindThreadTail = UInt8(MEMPROF_BLOCK_THREAD_TAIL.rawValue)
     static let codecNone = UInt8(MEMPROF_CODEC_NONE.rawValue)
     static let codecZstd = UInt8(MEMPROF_CODEC_ZSTD.rawValue)
 

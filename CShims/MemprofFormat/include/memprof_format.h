@@ -18,8 +18,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MEMPROF_FORMAT_VERSION_MAJOR 1
+/* 2: thread tail blocks (MEMPROF_BLOCK_THREAD_TAIL), which a version 1 reader
+ * rejects. Version 1 files are version 2 files without them. */
+#define MEMPROF_FORMAT_VERSION_MAJOR 2
 #define MEMPROF_FORMAT_VERSION_MINOR 0
+/* The oldest major version a reader of this one still reads. */
+#define MEMPROF_FORMAT_OLDEST_MAJOR 1
 
 /* File header: 32 bytes. */
 #define MEMPROF_FILE_MAGIC "MEMPROF\x1a"
@@ -52,6 +56,12 @@ enum memprof_block_kind {
     MEMPROF_BLOCK_THREAD = 1,
     /* Process-wide records (info, ticks, thread starts, leaks, end). */
     MEMPROF_BLOCK_PROCESS = 2,
+    /* A copy of the start of a thread's unfinished buffer, written periodically so
+     * that a process killed outright leaves its recent events in the file. The
+     * thread's next THREAD or THREAD_TAIL block supersedes it (that block starts
+     * with the same records); one that nothing supersedes is the thread's last
+     * events and is decoded like a THREAD block. */
+    MEMPROF_BLOCK_THREAD_TAIL = 3,
 };
 
 enum memprof_codec {
