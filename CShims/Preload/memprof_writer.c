@@ -868,8 +868,9 @@ void memprof_finish(uint64_t end_flags) {
     struct memprof_leak_result leaks;
     memset(&leaks, 0, sizeof leaks);
     int classified =
-        scan && memprof_leaks_classify(caller_sp, caller_regs, 6, memprof_writer_tid(),
-                                       memprof_leaks_swift_program() ? MEMPROF_SCAN_SWIFT_REFS : 0, &leaks) == 0;
+        scan && memprof_leaks_classify(
+                    caller_sp, caller_regs, 6, memprof_writer_tid(),
+                    memprof_leaks_swift_program() ? MEMPROF_SCAN_SWIFT_REFS | MEMPROF_SCAN_THREAD_DTV : 0, &leaks) == 0;
     if (scan)
         memprof_leaks_end_scan(MEMPROF_STATE_FINISHED);
 
