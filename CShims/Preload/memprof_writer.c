@@ -14,6 +14,7 @@
  * live block, and the END record.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -489,6 +490,61 @@ static void record_tick(uint64_t now, uint64_t rss) {
     process_commit(w);
 }
 
+/* ---- jemalloc's own statistics ----------------------------------------------------------
+ * With jemalloc serving malloc behind memprof (`memprof run --jemalloc` sets
+ * MEMPROF_JEMALLOC=1 and preloads it), JEMALLOC records carry its figures every
+ * JEMALLOC_INTERVAL_NS and at the end. Looked up only when asked: a failed dlsym
+ * would allocate glibc's error state behind the program's back. */
+
+#define JEMALLOC_INTERVAL_NS 1000000000ull /* 1 s */
+
+static int (*g_mallctl)(const char *, void *, size_t *, void *, size_t);
+
+static void jemalloc_lookup(void) {
+    const char *wanted = getenv("MEMPROF_JEMALLOC");
+    if (wanted && strcmp(wanted, "1") == 0)
+        *(void **)&g_mallctl = dlsym(RTLD_DEFAULT, "mallctl");
+}
+
+struct jemalloc_stats {
+    int ok;
+    uint64_t v[6]; /* allocated, active, metadata, resident, mapped, retained */
+};
+
+/* Reads the figures (outside any memprof lock: mallctl takes jemalloc's). */
+static struct jemalloc_stats jemalloc_read(void) {
+    struct jemalloc_stats s = {0, {0}};
+    if (!g_mallctl)
+        return s;
+    uint64_t epoch = 1;
+    size_t size = sizeof epoch;
+    if (g_mallctl("epoch", &epoch, &size, &epoch, sizeof epoch) != 0)
+        return s;
+    static const char *const names[6] = {"stats.allocated", "stats.active", "stats.metadata",
+                                         "stats.resident",  "stats.mapped", "stats.retained"};
+    for (int i = 0; i < 6; i++) {
+        size_t value = 0;
+        size = sizeof value;
+        if (g_mallctl(names[i], &value, &size, NULL, 0) != 0)
+            return s;
+        s.v[i] = value;
+    }
+    s.ok = 1;
+    return s;
+}
+
+/* Call with g_queue_lock held. */
+static void record_jemalloc(uint64_t now, const struct jemalloc_stats *s) {
+    uint8_t *w = s->ok ? process_reserve(80) : NULL;
+    if (!w)
+        return;
+    *w++ = MEMPROF_TAG_JEMALLOC;
+    w = memprof_put_varint(w, now);
+    for (int i = 0; i < 6; i++)
+        w = memprof_put_varint(w, s->v[i]);
+    process_commit(w);
+}
+
 static int on_writer_thread(void) { return g_writer_started && pthread_equal(pthread_self(), g_writer); }
 
 static _Atomic pid_t g_writer_tid;
@@ -567,9 +623,18 @@ static void *writer_main(void *arg) {
         pthread_attr_destroy(&attr);
     }
     uint64_t next_tick = 0, next_process_flush = PROCESS_FLUSH_INTERVAL_NS, next_tails = TAIL_INTERVAL_NS;
+    uint64_t next_jemalloc = 0;
+    jemalloc_lookup();
     for (;;) {
         uint64_t rss = read_rss();
+        struct jemalloc_stats jemalloc = {0, {0}};
+        if (g_mallctl && memprof_now_ns() >= next_jemalloc) {
+            jemalloc = jemalloc_read();
+            next_jemalloc = memprof_now_ns() + JEMALLOC_INTERVAL_NS;
+        }
         pthread_mutex_lock(&g_queue_lock);
+        if (jemalloc.ok && atomic_load(&g_state) == MEMPROF_STATE_ACTIVE)
+            record_jemalloc(memprof_now_ns(), &jemalloc);
         if (!g_queue_head && !g_writer_stop) {
             struct timespec deadline;
             clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -906,6 +971,10 @@ void memprof_finish(uint64_t end_flags) {
 
     pthread_mutex_lock(&g_queue_lock);
     record_tick(memprof_now_ns(), read_rss());
+    pthread_mutex_unlock(&g_queue_lock);
+    struct jemalloc_stats final_stats = jemalloc_read();
+    pthread_mutex_lock(&g_queue_lock);
+    record_jemalloc(memprof_now_ns(), &final_stats);
     if (classified) {
         for (size_t i = 0; i < leaks.n; i++)
             put_leak(leaks.addr[i], memprof_live_size(leaks.info[i]), memprof_live_stack(leaks.info[i]), leaks.kind[i]);

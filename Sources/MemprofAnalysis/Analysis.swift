@@ -30,6 +30,32 @@ public struct Analysis: Sendable, Equatable {
     /// record) while per-stack figures count samples.
     public var sampling: Sampling?
 
+    /// jemalloc's own figures (`memprof run --jemalloc`): the last reading, with the
+    /// highest `allocated` and `resident` seen; nil when the trace has none.
+    public var jemalloc: JemallocFigures?
+
+    public struct JemallocFigures: Sendable, Hashable {
+        public var latest: JemallocStatsRecord
+        public var samples: Int
+        public var peakAllocated: UInt64
+        public var peakResident: UInt64
+
+        public init(latest: JemallocStatsRecord, samples: Int, peakAllocated: UInt64, peakResident: UInt64) {
+            self.latest = latest
+            self.samples = samples
+            self.peakAllocated = peakAllocated
+            self.peakResident = peakResident
+        }
+
+        /// Adds a later reading.
+        mutating func add(_ record: JemallocStatsRecord) {
+            latest = record
+            samples += 1
+            peakAllocated = max(peakAllocated, record.allocated)
+            peakResident = max(peakResident, record.resident)
+        }
+    }
+
     /// Where and why a trace ends early (as the reader reports it); everything before
     /// it was analysed.
     public typealias Truncation = TraceTruncation

@@ -85,6 +85,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     private var end: EndRecord?
     private var samplingInterval: UInt64?
     private var exactCounts: CountsRecord?
+    private var jemalloc: Analysis.JemallocFigures?
 
     /// Creates an analyzer.
     /// - Parameter timelineCapacity: how many ticks ``Analysis/timeline`` keeps at most
@@ -228,6 +229,16 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
         exactCounts = record
     }
 
+    /// Keeps jemalloc's latest figures and their peaks.
+    public mutating func jemalloc(_ record: JemallocStatsRecord) {
+        if jemalloc == nil {
+            jemalloc = Analysis.JemallocFigures(
+                latest: record, samples: 1, peakAllocated: record.allocated, peakResident: record.resident)
+        } else {
+            jemalloc?.add(record)
+        }
+    }
+
     /// Keeps the END record: duration, exact peak, thread count, how tracing ended.
     public mutating func end(_ record: EndRecord) {
         end = record
@@ -368,6 +379,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
             trend: trend.statistics,
             truncation: truncation,
             end: end)
+        analysis.jemalloc = jemalloc
         if let samplingInterval {
             // Per-site figures stay sample counts; the totals are exact when COUNTS was written.
             analysis.sampling = Analysis.Sampling(intervalBytes: samplingInterval, sampledAllocations: allocationCount)

@@ -119,6 +119,23 @@ public struct JSONReportRenderer: Sendable {
         json.value(analysis.deallocationCount)
         json.key("duration_seconds")
         try json.value(seconds(analysis.durationNanoseconds))
+        if let jemalloc = analysis.jemalloc {
+            // `memprof run --jemalloc`: jemalloc's own figures, last reading and peaks.
+            json.key("jemalloc")
+            json.beginObject()
+            let latest = jemalloc.latest
+            let fields: [(StaticString, UInt64)] = [
+                ("active", latest.active), ("allocated", latest.allocated), ("mapped", latest.mapped),
+                ("metadata", latest.metadata), ("peak_allocated", jemalloc.peakAllocated),
+                ("peak_resident", jemalloc.peakResident), ("resident", latest.resident),
+                ("retained", latest.retained), ("samples", UInt64(jemalloc.samples)),
+            ]
+            for (key, value) in fields {
+                json.key(key)
+                json.value(value)
+            }
+            json.endObject()
+        }
         json.key("leaked_blocks")
         json.value(report.leakSummary.leaked.blocks)
         json.key("leaked_bytes")

@@ -94,6 +94,19 @@ public struct TextReportRenderer: Sendable {
         } else if analysis.process?.mode == .sample {
             lines.append("  note: sampled recording; counts and bytes cover the sampled allocations only")
         }
+        if let jemalloc = analysis.jemalloc {
+            let latest = jemalloc.latest
+            // Its own figures at the last of its readings (`memprof run --jemalloc`).
+            let indent = String(repeating: " ", count: width + 4)
+            lines.append(
+                "  " + "jemalloc".padding(to: width) + "  allocated \(HumanUnits.bytes(latest.allocated)) (peak "
+                    + "\(HumanUnits.bytes(jemalloc.peakAllocated))), active \(HumanUnits.bytes(latest.active)), "
+                    + "metadata \(HumanUnits.bytes(latest.metadata))")
+            lines.append(
+                indent + "resident \(HumanUnits.bytes(latest.resident)) (peak "
+                    + "\(HumanUnits.bytes(jemalloc.peakResident))), mapped \(HumanUnits.bytes(latest.mapped)), "
+                    + "retained \(HumanUnits.bytes(latest.retained)); \(jemalloc.samples) readings")
+        }
         if let truncation = analysis.truncation {
             lines.append(
                 warning(

@@ -250,6 +250,18 @@ public struct TraceBuilder: Sendable {
         }
     }
 
+    /// A JEMALLOC record: jemalloc's own statistics.
+    public mutating func jemalloc(_ stats: JemallocStatsRecord) {
+        record(.process, 0, Format.tagJemalloc) { out in
+            for value in [
+                stats.nanoseconds, stats.allocated, stats.active, stats.metadata, stats.resident, stats.mapped,
+                stats.retained,
+            ] {
+                out.appendVarint(value)
+            }
+        }
+    }
+
     /// The END record that marks a complete trace.
     public mutating func end(_ end: EndRecord) {
         record(.process, 0, Format.tagEnd) { out in

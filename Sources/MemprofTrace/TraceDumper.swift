@@ -105,6 +105,13 @@ public struct TraceDumper: TraceVisitor {
         )
     }
 
+    public mutating func jemalloc(_ record: JemallocStatsRecord) {
+        emit(
+            "jemalloc ns=\(record.nanoseconds) allocated=\(record.allocated) active=\(record.active) "
+                + "metadata=\(record.metadata) resident=\(record.resident) mapped=\(record.mapped) "
+                + "retained=\(record.retained)")
+    }
+
     public mutating func end(_ record: EndRecord) {
         var names: [String] = []
         var rest = record.flags

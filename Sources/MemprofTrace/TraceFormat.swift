@@ -63,6 +63,7 @@ enum Format {
     @inlinable static var tagEnd: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_END.rawValue) }
     @inlinable static var tagSampling: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_SAMPLING.rawValue) }
     @inlinable static var tagCounts: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_COUNTS.rawValue) }
+    @inlinable static var tagJemalloc: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_JEMALLOC.rawValue) }
 
     /// The header's name for a record tag, for error messages.
     @usableFromInline
@@ -83,6 +84,7 @@ enum Format {
         case tagEnd: "END"
         case tagSampling: "SAMPLING"
         case tagCounts: "COUNTS"
+        case tagJemalloc: "JEMALLOC"
         default: nil
         }
     }
@@ -93,7 +95,7 @@ enum Format {
     static func tagIsThreadRecord(_ tag: UInt8) -> Bool? {
         switch tag {
         case tagAlloc, tagFree, tagFreeTemp, tagFreeUnknown, tagStack, tagModule, tagTime, tagFreeLast: true
-        case tagProcess, tagTick, tagThread, tagLeak, tagEnd, tagSampling, tagCounts: false
+        case tagProcess, tagTick, tagThread, tagLeak, tagEnd, tagSampling, tagCounts, tagJemalloc: false
         default: nil
         }
     }

@@ -357,6 +357,18 @@ func decodeProcessRecord<V: TraceVisitor>(
         let allocatedBytes = try cursor.varint()
         visitor.counts(
             CountsRecord(allocations: allocations, deallocations: deallocations, allocatedBytes: allocatedBytes))
+    case Format.tagJemalloc:
+        let nanoseconds = try cursor.varint()
+        let allocated = try cursor.varint()
+        let active = try cursor.varint()
+        let metadata = try cursor.varint()
+        let resident = try cursor.varint()
+        let mapped = try cursor.varint()
+        let retained = try cursor.varint()
+        visitor.jemalloc(
+            JemallocStatsRecord(
+                nanoseconds: nanoseconds, allocated: allocated, active: active, metadata: metadata,
+                resident: resident, mapped: mapped, retained: retained))
     default:
         throw Format.tagIsThreadRecord(tag) == nil ? .unknownTag : .misplacedTag(inThreadBlock: false)
     }

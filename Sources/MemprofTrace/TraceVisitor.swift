@@ -32,6 +32,8 @@ public protocol TraceVisitor {
     mutating func sampling(intervalBytes: UInt64)
     /// Sample mode: the exact totals, sampled or not.
     mutating func counts(_ record: CountsRecord)
+    /// A JEMALLOC record: jemalloc's own statistics (`memprof run --jemalloc`).
+    mutating func jemalloc(_ record: JemallocStatsRecord)
 }
 
 extension TraceVisitor {
@@ -49,4 +51,5 @@ extension TraceVisitor {
     public mutating func end(_ record: EndRecord) {}
     public mutating func sampling(intervalBytes: UInt64) {}
     public mutating func counts(_ record: CountsRecord) {}
+    public mutating func jemalloc(_ record: JemallocStatsRecord) {}
 }

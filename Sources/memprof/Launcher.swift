@@ -14,6 +14,7 @@ enum RunError: Error, CustomStringConvertible {
     case cannotWriteOutput(path: String, reason: String)
     case cannotStart(path: String, reason: String)
     case preloadNotLoaded(path: String)
+    case jemallocNotFound(searched: [String])
 
     var description: String {
         switch self {
@@ -33,6 +34,8 @@ enum RunError: Error, CustomStringConvertible {
             "cannot start \(path): \(reason)"
         case .preloadNotLoaded(let path):
             "\(path) ran but never loaded the preload (it may clear LD_PRELOAD or be setuid); no trace was written"
+        case .jemallocNotFound(let searched):
+            "--jemalloc: cannot find libjemalloc.so.2 (looked in \(searched.joined(separator: ", "))); install libjemalloc2 or set MEMPROF_JEMALLOC_LIBRARY"
         }
     }
 
@@ -60,12 +63,18 @@ struct Launcher {
     let requestedOutput: String?
     /// Settings for the preload (MEMPROF_MODE, …), added to the command's environment.
     let settings: [String: String]
+    /// A library preloaded right after memprof's, so that it serves malloc behind it
+    /// (libjemalloc.so.2 for `--jemalloc`).
+    let allocator: String?
 
-    init(command: [String], output: String?, environment settings: [String: String] = [:]) throws {
+    init(
+        command: [String], output: String?, environment settings: [String: String] = [:], allocator: String? = nil
+    ) throws {
         arguments = command
         executable = try Self.resolve(command[0])
         try Self.checkLoadable(executable)
         preload = try Self.findPreload()
+        self.allocator = allocator
         requestedOutput = output
         self.settings = settings
     }
@@ -87,7 +96,7 @@ struct Launcher {
 
         var environment = ProcessInfo.processInfo.environment
         let existing = environment["LD_PRELOAD"].map { $0.isEmpty ? "" : " " + $0 } ?? ""
-        environment["LD_PRELOAD"] = preload + existing
+        environment["LD_PRELOAD"] = preload + (allocator.map { " " + $0 } ?? "") + existing
         environment["MEMPROF_OUTPUT"] = outputPath
         environment.merge(settings) { _, new in new }
 
@@ -232,6 +241,19 @@ struct Launcher {
         }
         if let found = candidates.first(where: { access($0, R_OK) == 0 }) { return found }
         throw RunError.preloadNotFound(searched: Array(candidates.prefix(2)))
+    }
+
+    /// libjemalloc.so.2: MEMPROF_JEMALLOC_LIBRARY, else where Debian and others install it.
+    static func findJemalloc() throws -> String {
+        let candidates =
+            ProcessInfo.processInfo.environment["MEMPROF_JEMALLOC_LIBRARY"].map { [$0] } ?? [
+                "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2",
+                "/usr/lib64/libjemalloc.so.2", "/usr/lib/libjemalloc.so.2", "/usr/local/lib/libjemalloc.so.2",
+            ]
+        guard let found = candidates.first(where: { access($0, R_OK) == 0 }) else {
+            throw RunError.jemallocNotFound(searched: candidates)
+        }
+        return found
     }
 
     static func absolute(_ path: String, cwd: String) -> String {

@@ -49,6 +49,14 @@ extension Memprof {
                 """)
         var leakCheck = true
 
+        @Flag(
+            help: """
+                Run CMD with jemalloc (libjemalloc.so.2) as its allocator, behind memprof, and record \
+                jemalloc's own statistics (allocated, active, metadata, resident, mapped, retained) every \
+                second. Blocks left at exit are then not classified (the scan reads glibc's heap only).
+                """)
+        var jemalloc = false
+
         @Argument(
             parsing: .captureForPassthrough,
             help: ArgumentHelp("The command to run and its arguments.", valueName: "cmd"))
@@ -97,7 +105,13 @@ extension Memprof {
                 var settings = ["MEMPROF_MODE": mode.rawValue]
                 if let interval = sampleInterval { settings["MEMPROF_SAMPLE_INTERVAL"] = interval }
                 if !leakCheck { settings["MEMPROF_LEAK_CHECK"] = "0" }
-                let launcher = try Launcher(command: command, output: output, environment: settings)
+                var allocator: String?
+                if jemalloc {
+                    allocator = try Launcher.findJemalloc()
+                    settings["MEMPROF_JEMALLOC"] = "1"
+                }
+                let launcher = try Launcher(
+                    command: command, output: output, environment: settings, allocator: allocator)
                 return try launcher.run()
             }
             switch status {

@@ -1,4 +1,5 @@
 import CMemprofFormat
+import Foundation
 import MemprofTrace
 import Testing
 
@@ -47,5 +48,28 @@ struct TailBlockTests {
         let outcome = try readTrace(builder.finish())
         #expect(outcome.error == nil)
         #expect(Self.sizes(outcome.events, thread: 0) == [9])
+    }
+}
+
+@Suite("JEMALLOC record")
+struct JemallocRecordTests {
+    @Test("a JEMALLOC record round-trips through the builder and the reader")
+    func roundTrip() throws {
+        let record = JemallocStatsRecord(
+            nanoseconds: 1_000_000_000, allocated: 1 << 20, active: 2 << 20, metadata: 300_000, resident: 3 << 20,
+            mapped: 1 << 30, retained: 5 << 20)
+        struct Collect: TraceVisitor {
+            var records: [JemallocStatsRecord] = []
+            mutating func jemalloc(_ record: JemallocStatsRecord) { records.append(record) }
+        }
+        var builder = TraceBuilder()
+        builder.jemalloc(record)
+        builder.end(Samples.end)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("je-\(getpid()).mprof").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data(builder.finish()).write(to: URL(fileURLWithPath: path))
+        var visitor = Collect()
+        _ = try TraceReader(path: path).read(into: &visitor)
+        #expect(visitor.records == [record])
     }
 }

@@ -102,6 +102,10 @@ enum memprof_codec {
  *                                          point of a Poisson process over bytes)
  *   COUNTS     v allocations, v deallocations, v allocated_bytes
  *                                         (sample mode, before END: exact totals)
+ *   JEMALLOC   v ns, v allocated, v active, v metadata, v resident, v mapped,
+ *              v retained                 (jemalloc serves malloc behind memprof,
+ *                                          `memprof run --jemalloc`: its own stats,
+ *                                          every second and at the end)
  */
 enum memprof_tag {
     MEMPROF_TAG_ALLOC = 0x01,
@@ -120,6 +124,7 @@ enum memprof_tag {
     MEMPROF_TAG_END = 0x24,
     MEMPROF_TAG_SAMPLING = 0x25,
     MEMPROF_TAG_COUNTS = 0x26,
+    MEMPROF_TAG_JEMALLOC = 0x27,
 };
 
 enum memprof_leak_kind {
