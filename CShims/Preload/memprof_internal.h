@@ -189,6 +189,12 @@ void memprof_writer_start(void) MEMPROF_HIDDEN;
  * closes the trace. Idempotent; later events pass through unrecorded. */
 void memprof_finish(uint64_t end_flags) MEMPROF_HIDDEN;
 
+/* fork handlers (memprof_writer.c). memprof_fork_child returns 0 when the child
+ * records into a file of its own, -1 when it is not traced. */
+void memprof_fork_prepare(void) MEMPROF_HIDDEN;
+void memprof_fork_parent(void) MEMPROF_HIDDEN;
+int memprof_fork_child(void) MEMPROF_HIDDEN;
+
 /* Stops tracing after an internal failure: one line on stderr, once. */
 void memprof_fail(const char *what, int err) MEMPROF_HIDDEN;
 
@@ -236,6 +242,13 @@ uint32_t memprof_stack_id_limit(void) MEMPROF_HIDDEN;
  * how many (0 for an unknown id). */
 int memprof_stack_frames(uint32_t id, uint64_t *frames, int capacity) MEMPROF_HIDDEN;
 
+/* fork: the module lock, held across fork so that the child's copy is consistent;
+ * and, in a child that records into its own file, writing the module map and every
+ * interned stack again into t's buffer. */
+void memprof_stacks_lock(void) MEMPROF_HIDDEN;
+void memprof_stacks_unlock(void) MEMPROF_HIDDEN;
+void memprof_stacks_replay(struct memprof_thread *t) MEMPROF_HIDDEN;
+
 /* Emits the module map as MODULE records of a new generation into t's buffer if
  * the set of loaded modules changed since the last call (or on the first call). */
 void memprof_modules_refresh(struct memprof_thread *t) MEMPROF_HIDDEN;
@@ -267,6 +280,9 @@ void memprof_live_foreach(void (*fn)(uintptr_t addr, uint64_t size, uint32_t sta
                           void *ctx) MEMPROF_HIDDEN;
 /* The same, with the entry's packed word. */
 void memprof_live_foreach_packed(void (*fn)(uintptr_t addr, uint64_t packed, void *ctx), void *ctx) MEMPROF_HIDDEN;
+/* Takes (releases) every stripe's lock: held across fork. */
+void memprof_live_lock_all(void) MEMPROF_HIDDEN;
+void memprof_live_unlock_all(void) MEMPROF_HIDDEN;
 /* Clears `flags` in every entry. */
 void memprof_live_clear(uint64_t flags) MEMPROF_HIDDEN;
 /* Blocks in the table now. */

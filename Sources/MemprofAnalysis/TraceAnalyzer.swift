@@ -85,6 +85,8 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     private var end: EndRecord?
     private var samplingInterval: UInt64?
     private var exactCounts: CountsRecord?
+    /// Bytes of the blocks the process began with (INHERITED): in use, not allocated.
+    private var inheritedBytes: UInt64 = 0
     private var jemalloc: Analysis.JemallocFigures?
 
     /// Creates an analyzer.
@@ -186,6 +188,32 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
             sparse[stackID] = accumulator
         }
         heapBytes &-= Int64(bitPattern: size)
+    }
+
+    /// A block the process began with (a fork child's copy of its parent's heap): live
+    /// at its site and in the heap, but not an allocation of this process.
+    public mutating func inherited(thread: UInt32, size: UInt64, stackID: UInt32) {
+        inheritedBytes &+= size
+        if stackID < Self.denseStackLimit {
+            let index = Int(stackID)
+            if index >= dense.count { growDense(toInclude: index) }
+            dense[index].live &+= Int64(bitPattern: size)
+            if !dense[index].isDirty { markDirty(index) }
+        } else {
+            var accumulator = sparse[stackID] ?? Accumulator()
+            accumulator.live &+= Int64(bitPattern: size)
+            if !accumulator.isDirty {
+                accumulator.isDirty = true
+                dirtySparse.append(stackID)
+            }
+            sparse[stackID] = accumulator
+        }
+        heapBytes &+= Int64(bitPattern: size)
+        if heapBytes > replayPeak {
+            replayPeak = heapBytes
+            replayPeakTime = currentTime
+            peakPending = true
+        }
     }
 
     /// Counts a free of a pointer memprof never saw allocated: a deallocation of
@@ -365,7 +393,8 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
             unknownDeallocationCount: unknownDeallocationCount,
             totalAllocatedBytes: allocatedBytes,
             totalDeallocatedBytes: deallocatedBytes,
-            currentBytes: allocatedBytes >= deallocatedBytes ? allocatedBytes - deallocatedBytes : 0,
+            currentBytes: allocatedBytes &+ inheritedBytes >= deallocatedBytes
+                ? allocatedBytes &+ inheritedBytes - deallocatedBytes : 0,
             peakHeapBytes: peak,
             peakNanoseconds: peakTime,
             replayPeakBytes: replayPeakBytes,

@@ -143,6 +143,14 @@ public struct TraceBuilder: Sendable {
     }
 
     /// A FREE_UNKNOWN record: a free of a pointer memprof never saw allocated.
+    /// An INHERITED record: a block the process had when its trace began.
+    public mutating func inherited(thread: UInt32, size: UInt64, stackID: UInt32) {
+        record(.thread, thread, Format.tagInherited) { out in
+            out.appendVarint(size)
+            out.appendVarint(UInt64(stackID))
+        }
+    }
+
     public mutating func unknownDeallocation(thread: UInt32) {
         record(.thread, thread, Format.tagFreeUnknown) { _ in }
     }

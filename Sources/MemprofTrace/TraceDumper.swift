@@ -81,6 +81,10 @@ public struct TraceDumper: TraceVisitor {
         emit("free_unknown thread=\(thread)")
     }
 
+    public mutating func inherited(thread: UInt32, size: UInt64, stackID: UInt32) {
+        emit("inherited thread=\(thread) size=\(size) stack=\(stackID)")
+    }
+
     public mutating func tick(_ record: TickRecord) {
         emit(
             "tick ns=\(record.nanoseconds) heap=\(record.heapBytes) peak=\(record.heapPeakBytes) rss=\(record.rssBytes)"

@@ -56,6 +56,7 @@ enum Format {
     @inlinable static var tagModule: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_MODULE.rawValue) }
     @inlinable static var tagTime: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_TIME.rawValue) }
     @inlinable static var tagFreeLast: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_FREE_LAST.rawValue) }
+    @inlinable static var tagInherited: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_INHERITED.rawValue) }
     @inlinable static var tagProcess: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_PROCESS.rawValue) }
     @inlinable static var tagTick: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_TICK.rawValue) }
     @inlinable static var tagThread: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_THREAD.rawValue) }
@@ -77,6 +78,7 @@ enum Format {
         case tagModule: "MODULE"
         case tagTime: "TIME"
         case tagFreeLast: "FREE_LAST"
+        case tagInherited: "INHERITED"
         case tagProcess: "PROCESS"
         case tagTick: "TICK"
         case tagThread: "THREAD"
@@ -94,7 +96,8 @@ enum Format {
     @usableFromInline
     static func tagIsThreadRecord(_ tag: UInt8) -> Bool? {
         switch tag {
-        case tagAlloc, tagFree, tagFreeTemp, tagFreeUnknown, tagStack, tagModule, tagTime, tagFreeLast: true
+        case tagAlloc, tagFree, tagFreeTemp, tagFreeUnknown, tagStack, tagModule, tagTime, tagFreeLast, tagInherited:
+            true
         case tagProcess, tagTick, tagThread, tagLeak, tagEnd, tagSampling, tagCounts, tagJemalloc: false
         default: nil
         }

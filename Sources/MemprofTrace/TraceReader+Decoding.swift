@@ -232,6 +232,9 @@ func decodeUncommonThreadRecord<V: TraceVisitor>(
     switch tag {
     case Format.tagFreeUnknown:
         visitor.unknownDeallocation(thread: thread)
+    case Format.tagInherited:
+        let size = try cursor.varint()
+        visitor.inherited(thread: thread, size: size, stackID: try cursor.varint32("stack id"))
     case Format.tagTime:
         visitor.time(thread: thread, nanoseconds: try cursor.varint())
     case Format.tagStack:

@@ -14,13 +14,25 @@ extension Memprof {
             abstract: "Run a command under the memprof preload and record its allocations.",
             discussion: """
                 The trace goes to FILE, by default memprof.<name>.<pid>.mprof in the current \
-                directory. Only CMD itself is traced: programs it executes are not. A forked \
-                child that does not exec is not traced either. CMD must be dynamically \
-                linked; setuid and statically linked programs cannot load the preload.
+                directory. With %p in FILE, every process CMD forks records into its own file \
+                (FILE with its pid), starting from the heap it inherited; without, only CMD is \
+                traced. Programs they execute are traced only with --follow-exec. CMD must be \
+                dynamically linked; setuid and statically linked programs cannot load the preload.
                 """)
 
-        @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the trace.", valueName: "file"))
+        @Option(
+            name: .shortAndLong,
+            help: ArgumentHelp(
+                "Where to write the trace. With %p (the process id) in it, every process CMD forks records into a file of its own; without, forked children are not traced.",
+                valueName: "file"))
         var output: String?
+
+        @Flag(
+            help: """
+                Trace the programs CMD (and its children) execute too, each into its own file: -o must \
+                hold %p (default memprof.<name>.%p.mprof); an exec that keeps the pid writes NAME.1, NAME.2 ….
+                """)
+        var followExec = false
 
         /// What the preload records.
         enum Mode: String, CaseIterable, ExpressibleByArgument {
@@ -67,6 +79,10 @@ extension Memprof {
             if let first = command.first, first == "--help" || first == "-h" {
                 throw CleanExit.helpRequest(self)
             }
+            if followExec, let output, !output.contains("%p") {
+                throw ValidationError(
+                    "--follow-exec writes one file per program: put %p (the process id) in -o, e.g. -o trace.%p.mprof")
+            }
             if mode == .aggregate {
                 throw ValidationError("--mode aggregate is not available yet; use full or sample")
             }
@@ -111,7 +127,8 @@ extension Memprof {
                     settings["MEMPROF_JEMALLOC"] = "1"
                 }
                 let launcher = try Launcher(
-                    command: command, output: output, environment: settings, allocator: allocator)
+                    command: command, output: output, environment: settings, allocator: allocator,
+                    followExec: followExec)
                 return try launcher.run()
             }
             switch status {

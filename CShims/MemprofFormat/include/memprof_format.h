@@ -90,6 +90,10 @@ enum memprof_codec {
  *   FREE_LAST                                (temporary free of the block made by
  *                                             the last ALLOC record of this same
  *                                             block: its size and stack)
+ *   INHERITED  v size, v stack_id            (a block the process had when its
+ *                                             trace began: a fork child's copy of
+ *                                             its parent's heap; live, but not an
+ *                                             allocation of this process)
  *
  * Process blocks:
  *   PROCESS    v pid, v ppid, v start_unix_ns, v page_size, b exe_path,
@@ -116,6 +120,7 @@ enum memprof_tag {
     MEMPROF_TAG_MODULE = 0x06,
     MEMPROF_TAG_TIME = 0x07,
     MEMPROF_TAG_FREE_LAST = 0x08,
+    MEMPROF_TAG_INHERITED = 0x09,
 
     MEMPROF_TAG_PROCESS = 0x20,
     MEMPROF_TAG_TICK = 0x21,
