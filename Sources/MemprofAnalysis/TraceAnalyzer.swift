@@ -85,12 +85,21 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     private var end: EndRecord?
     private var samplingInterval: UInt64?
     private var exactCounts: CountsRecord?
+    /// Events, ticks and records after this time are left out (`.max`: none).
+    private let cutoff: UInt64
 
     /// Creates an analyzer.
-    /// - Parameter timelineCapacity: how many ticks ``Analysis/timeline`` keeps at most
-    ///   (plus the last one); trend figures always use every tick.
-    public init(timelineCapacity: Int = 2048) {
+    /// - Parameters:
+    ///   - timelineCapacity: how many ticks ``Analysis/timeline`` keeps at most (plus
+    ///     the last one); trend figures always use every tick.
+    ///   - cutoff: analyse the recording only up to this time (nanoseconds since the
+    ///     process started): the state at that moment (``Analysis/cutoffNanoseconds``).
+    ///     An event's time is its thread's clock, known to within 5 ms (see the trace
+    ///     format's TIME record). Blocks not freed at exit and the END record are left
+    ///     out, as the process had not exited yet.
+    public init(timelineCapacity: Int = 2048, cutoff: UInt64? = nil) {
         timeline = TimelineSampler(capacity: timelineCapacity)
+        self.cutoff = cutoff ?? .max
     }
 
     // MARK: TraceVisitor
@@ -119,12 +128,13 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     public mutating func time(thread: UInt32, nanoseconds: UInt64) {
         threadTimes[thread] = nanoseconds
         currentTime = nanoseconds
-        latestTime = max(latestTime, nanoseconds)
+        if nanoseconds <= cutoff { latestTime = max(latestTime, nanoseconds) }
     }
 
     /// Counts an allocation: a few array operations.
     @inline(__always)
     public mutating func allocation(thread: UInt32, size: UInt64, stackID: UInt32) {
+        guard currentTime <= cutoff else { return }
         allocationCount &+= 1
         allocatedBytes &+= size
         sizes.add(size)
@@ -158,6 +168,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     /// the last copy to their peak bytes when the heap was at a new peak.
     @inline(__always)
     public mutating func deallocation(thread: UInt32, size: UInt64, stackID: UInt32, temporary: Bool) {
+        guard currentTime <= cutoff else { return }
         // The heap is about to go down: if it was at a new peak, that peak is final now.
         if peakPending { capturePeak() }
         deallocationCount &+= 1
@@ -190,12 +201,14 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     /// Counts a free of a pointer memprof never saw allocated: a deallocation of
     /// unknown size.
     public mutating func unknownDeallocation(thread: UInt32) {
+        guard currentTime <= cutoff else { return }
         deallocationCount &+= 1
         unknownDeallocationCount &+= 1
     }
 
     /// Feeds the timeline, the trend, peak RSS and the exact peak and its time.
     public mutating func tick(_ record: TickRecord) {
+        guard record.nanoseconds <= cutoff else { return }
         timeline.add(record)
         trend.add(record)
         peakRSS = max(peakRSS, record.rssBytes)
@@ -230,6 +243,10 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
 
     /// Keeps the END record: duration, exact peak, thread count, how tracing ended.
     public mutating func end(_ record: EndRecord) {
+        guard record.nanoseconds <= cutoff else {
+            latestTime = max(latestTime, cutoff)
+            return
+        }
         end = record
         latestTime = max(latestTime, record.nanoseconds)
     }
@@ -285,6 +302,8 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     }
 
     private func makeAnalysis(truncation: Analysis.Truncation?) -> Analysis {
+        // Cut before the end: the blocks reported at exit were not yet leaked then.
+        let leaks = cutoff != .max && end == nil ? [:] : self.leaks
         var leakTotals: [UInt32: (blocks: UInt64, bytes: UInt64)] = [:]
         var leakGroups: [LeakGroup] = []
         leakGroups.reserveCapacity(leaks.count)
@@ -368,6 +387,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
             trend: trend.statistics,
             truncation: truncation,
             end: end)
+        if cutoff != .max && end == nil { analysis.cutoffNanoseconds = min(cutoff, analysis.durationNanoseconds) }
         if let samplingInterval {
             // Per-site figures stay sample counts; the totals are exact when COUNTS was written.
             analysis.sampling = Analysis.Sampling(intervalBytes: samplingInterval, sampledAllocations: allocationCount)

@@ -88,6 +88,10 @@ public struct JSONReportRenderer: Sendable {
         json.beginObject()
         json.key("allocations")
         try writeAllocations(report, to: &json)
+        if let health = report.health {
+            json.key("health")
+            try writeHealth(health, to: &json)
+        }
         json.key("leaks")
         writeLeaks(report, to: &json)
         json.key("process")
@@ -101,7 +105,11 @@ public struct JSONReportRenderer: Sendable {
         json.key("trace")
         try writeTrace(report, to: &json)
         json.key("trend")
-        try writeTrend(analysis, to: &json)
+        if let trend = report.trend {
+            try writeTrend(trend, report, to: &json)
+        } else {
+            try writeTrend(analysis, to: &json)
+        }
         json.endObject()
         return json.bytes
     }
@@ -350,6 +358,168 @@ public struct JSONReportRenderer: Sendable {
         json.endObject()
     }
 
+    /// `trend` of a report with a ``TrendReport``: data points per interval, the
+    /// window's trend analysis, and per-site growth.
+    private func writeTrend(_ trend: TrendReport, _ report: Report, to json: inout JSONWriter) throws {
+        json.beginObject()
+        json.key("age_threshold_seconds")
+        try json.value(seconds(trend.ageThreshold))
+        json.key("allocation_count")
+        json.value(trend.allocations)
+        json.key("allocation_rate_per_second")
+        try json.value(finite(trend.allocationRatePerSecond))
+        json.key("data_points")
+        json.beginArray()
+        for point in trend.dataPoints {
+            json.element()
+            json.beginObject()
+            json.key("heap_bytes")
+            json.value(UInt64(max(point.averageHeapBytes, 0).rounded()))
+            json.key("min_heap_bytes")
+            json.value(point.minimumHeapBytes)
+            json.key("peak_heap_bytes")
+            json.value(point.peakHeapBytes)
+            json.key("rss_bytes")
+            json.value(point.rssBytes)
+            json.key("sample_count")
+            json.value(point.sampleCount)
+            json.key("time_seconds")
+            try json.value(seconds(point.nanoseconds))
+            json.endObject()
+        }
+        json.endArray()
+        json.key("leak_suspects")
+        json.beginArray()
+        for site in report.leakSuspects {
+            json.element()
+            json.value(site.location)
+        }
+        json.endArray()
+        json.key("site_growth")
+        json.beginArray()
+        for site in report.siteGrowth.prefix(max(top, 0)) {
+            try writeSiteGrowth(site, to: &json)
+        }
+        json.endArray()
+        let statistics = trend.statistics
+        json.key("trend_analysis")
+        json.beginObject()
+        json.key("average_usage")
+        try json.value(finite(statistics.averageBytes))
+        json.key("growth_rate")
+        try json.value(finite(statistics.growthBytesPerSecond))
+        json.key("min_usage")
+        json.value(statistics.minimumBytes)
+        json.key("peak_usage")
+        json.value(statistics.peakBytes)
+        json.key("sample_count")
+        json.value(statistics.sampleCount)
+        json.key("volatility")
+        try json.value(finite(statistics.volatilityBytes))
+        json.endObject()
+        json.key("window")
+        json.beginObject()
+        json.key("duration_seconds")
+        try json.value(seconds(trend.window.span))
+        json.key("end_seconds")
+        try json.value(seconds(trend.window.end))
+        json.key("interval_count")
+        json.value(trend.window.intervalCount)
+        json.key("interval_seconds")
+        try json.value(seconds(trend.window.interval))
+        json.key("site_interval_seconds")
+        try json.value(seconds(trend.siteWindow.interval))
+        json.key("start_seconds")
+        try json.value(seconds(trend.window.start))
+        json.endObject()
+        json.endObject()
+    }
+
+    private func writeSiteGrowth(_ site: Report.GrowingSite, to json: inout JSONWriter) throws {
+        let growth = site.growth
+        json.element()
+        json.beginObject()
+        json.key("growth_rate")
+        try json.value(finite(growth.growthBytesPerSecond))
+        json.key("leak_suspect")
+        json.value(growth.isLeakSuspect)
+        json.key("live_blocks")
+        json.value(growth.liveBlocks)
+        json.key("live_bytes")
+        json.beginArray()
+        for bytes in growth.liveBytes {
+            json.element()
+            json.value(bytes)
+        }
+        json.endArray()
+        json.key("live_bytes_end")
+        json.value(growth.liveBytes.last ?? 0)
+        json.key("live_bytes_start")
+        json.value(growth.liveBytes.first ?? 0)
+        json.key("location")
+        json.value(site.location)
+        json.key("old_blocks")
+        json.value(growth.oldBlocks)
+        json.key("old_bytes")
+        json.value(growth.oldBytes)
+        json.key("recent_growth_rate")
+        try json.value(finite(growth.recentGrowthBytesPerSecond))
+        json.key("rising_at_end")
+        json.value(growth.shape == .growing)
+        json.key("shape")
+        json.value(growth.shape.rawValue)
+        json.key("stack_count")
+        json.value(site.stackCount)
+        json.endObject()
+    }
+
+    private func writeHealth(_ health: Health, to json: inout JSONWriter) throws {
+        json.beginObject()
+        json.key("checks")
+        json.beginArray()
+        for check in health.checks {
+            json.element()
+            json.beginObject()
+            json.key("limit")
+            try json.value(finite(check.limit))
+            json.key("name")
+            json.value(check.name)
+            json.key("status")
+            json.value(check.status.description)
+            json.key("value")
+            try json.value(finite(check.value))
+            json.endObject()
+        }
+        json.endArray()
+        json.key("recommendations")
+        writeStrings(health.recommendations, to: &json)
+        json.key("status")
+        json.value(health.status.description)
+        json.key("thresholds")
+        json.beginObject()
+        json.key("allowed_leak_bytes")
+        json.value(health.thresholds.allowedLeakBytes)
+        json.key("max_allocation_rate")
+        try json.value(health.thresholds.maxAllocationRate)
+        json.key("memory_limit")
+        json.value(health.thresholds.memoryLimitBytes)
+        json.key("warning_level")
+        json.value(health.thresholds.warningBytes)
+        json.endObject()
+        json.key("warnings")
+        writeStrings(health.warnings, to: &json)
+        json.endObject()
+    }
+
+    private func writeStrings(_ strings: [String], to json: inout JSONWriter) {
+        json.beginArray()
+        for string in strings {
+            json.element()
+            json.value(string)
+        }
+        json.endArray()
+    }
+
     private func writeProcess(_ record: ProcessRecord, to json: inout JSONWriter) throws {
         json.beginObject()
         json.key("arguments")
@@ -379,10 +549,15 @@ public struct JSONReportRenderer: Sendable {
     private func writeTrace(_ report: Report, to json: inout JSONWriter) throws {
         let analysis = report.analysis
         json.beginObject()
+        if let moment = report.moment {
+            // A report of the state at one moment: `duration_seconds` is the whole recording's.
+            json.key("at_seconds")
+            try json.value(seconds(moment.nanoseconds))
+        }
         json.key("complete")
         json.value(analysis.end != nil)
         json.key("duration_seconds")
-        try json.value(seconds(analysis.durationNanoseconds))
+        try json.value(seconds(report.moment?.recordingNanoseconds ?? analysis.durationNanoseconds))
         json.key("ended_by")
         json.value(
             analysis.end.map { end in
