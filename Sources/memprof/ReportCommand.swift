@@ -1,4 +1,5 @@
 import ArgumentParser
+import FoundationEssentials
 import MemprofAnalysis
 import MemprofReport
 import MemprofSymbolize
@@ -66,6 +67,23 @@ extension Memprof {
                 valueName: "file"))
         var suppressionFiles: [String] = []
 
+        @Option(
+            help: ArgumentHelp(
+                "Report the state at one moment of the recording: a time since the start (1.5s, 250ms, 2m), "
+                    + "a percentage of the recording (90%), peak (the heap's peak) or end.",
+                valueName: "time"))
+        var at: String?
+
+        @OptionGroup var trendOptions: TrendOptions
+
+        @Option(
+            help: ArgumentHelp(
+                "A TOML file of health thresholds (memory_limit, warning_level, allowed_leak_bytes, "
+                    + "max_allocation_rate); MEMPROF_MEMORY_LIMIT, MEMPROF_WARNING_LEVEL, MEMPROF_ALLOWED_LEAK_BYTES "
+                    + "and MEMPROF_MAX_ALLOCATION_RATE override it.",
+                valueName: "file"))
+        var thresholds: String?
+
         func validate() throws {
             guard top >= 1 else {
                 throw ValidationError("--top must be at least 1 (got \(top)).")
@@ -94,9 +112,32 @@ extension Memprof {
 
         func run() throws {
             try CLIError.reporting {
+                let moment = try at.map { text in
+                    do {
+                        return try Quantity.moment(text)
+                    } catch {
+                        throw CLIError.invalidOption(option: "--at", reason: "\(error)")
+                    }
+                }
+                let trendRequest = try trendOptions.request()
+                let thresholds = try ThresholdsFile.load(
+                    path: thresholds, environment: ProcessInfo.processInfo.environment)
                 let policy = try leakPolicy()
-                let analysis = try Self.analyze(file)
-                let report = Self.symbolize(analysis, tracePath: file, leakPolicy: policy)
+                let whole = try Self.analyze(file)
+                var analysis = whole
+                var reportMoment: MemprofReport.Report.Moment?
+                if let moment {
+                    let time = try Self.resolve(moment, text: at ?? "", in: whole)
+                    reportMoment = .init(
+                        nanoseconds: time, recordingNanoseconds: whole.durationNanoseconds,
+                        name: moment.isOffset ? nil : at)
+                    analysis = try Self.analyze(file, cutoff: time)
+                }
+                var report = Self.symbolize(analysis, tracePath: file, leakPolicy: policy)
+                report.moment = reportMoment
+                report.attachTrend(
+                    try trendRequest.trend(of: file, endingAt: reportMoment?.nanoseconds ?? whole.durationNanoseconds))
+                report.judge(against: thresholds)
                 var output =
                     switch format {
                     case .text: TextReportRenderer(top: top, color: Self.stdoutWantsColor()).render(report)
@@ -116,9 +157,9 @@ extension Memprof {
         /// reader's buffers and the analyzer's per-stack and per-size tables are freed
         /// before symbolization opens debug info: the two would otherwise add up at the
         /// report's peak.
-        private static func analyze(_ file: String) throws -> Analysis {
+        static func analyze(_ file: String, cutoff: UInt64? = nil) throws -> Analysis {
             let reader = try TraceReader(path: file)
-            var analyzer = TraceAnalyzer()
+            var analyzer = TraceAnalyzer(cutoff: cutoff)
             let summary = try reader.read(into: &analyzer)
             return analyzer.analysis(readSummary: summary)
         }
@@ -126,13 +167,32 @@ extension Memprof {
         /// The report, symbolized offline from the trace's module map. The symbolizer, with
         /// the debug info it opened, is gone when this returns: the report keeps copies
         /// of the names, and rendering it should not add to the debug info's memory.
-        private static func symbolize(
+        static func symbolize(
             _ analysis: Analysis, tracePath: String, leakPolicy: LeakPolicy
         ) -> MemprofReport.Report {
             let symbolizer = Symbolizer(modules: analysis.modules)
             return MemprofReport.Report(
                 analysis: analysis, tracePath: tracePath, leakPolicy: leakPolicy,
                 resolveAddress: symbolizer.symbolize(address:generation:))
+        }
+
+        /// The time `moment` names in the recording `analysis` describes; a time past the
+        /// end is an error naming the recording's length.
+        private static func resolve(_ moment: Quantity.Moment, text: String, in analysis: Analysis) throws -> UInt64 {
+            let duration = analysis.durationNanoseconds
+            switch moment {
+            case .offset(let time):
+                guard time <= duration else {
+                    throw CLIError.invalidOption(
+                        option: "--at",
+                        reason: "'\(text)' is past the end of the recording, which is "
+                            + "\(Quantity.describe(nanoseconds: duration)) long")
+                }
+                return time
+            case .fraction(let fraction): return UInt64((Double(duration) * fraction).rounded())
+            case .peak: return analysis.peakNanoseconds ?? duration
+            case .end: return duration
+            }
         }
 
         /// Writes all of `bytes` to file descriptor 1, unbuffered: the report is one string.
