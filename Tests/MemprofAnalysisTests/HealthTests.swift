@@ -19,7 +19,8 @@ struct HealthTests {
     func healthy() {
         let health = Health(thresholds: limits, measurements: measurements())
         #expect(health.status == .healthy)
-        #expect(health.checks.map(\.name) == ["memory_limit", "warning_level", "allowed_leak_bytes", "max_allocation_rate"])
+        #expect(
+            health.checks.map(\.name) == ["memory_limit", "warning_level", "allowed_leak_bytes", "max_allocation_rate"])
         #expect(health.warnings.isEmpty)
     }
 

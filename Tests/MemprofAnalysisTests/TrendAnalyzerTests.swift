@@ -90,7 +90,8 @@ struct TrendAnalyzerTests {
     @Test("intervals without ticks give no data point")
     func gaps() {
         var timeline = Timeline(
-            visitor: TrendAnalyzer(window: TrendWindow(start: 0, end: 4 * second, interval: second), ageThreshold: second))
+            visitor: TrendAnalyzer(
+                window: TrendWindow(start: 0, end: 4 * second, interval: second), ageThreshold: second))
         timeline.tick(500, heap: 1)
         timeline.tick(3500, heap: 2)
         let points = timeline.visitor.report().dataPoints
@@ -100,7 +101,8 @@ struct TrendAnalyzerTests {
     @Test("per-stack live bytes at each boundary follow the events' clocks, not file order")
     func stackSeries() {
         var timeline = Timeline(
-            visitor: TrendAnalyzer(window: TrendWindow(start: 0, end: 3 * second, interval: second), ageThreshold: second))
+            visitor: TrendAnalyzer(
+                window: TrendWindow(start: 0, end: 3 * second, interval: second), ageThreshold: second))
         timeline.at(100)
         timeline.alloc(1, 100)
         timeline.at(1500)

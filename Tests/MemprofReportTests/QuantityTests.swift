@@ -4,10 +4,12 @@ import Testing
 
 @Suite("Quantity")
 struct QuantityTests {
-    @Test("durations need a unit", arguments: [
-        ("1.5s", 1_500_000_000), ("250ms", 250_000_000), ("2m", 120_000_000_000), ("1h", 3_600_000_000_000),
-        ("30 s", 30_000_000_000), ("10us", 10_000), ("5min", 300_000_000_000), ("1e3ms", 1_000_000_000),
-    ] as [(String, UInt64)])
+    @Test(
+        "durations need a unit",
+        arguments: [
+            ("1.5s", 1_500_000_000), ("250ms", 250_000_000), ("2m", 120_000_000_000), ("1h", 3_600_000_000_000),
+            ("30 s", 30_000_000_000), ("10us", 10_000), ("5min", 300_000_000_000), ("1e3ms", 1_000_000_000),
+        ] as [(String, UInt64)])
     func durations(text: String, nanoseconds: UInt64) throws {
         #expect(try Quantity.nanoseconds(text) == nanoseconds)
     }

@@ -82,7 +82,10 @@ struct ReportTrendTests {
         // 216 B leaked > 100 allowed: critical; peak 1.33 KiB heap / 8 MiB RSS > 1 MiB: critical.
         #expect(health["status"] as? String == "critical")
         #expect((health["warnings"] as? [String])?.count == 2)
-        #expect((health["checks"] as? [[String: Any]])?.map { $0["name"] as? String } == ["memory_limit", "allowed_leak_bytes"])
+        #expect(
+            (health["checks"] as? [[String: Any]])?.map { $0["name"] as? String } == [
+                "memory_limit", "allowed_leak_bytes",
+            ])
     }
 
     @Test("text: the trend, the sites' growth with sparklines, suspects and health")
