@@ -37,10 +37,27 @@ import MemprofTrace
 /// - `trend`: `data_points` (`time_seconds`, `heap_bytes`, `rss_bytes`) and
 ///   `trend_analysis` (`average_usage`, `peak_usage` and `min_usage` over the sampled
 ///   heap, `growth_rate` in bytes per second by least squares, `volatility` = standard
-///   deviation of the sampled heap, `sample_count`);
+///   deviation of the sampled heap, `sample_count`). With a ``Report/trend`` attached
+///   (as `memprof report` does) the figures cover its window, one data point per
+///   interval with ticks (`time_seconds` = the interval's end, `heap_bytes` = its mean,
+///   plus `min_heap_bytes`, `peak_heap_bytes`, `sample_count`; `rss_bytes` = its
+///   highest), and `trend` adds `window` (`start_seconds`, `end_seconds`,
+///   `duration_seconds`, `interval_seconds`, `interval_count`, `site_interval_seconds`),
+///   `allocation_count` and `allocation_rate_per_second` in the window,
+///   `age_threshold_seconds`, `leak_suspects` (locations) and `site_growth` (at most
+///   ``top`` sites, suspects first: `location`, `live_bytes` at each site interval's
+///   boundary, `live_bytes_start`, `live_bytes_end`, `growth_rate`,
+///   `recent_growth_rate` (last quarter), `rising_at_end`, `shape` (`growing`,
+///   `plateaued`, `steady`, `shrinking`), `live_blocks`, `old_blocks`, `old_bytes`,
+///   `leak_suspect`, `stack_count`);
+/// - `health`, only when thresholds were given: `status` (`healthy`, `warning`,
+///   `critical`), `checks` (`name`, `limit`, `value`, `status`), `warnings`,
+///   `recommendations`, `thresholds` (`memory_limit`, `warning_level` in bytes,
+///   `allowed_leak_bytes`, `max_allocation_rate`; null when unset);
 /// - `process`: `command`, `executable`, `arguments`, `pid`, `parent_pid`, `mode`,
 ///   `memprof_version`, `start_unix_seconds`; null when the trace has no process record;
-/// - `trace`: `path`, `duration_seconds`, `complete` (an END record was read),
+/// - `trace`: `path`, `duration_seconds`, `at_seconds` (only for the state at a
+///   moment, ``Report/moment``), `complete` (an END record was read),
 ///   `ended_by` (`"exit"`, `"_exit"`, `"stopped_early"`, `"unknown"`, or null without
 ///   an END record), `truncated`,
 ///   `truncation_offset`, `truncation_reason`.
@@ -339,22 +356,26 @@ public struct JSONReportRenderer: Sendable {
             json.endObject()
         }
         json.endArray()
-        let trend = analysis.trend
         json.key("trend_analysis")
+        try writeTrendAnalysis(analysis.trend, to: &json)
+        json.endObject()
+    }
+
+    /// `trend_analysis`: the contract's figures, and how many samples they come from.
+    private func writeTrendAnalysis(_ statistics: TrendStatistics, to json: inout JSONWriter) throws {
         json.beginObject()
         json.key("average_usage")
-        try json.value(finite(trend.averageBytes))
+        try json.value(finite(statistics.averageBytes))
         json.key("growth_rate")
-        try json.value(finite(trend.growthBytesPerSecond))
+        try json.value(finite(statistics.growthBytesPerSecond))
         json.key("min_usage")
-        json.value(trend.minimumBytes)
+        json.value(statistics.minimumBytes)
         json.key("peak_usage")
-        json.value(trend.peakBytes)
+        json.value(statistics.peakBytes)
         json.key("sample_count")
-        json.value(trend.sampleCount)
+        json.value(statistics.sampleCount)
         json.key("volatility")
-        try json.value(finite(trend.volatilityBytes))
-        json.endObject()
+        try json.value(finite(statistics.volatilityBytes))
         json.endObject()
     }
 
@@ -389,34 +410,15 @@ public struct JSONReportRenderer: Sendable {
         }
         json.endArray()
         json.key("leak_suspects")
-        json.beginArray()
-        for site in report.leakSuspects {
-            json.element()
-            json.value(site.location)
-        }
-        json.endArray()
+        writeStrings(report.leakSuspects.map(\.location), to: &json)
         json.key("site_growth")
         json.beginArray()
         for site in report.siteGrowth.prefix(max(top, 0)) {
             try writeSiteGrowth(site, to: &json)
         }
         json.endArray()
-        let statistics = trend.statistics
         json.key("trend_analysis")
-        json.beginObject()
-        json.key("average_usage")
-        try json.value(finite(statistics.averageBytes))
-        json.key("growth_rate")
-        try json.value(finite(statistics.growthBytesPerSecond))
-        json.key("min_usage")
-        json.value(statistics.minimumBytes)
-        json.key("peak_usage")
-        json.value(statistics.peakBytes)
-        json.key("sample_count")
-        json.value(statistics.sampleCount)
-        json.key("volatility")
-        try json.value(finite(statistics.volatilityBytes))
-        json.endObject()
+        try writeTrendAnalysis(trend.statistics, to: &json)
         json.key("window")
         json.beginObject()
         json.key("duration_seconds")
