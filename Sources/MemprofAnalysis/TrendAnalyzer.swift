@@ -42,7 +42,12 @@ public struct TrendAnalyzer: TraceVisitor, Sendable {
                 pendingFrees -= 1
                 return
             }
-            if let last = times.last, head < times.count, last >= time {
+            if head == times.count && head > 0 {
+                times.removeAll()
+                counts.removeAll()
+                head = 0
+            }
+            if let last = times.last, last >= time {
                 if last == time {
                     counts[counts.count - 1] += 1
                     return
@@ -62,6 +67,9 @@ public struct TrendAnalyzer: TraceVisitor, Sendable {
             counts.append(1)
         }
 
+        /// No live block and no pending free: the entry can go.
+        var isEmpty: Bool { head == times.count && pendingFrees == 0 }
+
         mutating func free() {
             guard head < times.count else {
                 pendingFrees += 1
@@ -69,11 +77,7 @@ public struct TrendAnalyzer: TraceVisitor, Sendable {
             }
             counts[head] -= 1
             if counts[head] == 0 { head += 1 }
-            if head == times.count {
-                times.removeAll(keepingCapacity: true)
-                counts.removeAll(keepingCapacity: true)
-                head = 0
-            } else if head >= 64 && head * 2 >= times.count {
+            if head >= 64 && head * 2 >= times.count {
                 times.removeFirst(head)
                 counts.removeFirst(head)
                 head = 0
@@ -141,7 +145,17 @@ public struct TrendAnalyzer: TraceVisitor, Sendable {
         guard let slot = siteWindow.slot(of: currentTime) else { return }
         if slot > 0 { deallocations &+= 1 }
         change(stackID, slot: slot, by: -Int64(bitPattern: size))
-        ages[BlockKey(stackID: stackID, size: size), default: BlockAges()].free()
+        // Entries without live blocks are dropped: the table grows with the live blocks'
+        // distinct stacks and sizes, never with the number of events.
+        let key = BlockKey(stackID: stackID, size: size)
+        if let index = ages.index(forKey: key) {
+            ages.values[index].free()
+            if ages.values[index].isEmpty { ages.remove(at: index) }
+        } else {
+            var entry = BlockAges()
+            entry.free()
+            ages[key] = entry
+        }
     }
 
     public mutating func unknownDeallocation(thread: UInt32) {

@@ -29,7 +29,8 @@ public struct TrendWindow: Sendable, Hashable {
         self.start = min(start, end)
         self.end = end
         let span = end - self.start
-        let chosen = interval ?? max(span / UInt64(Self.defaultIntervals), 10_000_000)
+        let parts = UInt64(Self.defaultIntervals)
+        let chosen = interval ?? max((span + parts - 1) / parts, 10_000_000)
         self.interval = max(chosen, 1)
     }
 

@@ -248,3 +248,30 @@ struct TraceAnalyzerCutoffTests {
         #expect(analysis.cutoffNanoseconds == nil)
     }
 }
+
+@Suite("TrendAnalyzer block ages")
+struct BlockAgesTests {
+    @Test("runs stay sorted when another thread's older allocation arrives late; frees take the oldest")
+    func sortedRuns() {
+        var ages = TrendAnalyzer.BlockAges()
+        ages.allocate(at: 10)
+        ages.allocate(at: 30)
+        ages.allocate(at: 20)
+        ages.allocate(at: 30)
+        #expect(ages.times == [10, 20, 30])
+        #expect(ages.counts == [1, 1, 2])
+        ages.free()
+        #expect(ages.times[ages.head...] == [20, 30])
+        ages.free()
+        ages.free()
+        ages.free()
+        #expect(ages.isEmpty)
+        // A free before any allocation waits for it; then the runs start afresh.
+        ages.free()
+        #expect(!ages.isEmpty)
+        ages.allocate(at: 40)
+        #expect(ages.isEmpty)
+        ages.allocate(at: 50)
+        #expect(Array(ages.times[ages.head...]) == [50])
+    }
+}
