@@ -118,7 +118,13 @@ public struct SiteGrowth: Sendable, Hashable {
         case steady
         /// Ended lower than it started.
         case shrinking
+        /// Too few points to tell (fewer than ``SiteGrowth/minimumPoints``): a window
+        /// of one or a few intervals.
+        case undetermined
     }
+
+    /// Points a series needs for a shape: four intervals, so the last quarter is one.
+    public static let minimumPoints = 5
 
     /// Share of the end figure the last quarter must add to count as still rising.
     public static let risingFraction = 0.02
@@ -151,7 +157,9 @@ public struct SiteGrowth: Sendable, Hashable {
         let last = liveBytes.last ?? 0
         let recentSpan = Double((recentTimes.last ?? 0) - (recentTimes.first ?? 0)) / 1e9
         let recentRise = recentGrowthBytesPerSecond * recentSpan
-        if recentGrowthBytesPerSecond > 0 && recentRise >= Self.risingFraction * Double(max(last, 1)) {
+        if liveBytes.count < Self.minimumPoints {
+            shape = .undetermined
+        } else if recentGrowthBytesPerSecond > 0 && recentRise >= Self.risingFraction * Double(max(last, 1)) {
             shape = .growing
         } else if last < first && Double(first - last) > Self.risingFraction * Double(first) {
             shape = .shrinking

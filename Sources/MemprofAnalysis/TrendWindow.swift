@@ -31,7 +31,8 @@ public struct TrendWindow: Sendable, Hashable {
         let span = end - self.start
         let parts = UInt64(Self.defaultIntervals)
         let chosen = interval ?? max((span + parts - 1) / parts, 10_000_000)
-        self.interval = max(chosen, 1)
+        // Never longer than the window: a 4 ms run is one interval of 4 ms.
+        self.interval = max(span > 0 ? min(chosen, span) : chosen, 1)
     }
 
     /// The last `duration` nanoseconds before `end` (all of it when `duration` is nil or

@@ -48,7 +48,7 @@ import MemprofTrace
 ///   ``top`` sites, suspects first: `location`, `live_bytes` at each site interval's
 ///   boundary, `live_bytes_start`, `live_bytes_end`, `growth_rate`,
 ///   `recent_growth_rate` (last quarter), `rising_at_end`, `shape` (`growing`,
-///   `plateaued`, `steady`, `shrinking`), `live_blocks`, `old_blocks`, `old_bytes`,
+///   `plateaued`, `steady`, `shrinking`, `undetermined`), `live_blocks`, `old_blocks`, `old_bytes`,
 ///   `leak_suspect`, `stack_count`);
 /// - `health`, only when thresholds were given: `status` (`healthy`, `warning`,
 ///   `critical`), `checks` (`name`, `limit`, `value`, `status`), `warnings`,

@@ -456,10 +456,10 @@ public struct TextReportRenderer: Sendable {
             bold("Trend")
                 + " from \(Self.moment(window.start)) to \(Self.moment(window.end))"
                 + " (\(HumanUnits.count(window.intervalCount)) \(plural(window.intervalCount, "interval")) of "
-                + "\(HumanUnits.duration(nanoseconds: window.interval)), \(HumanUnits.count(statistics.sampleCount)) heap samples)"
-        )
-        guard statistics.sampleCount > 0 else {
-            lines.append("  (no heap samples in the window)")
+                + "\(HumanUnits.duration(nanoseconds: window.interval)), \(HumanUnits.count(statistics.sampleCount)) heap "
+                + plural(statistics.sampleCount, "sample") + ")")
+        guard statistics.sampleCount >= 3 else {  // two samples make a line, not a trend
+            lines.append("  (too short for a trend: the heap is sampled every 10 ms)")
             return
         }
         var rows: [(String, String)] = [

@@ -275,3 +275,16 @@ struct BlockAgesTests {
         #expect(Array(ages.times[ages.head...]) == [50])
     }
 }
+
+@Suite("SiteGrowth on short windows")
+struct ShortWindowTests {
+    @Test("fewer than five points: undetermined, never a suspect; a window shorter than its interval is one interval")
+    func short() {
+        let window = TrendWindow(start: 0, end: 4_000_000)
+        #expect(window.interval == 4_000_000)
+        #expect(window.intervalCount == 1)
+        let growth = SiteGrowth(StackGrowth(liveBytes: [0, 4096], liveBlocks: 1, oldBlocks: 1), window: window)
+        #expect(growth.shape == .undetermined)
+        #expect(!growth.isLeakSuspect)
+    }
+}
