@@ -243,12 +243,8 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
 
     /// Keeps the END record: duration, exact peak, thread count, how tracing ended.
     public mutating func end(_ record: EndRecord) {
-        guard record.nanoseconds <= cutoff else {
-            latestTime = max(latestTime, cutoff)
-            return
-        }
         end = record
-        latestTime = max(latestTime, record.nanoseconds)
+        latestTime = max(latestTime, min(record.nanoseconds, cutoff))
     }
 
     // MARK: Result
@@ -302,8 +298,11 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     }
 
     private func makeAnalysis(truncation: Analysis.Truncation?) -> Analysis {
-        // Cut before the end: the blocks reported at exit were not yet leaked then.
-        let leaks = cutoff != .max && end == nil ? [:] : self.leaks
+        // Cut before the end: the blocks reported at exit were not yet leaked then, and
+        // the END record's figures are those of a later moment.
+        let isCut = cutoff != .max && (end.map { cutoff < $0.nanoseconds } ?? true)
+        let leaks = isCut ? [:] : self.leaks
+        let endFigures = isCut ? nil : end
         var leakTotals: [UInt32: (blocks: UInt64, bytes: UInt64)] = [:]
         var leakGroups: [LeakGroup] = []
         leakGroups.reserveCapacity(leaks.count)
@@ -348,7 +347,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
         let replayPeakBytes = UInt64(max(replayPeak, 0))
         // Ticks sample the heap (a lower bound between them); the replay of the events
         // is exact for one thread and follows block order for several.
-        let peak = max(end?.heapPeakBytes ?? 0, tickPeak, replayPeakBytes)
+        let peak = max(endFigures?.heapPeakBytes ?? 0, tickPeak, replayPeakBytes)
         let peakTime: UInt64?
         if peak == 0 {
             peakTime = nil
@@ -366,8 +365,8 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
             process: process,
             modules: modules,
             stacks: stacks,
-            threadCount: end.map { Int(clamping: $0.threadCount) } ?? threadsStarted,
-            durationNanoseconds: end?.nanoseconds ?? latestTime,
+            threadCount: endFigures.map { Int(clamping: $0.threadCount) } ?? threadsStarted,
+            durationNanoseconds: endFigures?.nanoseconds ?? latestTime,
             allocationCount: allocationCount,
             deallocationCount: deallocationCount,
             unknownDeallocationCount: unknownDeallocationCount,
@@ -382,12 +381,12 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
             sizes: sizes.distribution,
             stackStatistics: perStack,
             leakGroups: leakGroups,
-            leaksRecorded: end != nil || !leaks.isEmpty,
+            leaksRecorded: !isCut && (end != nil || !leaks.isEmpty),
             timeline: timeline.ticks,
             trend: trend.statistics,
             truncation: truncation,
             end: end)
-        if cutoff != .max && end == nil { analysis.cutoffNanoseconds = min(cutoff, analysis.durationNanoseconds) }
+        if isCut { analysis.cutoffNanoseconds = min(cutoff, analysis.durationNanoseconds) }
         if let samplingInterval {
             // Per-site figures stay sample counts; the totals are exact when COUNTS was written.
             analysis.sampling = Analysis.Sampling(intervalBytes: samplingInterval, sampledAllocations: allocationCount)

@@ -103,7 +103,7 @@ public struct TextReportRenderer: Sendable {
         if let moment = report.moment {
             rows.append(
                 (
-                    "duration", HumanUnits.duration(nanoseconds: moment.recordingNanoseconds)
+                    "duration", HumanUnits.duration(nanoseconds: moment.recordingNanoseconds) + ", " + ending(analysis)
                 ))
             rows.append(
                 (
