@@ -11,9 +11,11 @@ import MemprofTrace
 
 extension Memprof {
     /// `memprof report FILE [--format text|json] [--top N] [--leak-kinds LIST]
-    /// [--suppressions FILE]...`: reads a trace in one streaming pass, symbolizes the
-    /// stacks that matter offline from the trace's module map, and prints a report on
-    /// stdout.
+    /// [--suppressions FILE]... [--at TIME] [--duration D] [--interval D]
+    /// [--age-threshold D] [--thresholds FILE]`: reads a trace in streaming passes (the
+    /// analysis, the trend window, and with `--at` the analysis up to that moment),
+    /// symbolizes the stacks that matter offline from the trace's module map, and prints
+    /// a report on stdout.
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Report where memory goes, what leaks, what churns and whether it grows.",
@@ -34,6 +36,8 @@ extension Memprof {
                 pattern matches is not counted, and the report says how much each pattern \
                 suppressed. `*` matches anything, ^ and $ anchor at the start and end, \
                 otherwise a pattern may match anywhere in the name.
+
+                Trends: the heap and RSS over time, least-squares growth, average, peak,                 minimum and volatility over the last --duration of the run, and per site its                 live bytes over time; a site still rising at the end with blocks older than                 --age-threshold is named a leak suspect. --at TIME reports the state at one                 moment. --thresholds (or MEMPROF_* variables) adds a health verdict; see                 `memprof check` for CI.
                 """)
 
         /// Output formats.

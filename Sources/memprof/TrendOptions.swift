@@ -15,7 +15,7 @@ struct TrendOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "The trend's data points are this far apart (10ms to 1h). Default: the window in 40 intervals.",
+            "The trend's data points are this far apart (at most 10,000 in the window). Default: the window in 40 intervals.",
             valueName: "duration"))
     var interval: String?
 
