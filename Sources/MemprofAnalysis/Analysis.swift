@@ -120,6 +120,12 @@ public struct Analysis: Sendable, Equatable {
     public var truncation: Truncation?
     /// The END record, nil when tracing did not end normally.
     public var end: EndRecord?
+    /// Set when the analysis covers the recording only up to this time (nanoseconds
+    /// since the process started; see `TraceAnalyzer(cutoff:)`): then ``currentBytes``
+    /// and the stacks' live bytes are the heap at that moment, nothing is known about
+    /// blocks not freed at exit, and ``end`` (kept: it says how the recording ended)
+    /// contributes no figure.
+    public var cutoffNanoseconds: UInt64?
 
     /// Creates an analysis; ``TraceAnalyzer`` is the usual way to get one.
     public init(

@@ -88,12 +88,21 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     /// Bytes of the blocks the process began with (INHERITED): in use, not allocated.
     private var inheritedBytes: UInt64 = 0
     private var jemalloc: Analysis.JemallocFigures?
+    /// Events, ticks and records after this time are left out (`.max`: none).
+    private let cutoff: UInt64
 
     /// Creates an analyzer.
-    /// - Parameter timelineCapacity: how many ticks ``Analysis/timeline`` keeps at most
-    ///   (plus the last one); trend figures always use every tick.
-    public init(timelineCapacity: Int = 2048) {
+    /// - Parameters:
+    ///   - timelineCapacity: how many ticks ``Analysis/timeline`` keeps at most (plus
+    ///     the last one); trend figures always use every tick.
+    ///   - cutoff: analyse the recording only up to this time (nanoseconds since the
+    ///     process started): the state at that moment (``Analysis/cutoffNanoseconds``).
+    ///     An event's time is its thread's clock, known to within 5 ms (see the trace
+    ///     format's TIME record). Blocks not freed at exit and the END record are left
+    ///     out, as the process had not exited yet.
+    public init(timelineCapacity: Int = 2048, cutoff: UInt64? = nil) {
         timeline = TimelineSampler(capacity: timelineCapacity)
+        self.cutoff = cutoff ?? .max
     }
 
     // MARK: TraceVisitor
@@ -122,12 +131,13 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     public mutating func time(thread: UInt32, nanoseconds: UInt64) {
         threadTimes[thread] = nanoseconds
         currentTime = nanoseconds
-        latestTime = max(latestTime, nanoseconds)
+        if nanoseconds <= cutoff { latestTime = max(latestTime, nanoseconds) }
     }
 
     /// Counts an allocation: a few array operations.
     @inline(__always)
     public mutating func allocation(thread: UInt32, size: UInt64, stackID: UInt32) {
+        guard currentTime <= cutoff else { return }
         allocationCount &+= 1
         allocatedBytes &+= size
         sizes.add(size)
@@ -161,6 +171,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     /// the last copy to their peak bytes when the heap was at a new peak.
     @inline(__always)
     public mutating func deallocation(thread: UInt32, size: UInt64, stackID: UInt32, temporary: Bool) {
+        guard currentTime <= cutoff else { return }
         // The heap is about to go down: if it was at a new peak, that peak is final now.
         if peakPending { capturePeak() }
         deallocationCount &+= 1
@@ -193,6 +204,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     /// A block the process began with (a fork child's copy of its parent's heap): live
     /// at its site and in the heap, but not an allocation of this process.
     public mutating func inherited(thread: UInt32, size: UInt64, stackID: UInt32) {
+        guard currentTime <= cutoff else { return }
         inheritedBytes &+= size
         if stackID < Self.denseStackLimit {
             let index = Int(stackID)
@@ -219,12 +231,14 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     /// Counts a free of a pointer memprof never saw allocated: a deallocation of
     /// unknown size.
     public mutating func unknownDeallocation(thread: UInt32) {
+        guard currentTime <= cutoff else { return }
         deallocationCount &+= 1
         unknownDeallocationCount &+= 1
     }
 
     /// Feeds the timeline, the trend, peak RSS and the exact peak and its time.
     public mutating func tick(_ record: TickRecord) {
+        guard record.nanoseconds <= cutoff else { return }
         timeline.add(record)
         trend.add(record)
         peakRSS = max(peakRSS, record.rssBytes)
@@ -259,6 +273,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
 
     /// Keeps jemalloc's latest figures and their peaks.
     public mutating func jemalloc(_ record: JemallocStatsRecord) {
+        guard record.nanoseconds <= cutoff else { return }
         if jemalloc == nil {
             jemalloc = Analysis.JemallocFigures(
                 latest: record, samples: 1, peakAllocated: record.allocated, peakResident: record.resident)
@@ -270,7 +285,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     /// Keeps the END record: duration, exact peak, thread count, how tracing ended.
     public mutating func end(_ record: EndRecord) {
         end = record
-        latestTime = max(latestTime, record.nanoseconds)
+        latestTime = max(latestTime, min(record.nanoseconds, cutoff))
     }
 
     // MARK: Result
@@ -324,6 +339,11 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     }
 
     private func makeAnalysis(truncation: Analysis.Truncation?) -> Analysis {
+        // Cut before the end: the blocks reported at exit were not yet leaked then, and
+        // the END record's figures are those of a later moment.
+        let isCut = cutoff != .max && (end.map { cutoff < $0.nanoseconds } ?? true)
+        let leaks = isCut ? [:] : self.leaks
+        let endFigures = isCut ? nil : end
         var leakTotals: [UInt32: (blocks: UInt64, bytes: UInt64)] = [:]
         var leakGroups: [LeakGroup] = []
         leakGroups.reserveCapacity(leaks.count)
@@ -368,7 +388,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
         let replayPeakBytes = UInt64(max(replayPeak, 0))
         // Ticks sample the heap (a lower bound between them); the replay of the events
         // is exact for one thread and follows block order for several.
-        let peak = max(end?.heapPeakBytes ?? 0, tickPeak, replayPeakBytes)
+        let peak = max(endFigures?.heapPeakBytes ?? 0, tickPeak, replayPeakBytes)
         let peakTime: UInt64?
         if peak == 0 {
             peakTime = nil
@@ -386,8 +406,8 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
             process: process,
             modules: modules,
             stacks: stacks,
-            threadCount: end.map { Int(clamping: $0.threadCount) } ?? threadsStarted,
-            durationNanoseconds: end?.nanoseconds ?? latestTime,
+            threadCount: endFigures.map { Int(clamping: $0.threadCount) } ?? threadsStarted,
+            durationNanoseconds: endFigures?.nanoseconds ?? latestTime,
             allocationCount: allocationCount,
             deallocationCount: deallocationCount,
             unknownDeallocationCount: unknownDeallocationCount,
@@ -403,12 +423,13 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
             sizes: sizes.distribution,
             stackStatistics: perStack,
             leakGroups: leakGroups,
-            leaksRecorded: end != nil || !leaks.isEmpty,
+            leaksRecorded: !isCut && (end != nil || !leaks.isEmpty),
             timeline: timeline.ticks,
             trend: trend.statistics,
             truncation: truncation,
             end: end)
         analysis.jemalloc = jemalloc
+        if isCut { analysis.cutoffNanoseconds = min(cutoff, analysis.durationNanoseconds) }
         if let samplingInterval {
             // Per-site figures stay sample counts; the totals are exact when COUNTS was written.
             analysis.sampling = Analysis.Sampling(intervalBytes: samplingInterval, sampledAllocations: allocationCount)
