@@ -6,7 +6,9 @@
 #include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "memprof_api.h"
@@ -59,11 +61,27 @@ void memprof_client_modules(void (*fn)(const struct memprof_client_module *, voi
     dl_iterate_phdr(visit_module, &c);
 }
 
+size_t memprof_client_stack_room(void) {
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0)
+        return 0;
+    void *lo = NULL;
+    size_t size = 0;
+    int ok = pthread_attr_getstack(&attr, &lo, &size) == 0;
+    pthread_attr_destroy(&attr);
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    return ok && here > (uintptr_t)lo ? here - (uintptr_t)lo : 0;
+}
+
 /* Zeroes the stack below the caller: the frames the checked code used there may
  * still hold pointers to its blocks, and the frames of the call that ends the check
- * will reuse that memory without initializing all of it. */
-__attribute__((noinline)) void memprof_client_scrub_stack(void) {
-    char area[64 * 1024];
-    explicit_bzero(area, sizeof area);
+ * will reuse that memory without initializing all of it. At most 64 KiB, and never
+ * closer than 16 KiB to the end of the stack. */
+__attribute__((noinline)) void memprof_client_scrub_stack(size_t room) {
+    size_t size = room > (80u << 10) ? (64u << 10) : room > (32u << 10) ? room - (16u << 10) : 0;
+    if (!size)
+        return;
+    char area[size];
+    explicit_bzero(area, size);
     __asm__ volatile("" : : "r"(area) : "memory");
 }

@@ -624,11 +624,16 @@ MEMPROF_EXPORT int execle(const char *path, const char *arg, ...) {
 /* ---- process lifetime ---------------------------------------------------------- */
 
 static void on_fork_child(void) {
-    /* The child has no writer thread and shares the parent's trace file: it is not
-     * traced (documented). Its hooks pass straight through from here on; a scan the
-     * parent was running is not the child's to wait for. */
+    /* The child has no writer thread. It records into a file of its own when
+     * MEMPROF_OUTPUT holds %p; otherwise (or if that fails) it is not traced and its
+     * hooks pass straight through from here on. A scan the parent was running is not
+     * the child's to wait for. */
     int state = atomic_load(&g_state);
-    if (state == MEMPROF_STATE_ACTIVE || state == MEMPROF_STATE_SCANNING)
+    int saved = t_guard;
+    t_guard = 1;
+    int traced = memprof_fork_child() == 0;
+    t_guard = saved;
+    if (state == MEMPROF_STATE_SCANNING || (state == MEMPROF_STATE_ACTIVE && !traced))
         atomic_store(&g_state, MEMPROF_STATE_DISABLED);
 }
 
@@ -644,7 +649,7 @@ __attribute__((constructor(101))) static void memprof_init(void) {
         return;
     int saved = t_guard;
     t_guard = 1;
-    pthread_atfork(NULL, NULL, on_fork_child);
+    pthread_atfork(memprof_fork_prepare, memprof_fork_parent, on_fork_child);
     memprof_writer_start();
     t_guard = saved;
 }

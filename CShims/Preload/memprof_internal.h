@@ -144,6 +144,11 @@ struct memprof_thread {
     _Atomic uint64_t heap_bytes; /* two's complement: read it as int64_t */
     /* Sample mode: the random state of the sampler. */
     uint64_t rng;
+    /* The writer's last tail block of this thread (see memprof_writer.c): which
+     * buffer, and how many bytes of it. Writer-only. */
+    const struct memprof_buffer *tail_buf;
+    uint64_t tail_seq;
+    size_t tail_len;
     struct memprof_unwind_cache unwind;
 };
 
@@ -199,6 +204,12 @@ void memprof_writer_start(void) MEMPROF_HIDDEN;
  * closes the trace. Idempotent; later events pass through unrecorded. */
 void memprof_finish(uint64_t end_flags) MEMPROF_HIDDEN;
 
+/* fork handlers (memprof_writer.c). memprof_fork_child returns 0 when the child
+ * records into a file of its own, -1 when it is not traced. */
+void memprof_fork_prepare(void) MEMPROF_HIDDEN;
+void memprof_fork_parent(void) MEMPROF_HIDDEN;
+int memprof_fork_child(void) MEMPROF_HIDDEN;
+
 /* Stops tracing after an internal failure: one line on stderr, once. */
 void memprof_fail(const char *what, int err) MEMPROF_HIDDEN;
 
@@ -240,6 +251,9 @@ void memprof_filter_add(uintptr_t p) MEMPROF_HIDDEN;
 void memprof_filter_remove(uintptr_t p) MEMPROF_HIDDEN;
 /* Makes p's slot say "maybe" for good (the bootstrap pool's blocks). */
 void memprof_filter_pin(uintptr_t p) MEMPROF_HIDDEN;
+/* The filter's lock, for the fork handlers. */
+void memprof_filter_lock(void) MEMPROF_HIDDEN;
+void memprof_filter_unlock(void) MEMPROF_HIDDEN;
 /* MEMPROF_SAMPLE_SEED: when set, each thread's sampler starts from it and the thread's
  * index instead of the clock, for reproducible tests. 0: not set. */
 extern uint64_t g_sample_seed MEMPROF_HIDDEN;
@@ -266,6 +280,13 @@ uint32_t memprof_stack_id_limit(void) MEMPROF_HIDDEN;
 /* Copies up to `capacity` return addresses of stack `id`, innermost first; returns
  * how many (0 for an unknown id). */
 int memprof_stack_frames(uint32_t id, uint64_t *frames, int capacity) MEMPROF_HIDDEN;
+
+/* fork: the module lock, held across fork so that the child's copy is consistent;
+ * and, in a child that records into its own file, writing the module map and every
+ * interned stack again into t's buffer. */
+void memprof_stacks_lock(void) MEMPROF_HIDDEN;
+void memprof_stacks_unlock(void) MEMPROF_HIDDEN;
+void memprof_stacks_replay(struct memprof_thread *t) MEMPROF_HIDDEN;
 
 /* Emits the module map as MODULE records of a new generation into t's buffer if
  * the set of loaded modules changed since the last call (or on the first call). */
@@ -298,6 +319,9 @@ void memprof_live_foreach(void (*fn)(uintptr_t addr, uint64_t size, uint32_t sta
                           void *ctx) MEMPROF_HIDDEN;
 /* The same, with the entry's packed word. */
 void memprof_live_foreach_packed(void (*fn)(uintptr_t addr, uint64_t packed, void *ctx), void *ctx) MEMPROF_HIDDEN;
+/* Takes (releases) every stripe's lock: held across fork. */
+void memprof_live_lock_all(void) MEMPROF_HIDDEN;
+void memprof_live_unlock_all(void) MEMPROF_HIDDEN;
 /* Clears `flags` in every entry. */
 void memprof_live_clear(uint64_t flags) MEMPROF_HIDDEN;
 /* Blocks in the table now. */

@@ -231,15 +231,16 @@ static int build_pages(void) {
 }
 
 /* The address a word may stand for. Swift keeps tag bits in a reference's top byte
- * (String's discriminator, enum spare bits), and an object with a side table (made
- * when it is first weakly referenced) keeps the table's address in its refcount
- * word as address >> 3 with the top two bits set. */
+ * (String's discriminator, enum spare bits) and in the low three bits of aligned
+ * pointers (the runtime's concurrent maps keep a capacity there), and an object with
+ * a side table (made when it is first weakly referenced) keeps the table's address in
+ * its refcount word as address >> 3 with the top two bits set. */
 static inline uintptr_t candidate(uintptr_t v) {
     if (!(g_heap.rules & MEMPROF_SCAN_SWIFT_REFS))
         return v;
     if ((v >> 62) == 3)
         return v << 3;
-    return v & ~(0xffull << 56);
+    return v & ~(0xffull << 56) & ~(uintptr_t)7;
 }
 
 /* The block containing the word v points to (its start, or inside it), or -1. */
@@ -726,6 +727,14 @@ static void skip_dead_stack(uintptr_t lo, uintptr_t hi, void *ctx) {
         if (g_stw[i].sp >= lo && g_stw[i].sp < hi)
             return;
     ranges_add(d->skip, lo, hi);
+    /* glibc caches the exited thread's control block with the stack, at its top, and
+     * keeps its TLS table (DTV) for reuse: still glibc's, not a leak. */
+    if (g_heap.rules & MEMPROF_SCAN_THREAD_DTV) {
+        uintptr_t from = hi - lo > (64u << 10) ? hi - (64u << 10) : lo;
+        for (uintptr_t p = (from + 7) & ~(uintptr_t)7; p + 24 <= hi; p += 8)
+            if (*(const uintptr_t *)p == p && ((const uintptr_t *)p)[2] == p)
+                mark_dtv(p);
+    }
 }
 
 /* ---- the whole pass ------------------------------------------------------------------ */

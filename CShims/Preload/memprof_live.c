@@ -212,3 +212,13 @@ void memprof_live_ranges(memprof_range_fn fn, void *ctx) {
         unlock(s);
     }
 }
+
+void memprof_live_lock_all(void) {
+    for (uint32_t k = 0; k < STRIPES; k++)
+        lock(&g_stripes[k]);
+}
+
+void memprof_live_unlock_all(void) {
+    for (uint32_t k = 0; k < STRIPES; k++)
+        unlock(&g_stripes[k]);
+}

@@ -27,20 +27,20 @@ static uint8_t g_filter_count[1u << MEMPROF_FILTER_BITS]; /* under g_filter_lock
 static atomic_flag g_filter_lock = ATOMIC_FLAG_INIT;
 
 /* Taken only with t_guard set, so a signal handler's calls on this thread pass through
- * and never wait for it. */
-static void filter_lock(void) {
+ * and never wait for it; held across fork like every memprof lock. */
+void memprof_filter_lock(void) {
     while (atomic_flag_test_and_set_explicit(&g_filter_lock, memory_order_acquire))
         __builtin_ia32_pause();
 }
 
-static void filter_unlock(void) { atomic_flag_clear_explicit(&g_filter_lock, memory_order_release); }
+void memprof_filter_unlock(void) { atomic_flag_clear_explicit(&g_filter_lock, memory_order_release); }
 
 /* Sets `count` in p's slot: the bit is set while the count is non-zero. A count of 255
  * saturates: the slot stays "maybe" for good, which is only slower. */
 static void filter_update(uintptr_t p, int delta) {
     uint32_t i = memprof_filter_index(p);
     uint64_t bit = 1ull << (i & 63);
-    filter_lock();
+    memprof_filter_lock();
     uint8_t c = g_filter_count[i];
     if (delta == 0)
         c = 255;
@@ -51,7 +51,7 @@ static void filter_update(uintptr_t p, int delta) {
         atomic_fetch_or_explicit(&g_filter_bits[i >> 6], bit, memory_order_relaxed);
     else
         atomic_fetch_and_explicit(&g_filter_bits[i >> 6], ~bit, memory_order_relaxed);
-    filter_unlock();
+    memprof_filter_unlock();
 }
 
 void memprof_filter_add(uintptr_t p) { filter_update(p, 1); }

@@ -313,3 +313,33 @@ void memprof_stack_ranges(memprof_range_fn fn, void *ctx) {
     if (g_stack_by_id)
         fn((uintptr_t)g_stack_by_id, (uintptr_t)(g_stack_by_id + STACK_TABLE_SIZE), ctx);
 }
+
+/* ---- fork --------------------------------------------------------------------------- */
+
+void memprof_stacks_lock(void) { pthread_mutex_lock(&g_module_lock); }
+void memprof_stacks_unlock(void) { pthread_mutex_unlock(&g_module_lock); }
+
+/* In a fork child that records into a file of its own: the file has none of the
+ * stacks the parent interned, so write the module map and every stack again, into t's
+ * buffer. A slot another thread of the parent had claimed but not published when the
+ * process forked will never be published: it is made unmatchable. */
+void memprof_stacks_replay(struct memprof_thread *t) {
+    if (!stacks_ready())
+        return;
+    for (uint32_t i = 0; i < STACK_TABLE_SIZE; i++) {
+        struct stack_slot *s = &g_stack_slots[i];
+        if (atomic_load(&s->hash) && !atomic_load(&s->id)) {
+            s->nframes = UINT32_MAX;
+            atomic_store(&s->id, UINT32_MAX);
+        }
+    }
+    atomic_store(&g_module_generation, 0); /* forces the next refresh to write the map */
+    memprof_modules_refresh(t);
+    uint32_t generation = atomic_load(&g_module_generation);
+    uint32_t limit = atomic_load(&g_next_stack_id);
+    for (uint32_t id = 1; id < limit; id++) {
+        struct stack_slot *s = g_stack_by_id[id];
+        if (s && atomic_load(&s->id) == id)
+            emit_stack(t, id, generation, s->frames, (int)s->nframes);
+    }
+}

@@ -14,8 +14,10 @@
  * live block, and the END record.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +36,10 @@
  * events gives the peak between ticks. Guarded by g_queue_lock. */
 static uint64_t g_tick_peak;
 
-#define TICK_INTERVAL_NS 10000000ull            /* 10 ms */
-#define PROCESS_FLUSH_INTERVAL_NS 1000000000ull /* 1 s */
+#define TICK_INTERVAL_NS 10000000ull           /* 10 ms */
+#define PROCESS_FLUSH_INTERVAL_NS 500000000ull /* 0.5 s */
+/* How often the writer copies each thread's unfinished buffer into a tail block. */
+#define TAIL_INTERVAL_NS 500000000ull /* 0.5 s */
 #define ZSTD_LEVEL 1
 #define STAGE_SLOTS 8
 #define STAGE_CAPACITY (1024u * 1024u)
@@ -96,6 +100,9 @@ static uint64_t clock_ns(clockid_t clock) {
 uint64_t memprof_now_ns(void) { return clock_ns(CLOCK_MONOTONIC) - g_start_ns; }
 
 static int on_writer_thread(void);
+/* A traced fork child's first event replays what its file needs (see "fork"). */
+static int g_fork_replay;
+static void fork_replay(struct memprof_thread *t);
 
 void memprof_fail(const char *what, int err) {
     static _Atomic int reported;
@@ -289,6 +296,8 @@ struct memprof_thread *memprof_thread_create(void) {
     if (g_mode == MEMPROF_MODE_SAMPLE)
         t_sampler = t;
     pthread_setspecific(g_thread_key, t);
+    if (MEMPROF_UNLIKELY(g_fork_replay))
+        fork_replay(t);
     return t;
 }
 
@@ -489,6 +498,61 @@ static void record_tick(uint64_t now, uint64_t rss) {
     process_commit(w);
 }
 
+/* ---- jemalloc's own statistics ----------------------------------------------------------
+ * With jemalloc serving malloc behind memprof (`memprof run --jemalloc` sets
+ * MEMPROF_JEMALLOC=1 and preloads it), JEMALLOC records carry its figures every
+ * JEMALLOC_INTERVAL_NS and at the end. Looked up only when asked: a failed dlsym
+ * would allocate glibc's error state behind the program's back. */
+
+#define JEMALLOC_INTERVAL_NS 1000000000ull /* 1 s */
+
+static int (*g_mallctl)(const char *, void *, size_t *, void *, size_t);
+
+static void jemalloc_lookup(void) {
+    const char *wanted = getenv("MEMPROF_JEMALLOC");
+    if (wanted && strcmp(wanted, "1") == 0)
+        *(void **)&g_mallctl = dlsym(RTLD_DEFAULT, "mallctl");
+}
+
+struct jemalloc_stats {
+    int ok;
+    uint64_t v[6]; /* allocated, active, metadata, resident, mapped, retained */
+};
+
+/* Reads the figures (outside any memprof lock: mallctl takes jemalloc's). */
+static struct jemalloc_stats jemalloc_read(void) {
+    struct jemalloc_stats s = {0, {0}};
+    if (!g_mallctl)
+        return s;
+    uint64_t epoch = 1;
+    size_t size = sizeof epoch;
+    if (g_mallctl("epoch", &epoch, &size, &epoch, sizeof epoch) != 0)
+        return s;
+    static const char *const names[6] = {"stats.allocated", "stats.active", "stats.metadata",
+                                         "stats.resident",  "stats.mapped", "stats.retained"};
+    for (int i = 0; i < 6; i++) {
+        size_t value = 0;
+        size = sizeof value;
+        if (g_mallctl(names[i], &value, &size, NULL, 0) != 0)
+            return s;
+        s.v[i] = value;
+    }
+    s.ok = 1;
+    return s;
+}
+
+/* Call with g_queue_lock held. */
+static void record_jemalloc(uint64_t now, const struct jemalloc_stats *s) {
+    uint8_t *w = s->ok ? process_reserve(80) : NULL;
+    if (!w)
+        return;
+    *w++ = MEMPROF_TAG_JEMALLOC;
+    w = memprof_put_varint(w, now);
+    for (int i = 0; i < 6; i++)
+        w = memprof_put_varint(w, s->v[i]);
+    process_commit(w);
+}
+
 static int on_writer_thread(void) { return g_writer_started && pthread_equal(pthread_self(), g_writer); }
 
 static _Atomic pid_t g_writer_tid;
@@ -503,6 +567,47 @@ void memprof_writer_ranges(memprof_range_fn fn, void *ctx) {
         fn((uintptr_t)t, (uintptr_t)(t + 1), ctx);
     if (g_writer_stack_hi)
         fn(g_writer_stack_lo, g_writer_stack_hi, ctx);
+}
+
+/* ---- tails: a crash loses at most about half a second --------------------------------
+ * A thread's events reach the writer when its 64 KiB buffer fills, which for a quiet
+ * thread may be never. Every TAIL_INTERVAL_NS the writer copies the complete records
+ * of each thread's current buffer (from its start) into a THREAD_TAIL block, after
+ * writing what it has staged for that thread. The thread's next block supersedes the
+ * tail (it starts with the same records); a process killed outright leaves the last
+ * tail as the thread's last events. Under g_queue_lock the owner cannot swap buffers,
+ * and it only appends beyond `committed`, so the copied bytes are stable. */
+
+static uint8_t *g_tail_copy; /* MEMPROF_BUFFER_CAPACITY, writer-only */
+
+static int write_tails(void) {
+    if (!g_tail_copy && !(g_tail_copy = memprof_map(MEMPROF_BUFFER_CAPACITY, 0)))
+        return 0; /* no memory: no tails, the trace is still right */
+    int err = 0;
+    for (struct memprof_thread *t = g_threads; t && !err; t = t->next_all) {
+        pthread_mutex_lock(&g_queue_lock);
+        const struct memprof_buffer *b = t->buf;
+        size_t len = b ? atomic_load_explicit(&t->committed, memory_order_acquire) : 0;
+        /* buf_seq tells a recycled buffer (same address) from the one last copied. */
+        uint64_t seq = __atomic_load_n(&t->buf_seq, __ATOMIC_RELAXED);
+        int fresh = b && len && (b != t->tail_buf || seq != t->tail_seq || len != t->tail_len);
+        if (fresh)
+            memcpy(g_tail_copy, b->data, len);
+        uint32_t index = t->index;
+        pthread_mutex_unlock(&g_queue_lock);
+        if (!fresh)
+            continue;
+        /* The thread's staged blocks hold earlier records: they go first. */
+        for (int i = 0; i < STAGE_SLOTS && !err; i++)
+            if (g_stages[i].used && g_stages[i].thread == index)
+                err = stage_flush(&g_stages[i]);
+        if (!err)
+            err = write_block(MEMPROF_BLOCK_THREAD_TAIL, index, g_tail_copy, len);
+        t->tail_buf = b;
+        t->tail_seq = seq;
+        t->tail_len = len;
+    }
+    return err;
 }
 
 void memprof_dead_thread_stacks(memprof_range_fn fn, void *ctx) {
@@ -525,10 +630,19 @@ static void *writer_main(void *arg) {
         }
         pthread_attr_destroy(&attr);
     }
-    uint64_t next_tick = 0, next_process_flush = PROCESS_FLUSH_INTERVAL_NS;
+    uint64_t next_tick = 0, next_process_flush = PROCESS_FLUSH_INTERVAL_NS, next_tails = TAIL_INTERVAL_NS;
+    uint64_t next_jemalloc = 0;
+    jemalloc_lookup();
     for (;;) {
         uint64_t rss = read_rss();
+        struct jemalloc_stats jemalloc = {0, {0}};
+        if (g_mallctl && memprof_now_ns() >= next_jemalloc) {
+            jemalloc = jemalloc_read();
+            next_jemalloc = memprof_now_ns() + JEMALLOC_INTERVAL_NS;
+        }
         pthread_mutex_lock(&g_queue_lock);
+        if (jemalloc.ok && atomic_load(&g_state) == MEMPROF_STATE_ACTIVE)
+            record_jemalloc(memprof_now_ns(), &jemalloc);
         if (!g_queue_head && !g_writer_stop) {
             struct timespec deadline;
             clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -556,6 +670,10 @@ static void *writer_main(void *arg) {
         int err = drain(list);
         if (!err)
             err = stage_flush_due(memprof_now_ns(), stop);
+        if (!err && !stop && memprof_now_ns() >= next_tails) {
+            err = write_tails();
+            next_tails = memprof_now_ns() + TAIL_INTERVAL_NS;
+        }
         if (err) {
             memprof_fail("cannot write the trace file", err);
             return NULL;
@@ -680,6 +798,117 @@ static void read_mode(void) {
     read_count("MEMPROF_SAMPLE_SEED", &g_sample_seed, " (a positive integer); seeding from the clock\n");
 }
 
+/* MEMPROF_OUTPUT when it holds %p (each process its own file; see open_patterned),
+ * else empty; and whether a program this one execs is traced too (MEMPROF_FOLLOW_EXEC). */
+static char g_output_pattern[4096];
+static int g_follow_exec;
+
+/* The pattern with %p replaced by `pid` (and %% by %); for n > 0, ".n" goes before the
+ * extension (an exec'd program's file beside its predecessor's). -1 if too long. */
+static int expand_pattern(char *out, size_t cap, pid_t pid, int n) {
+    char digits[24];
+    int d = 0;
+    for (pid_t p = pid; p > 0 && d < 23; p /= 10)
+        digits[d++] = (char)('0' + p % 10);
+    size_t k = 0;
+    for (const char *c = g_output_pattern; *c; c++) {
+        if (c[0] == '%' && (c[1] == 'p' || c[1] == '%')) {
+            if (c[1] == '%') {
+                if (k + 1 >= cap)
+                    return -1;
+                out[k++] = '%';
+            } else {
+                if (k + (size_t)d >= cap)
+                    return -1;
+                for (int i = d - 1; i >= 0; i--)
+                    out[k++] = digits[i];
+            }
+            c++;
+            continue;
+        }
+        if (k + 1 >= cap)
+            return -1;
+        out[k++] = *c;
+    }
+    out[k] = 0;
+    if (n > 0) {
+        char *slash = strrchr(out, '/'), *dot = strrchr(out, '.');
+        char *at = dot && (!slash || dot > slash) ? dot : out + k;
+        char tail[4096];
+        size_t tail_len = strlen(at);
+        if (k + 4 >= cap || tail_len >= sizeof tail)
+            return -1;
+        memcpy(tail, at, tail_len + 1);
+        int m = snprintf(at, cap - (size_t)(at - out), ".%d%s", n, tail);
+        if (m < 0 || (size_t)m >= cap - (size_t)(at - out))
+            return -1;
+    }
+    return 0;
+}
+
+/* Creates this process's file from the pattern. The name may exist already: a
+ * program that execs keeps its pid, and the file is its predecessor's. Then the new
+ * program is traced only when following execs, into NAME.1, NAME.2, … (a file left by
+ * an earlier run with the same pid is not overwritten either). */
+static int open_patterned(void) {
+    char path[4200];
+    for (int n = 0; n < 100; n++) {
+        if (expand_pattern(path, sizeof path, getpid(), n) != 0) {
+            memprof_log("memprof: MEMPROF_OUTPUT is too long: ", g_output_pattern, "; not tracing\n");
+            return -1;
+        }
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            flock(fd, LOCK_EX | LOCK_NB);
+            return fd;
+        }
+        if (errno != EEXIST) {
+            memprof_log("memprof: cannot create ", path, ": ");
+            memprof_log(strerrordesc_np(errno), "; not tracing\n", NULL);
+            return -1;
+        }
+        if (!g_follow_exec)
+            return -1;
+    }
+    return -1;
+}
+
+/* Writes the file header and the PROCESS record to fd, which becomes the trace. */
+static int start_file(int fd) {
+    /* Keep clear of the low descriptors programs like to dup2 onto. */
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, 512);
+    if (high >= 0) {
+        close(fd);
+        fd = high;
+    }
+    struct stat st;
+    fstat(fd, &st);
+    g_fd = fd;
+    g_dev = st.st_dev;
+    g_ino = st.st_ino;
+
+    uint8_t header[MEMPROF_FILE_HEADER_SIZE] = {0};
+    memcpy(header, MEMPROF_FILE_MAGIC, MEMPROF_FILE_MAGIC_SIZE);
+    uint16_t major = MEMPROF_FORMAT_VERSION_MAJOR, minor = MEMPROF_FORMAT_VERSION_MINOR;
+    memcpy(header + MEMPROF_FH_VERSION_MAJOR, &major, 2);
+    memcpy(header + MEMPROF_FH_VERSION_MINOR, &minor, 2);
+    put32(header + MEMPROF_FH_HEADER_SIZE, MEMPROF_FILE_HEADER_SIZE);
+    int err = write_all(header, sizeof header);
+    if (err) {
+        memprof_log("memprof: cannot write the trace header: ", strerrordesc_np(err), "; not tracing\n");
+        return -1;
+    }
+    pthread_mutex_lock(&g_queue_lock);
+    record_process();
+    /* The PROCESS record goes first in the file. */
+    if (g_process) {
+        enqueue(g_process);
+        g_process = NULL;
+    }
+    pthread_mutex_unlock(&g_queue_lock);
+    return 0;
+}
+
 int memprof_output_open(void) {
     g_pid = getpid();
     g_start_ns = clock_ns(CLOCK_MONOTONIC);
@@ -693,7 +922,14 @@ int memprof_output_open(void) {
         return pthread_key_create(&g_thread_key, thread_exit) == 0 ? 0 : -1;
     }
 #endif
-    if (path && *path) {
+    if (path && strstr(path, "%p") && strlen(path) < sizeof g_output_pattern) {
+        memcpy(g_output_pattern, path, strlen(path) + 1);
+        const char *follow = getenv("MEMPROF_FOLLOW_EXEC");
+        g_follow_exec = follow && strcmp(follow, "1") == 0;
+        fd = open_patterned();
+        if (fd < 0)
+            return -1;
+    } else if (path && *path) {
         /* `memprof run` created this file empty. The first process to lock it owns
          * it; programs that this one execs inherit LD_PRELOAD and find it taken.
          * Linked into a program, memprof is started by whoever set the variable: the
@@ -739,40 +975,111 @@ int memprof_output_open(void) {
         }
         flock(fd, LOCK_EX | LOCK_NB);
     }
-    /* Keep clear of the low descriptors programs like to dup2 onto. */
-    int high = fcntl(fd, F_DUPFD_CLOEXEC, 512);
-    if (high >= 0) {
+    if (pthread_key_create(&g_thread_key, thread_exit) != 0) {
         close(fd);
-        fd = high;
+        return -1;
     }
-    struct stat st;
-    fstat(fd, &st);
-    g_fd = fd;
-    g_dev = st.st_dev;
-    g_ino = st.st_ino;
+    return start_file(fd);
+}
 
-    uint8_t header[MEMPROF_FILE_HEADER_SIZE] = {0};
-    memcpy(header, MEMPROF_FILE_MAGIC, MEMPROF_FILE_MAGIC_SIZE);
-    uint16_t major = MEMPROF_FORMAT_VERSION_MAJOR, minor = MEMPROF_FORMAT_VERSION_MINOR;
-    memcpy(header + MEMPROF_FH_VERSION_MAJOR, &major, 2);
-    memcpy(header + MEMPROF_FH_VERSION_MINOR, &minor, 2);
-    put32(header + MEMPROF_FH_HEADER_SIZE, MEMPROF_FILE_HEADER_SIZE);
-    int err = write_all(header, sizeof header);
-    if (err) {
-        memprof_log("memprof: cannot write the trace header: ", strerrordesc_np(err), "; not tracing\n");
-        return -1;
-    }
-    if (pthread_key_create(&g_thread_key, thread_exit) != 0)
-        return -1;
+/* ---- fork ------------------------------------------------------------------------------
+ * Every memprof lock is held across fork (prepare/parent/child handlers), so the child
+ * gets consistent copies. Without %p in MEMPROF_OUTPUT the child is not traced. With
+ * it, the child records into a file of its own: the parent's pending events stay the
+ * parent's, the writer thread (which the child does not have) starts again at the
+ * child's first event, and that event's thread first writes the module map, every
+ * interned stack and every inherited live block (INHERITED) into the new file. */
+
+void memprof_fork_prepare(void) {
+    memprof_stacks_lock();
     pthread_mutex_lock(&g_queue_lock);
-    record_process();
-    /* The PROCESS record goes first in the file. */
-    if (g_process) {
-        enqueue(g_process);
+    memprof_live_lock_all();
+    memprof_filter_lock();
+}
+
+void memprof_fork_parent(void) {
+    memprof_filter_unlock();
+    memprof_live_unlock_all();
+    pthread_mutex_unlock(&g_queue_lock);
+    memprof_stacks_unlock();
+}
+
+static void recycle(struct memprof_buffer *b) {
+    b->next = g_free_buffers;
+    g_free_buffers = b;
+}
+
+int memprof_fork_child(void) {
+    memprof_filter_unlock();
+    memprof_live_unlock_all();
+    memprof_stacks_unlock();
+    /* g_queue_lock is still held: the state below is the child's alone anyway. */
+    int traced = g_output_pattern[0] && !g_in_memory;
+    if (traced) {
+        g_pid = getpid();
+        g_start_ns = clock_ns(CLOCK_MONOTONIC);
+        if (g_fd >= 0)
+            close(g_fd);
+        g_fd = -1;
+        g_writer_started = 0;
+        g_writer_stop = 0;
+        atomic_store(&g_writer_tid, 0);
+        g_writer_stack_lo = g_writer_stack_hi = 0;
+        while (g_queue_head) {
+            struct memprof_buffer *b = g_queue_head;
+            g_queue_head = b->next;
+            recycle(b);
+        }
+        g_queue_tail = NULL;
+        if (g_process)
+            recycle(g_process);
         g_process = NULL;
+        for (int i = 0; i < STAGE_SLOTS; i++)
+            g_stages[i].used = 0, g_stages[i].len = 0;
+        for (struct memprof_thread *t = g_threads; t; t = t->next_all) {
+            if (t->buf)
+                recycle(t->buf);
+            t->buf = NULL;
+            t->tail_buf = NULL;
+            t->tail_len = 0;
+            atomic_store(&t->heap_bytes, 0);
+            atomic_store(&t->count_allocs, 0);
+            atomic_store(&t->count_frees, 0);
+            atomic_store(&t->count_bytes, 0);
+            atomic_store(&t->count_freed_bytes, 0);
+        }
+        t_self = NULL;
+        t_sampler = NULL; /* sample mode's fast path waits for the child's own state */
+        g_thread_count = 0;
+        g_tick_peak = 0;
+        g_fork_replay = 1;
     }
     pthread_mutex_unlock(&g_queue_lock);
-    return 0;
+    if (!traced)
+        return -1;
+    int fd = open_patterned();
+    return fd >= 0 ? start_file(fd) : -1;
+}
+
+static void replay_inherited(uintptr_t addr, uint64_t size, uint32_t stack, void *ctx) {
+    (void)addr;
+    struct memprof_thread *t = ctx;
+    uint8_t *w = memprof_reserve(t, 24);
+    if (!w)
+        return;
+    *w++ = MEMPROF_TAG_INHERITED;
+    w = memprof_put_varint(w, size);
+    w = memprof_put_varint(w, stack);
+    memprof_commit(t, w);
+    memprof_bump(&t->heap_bytes, size);
+}
+
+/* The first event of a traced fork child: what the new file needs from before. */
+static void fork_replay(struct memprof_thread *t) {
+    g_fork_replay = 0;
+    memprof_stacks_replay(t);
+    memprof_live_foreach(replay_inherited, t);
+    memprof_writer_start();
 }
 
 /* ---- the end ---------------------------------------------------------------------- */
@@ -832,8 +1139,9 @@ void memprof_finish(uint64_t end_flags) {
     struct memprof_leak_result leaks;
     memset(&leaks, 0, sizeof leaks);
     int classified =
-        scan && memprof_leaks_classify(caller_sp, caller_regs, 6, memprof_writer_tid(),
-                                       memprof_leaks_swift_program() ? MEMPROF_SCAN_SWIFT_REFS : 0, &leaks) == 0;
+        scan && memprof_leaks_classify(
+                    caller_sp, caller_regs, 6, memprof_writer_tid(),
+                    memprof_leaks_swift_program() ? MEMPROF_SCAN_SWIFT_REFS | MEMPROF_SCAN_THREAD_DTV : 0, &leaks) == 0;
     if (scan)
         memprof_leaks_end_scan(MEMPROF_STATE_FINISHED);
 
@@ -869,6 +1177,10 @@ void memprof_finish(uint64_t end_flags) {
 
     pthread_mutex_lock(&g_queue_lock);
     record_tick(memprof_now_ns(), read_rss());
+    pthread_mutex_unlock(&g_queue_lock);
+    struct jemalloc_stats final_stats = jemalloc_read();
+    pthread_mutex_lock(&g_queue_lock);
+    record_jemalloc(memprof_now_ns(), &final_stats);
     if (classified) {
         for (size_t i = 0; i < leaks.n; i++)
             put_leak(leaks.addr[i], memprof_live_size(leaks.info[i]), memprof_live_stack(leaks.info[i]), leaks.kind[i]);

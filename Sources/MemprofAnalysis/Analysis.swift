@@ -33,6 +33,32 @@ public struct Analysis: Sendable, Equatable {
     /// distribution describes the samples themselves.
     public var sampling: Sampling?
 
+    /// jemalloc's own figures (`memprof run --jemalloc`): the last reading, with the
+    /// highest `allocated` and `resident` seen; nil when the trace has none.
+    public var jemalloc: JemallocFigures?
+
+    public struct JemallocFigures: Sendable, Hashable {
+        public var latest: JemallocStatsRecord
+        public var samples: Int
+        public var peakAllocated: UInt64
+        public var peakResident: UInt64
+
+        public init(latest: JemallocStatsRecord, samples: Int, peakAllocated: UInt64, peakResident: UInt64) {
+            self.latest = latest
+            self.samples = samples
+            self.peakAllocated = peakAllocated
+            self.peakResident = peakResident
+        }
+
+        /// Adds a later reading.
+        mutating func add(_ record: JemallocStatsRecord) {
+            latest = record
+            samples += 1
+            peakAllocated = max(peakAllocated, record.allocated)
+            peakResident = max(peakResident, record.resident)
+        }
+    }
+
     /// Where and why a trace ends early (as the reader reports it); everything before
     /// it was analysed.
     public typealias Truncation = TraceTruncation
@@ -97,6 +123,12 @@ public struct Analysis: Sendable, Equatable {
     public var truncation: Truncation?
     /// The END record, nil when tracing did not end normally.
     public var end: EndRecord?
+    /// Set when the analysis covers the recording only up to this time (nanoseconds
+    /// since the process started; see `TraceAnalyzer(cutoff:)`): then ``currentBytes``
+    /// and the stacks' live bytes are the heap at that moment, nothing is known about
+    /// blocks not freed at exit, and ``end`` (kept: it says how the recording ended)
+    /// contributes no figure.
+    public var cutoffNanoseconds: UInt64?
 
     /// Creates an analysis; ``TraceAnalyzer`` is the usual way to get one.
     public init(

@@ -106,12 +106,24 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
         var deallocations: Double = 0
         var temporaries: Double = 0
     }
+    /// Bytes of the blocks the process began with (INHERITED): in use, not allocated.
+    private var inheritedBytes: UInt64 = 0
+    private var jemalloc: Analysis.JemallocFigures?
+    /// Events, ticks and records after this time are left out (`.max`: none).
+    private let cutoff: UInt64
 
     /// Creates an analyzer.
-    /// - Parameter timelineCapacity: how many ticks ``Analysis/timeline`` keeps at most
-    ///   (plus the last one); trend figures always use every tick.
-    public init(timelineCapacity: Int = 2048) {
+    /// - Parameters:
+    ///   - timelineCapacity: how many ticks ``Analysis/timeline`` keeps at most (plus
+    ///     the last one); trend figures always use every tick.
+    ///   - cutoff: analyse the recording only up to this time (nanoseconds since the
+    ///     process started): the state at that moment (``Analysis/cutoffNanoseconds``).
+    ///     An event's time is its thread's clock, known to within 5 ms (see the trace
+    ///     format's TIME record). Blocks not freed at exit and the END record are left
+    ///     out, as the process had not exited yet.
+    public init(timelineCapacity: Int = 2048, cutoff: UInt64? = nil) {
         timeline = TimelineSampler(capacity: timelineCapacity)
+        self.cutoff = cutoff ?? .max
     }
 
     // MARK: TraceVisitor
@@ -140,12 +152,13 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     public mutating func time(thread: UInt32, nanoseconds: UInt64) {
         threadTimes[thread] = nanoseconds
         currentTime = nanoseconds
-        latestTime = max(latestTime, nanoseconds)
+        if nanoseconds <= cutoff { latestTime = max(latestTime, nanoseconds) }
     }
 
     /// Counts an allocation: a few array operations.
     @inline(__always)
     public mutating func allocation(thread: UInt32, size requested: UInt64, stackID: UInt32) {
+        guard currentTime <= cutoff else { return }
         // Bytes the block counts for: itself, or in sample mode what the sample stands for.
         let size = weights == nil ? requested : estimateAllocation(size: requested, stackID: stackID)
         allocationCount &+= 1
@@ -181,6 +194,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     /// the last copy to their peak bytes when the heap was at a new peak.
     @inline(__always)
     public mutating func deallocation(thread: UInt32, size freed: UInt64, stackID: UInt32, temporary: Bool) {
+        guard currentTime <= cutoff else { return }
         // The heap is about to go down: if it was at a new peak, that peak is final now.
         if peakPending { capturePeak() }
         let size =
@@ -213,15 +227,46 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
         heapBytes &-= Int64(bitPattern: size)
     }
 
+    /// A block the process began with (a fork child's copy of its parent's heap): live
+    /// at its site and in the heap, but not an allocation of this process.
+    public mutating func inherited(thread: UInt32, size inheritedSize: UInt64, stackID: UInt32) {
+        guard currentTime <= cutoff else { return }
+        // Sample mode: an inherited block was sampled in the parent; it weighs as its free will.
+        let size = weights.map { Self.rounded($0.bytes(size: inheritedSize)) } ?? inheritedSize
+        inheritedBytes &+= size
+        if stackID < Self.denseStackLimit {
+            let index = Int(stackID)
+            if index >= dense.count { growDense(toInclude: index) }
+            dense[index].live &+= Int64(bitPattern: size)
+            if !dense[index].isDirty { markDirty(index) }
+        } else {
+            var accumulator = sparse[stackID] ?? Accumulator()
+            accumulator.live &+= Int64(bitPattern: size)
+            if !accumulator.isDirty {
+                accumulator.isDirty = true
+                dirtySparse.append(stackID)
+            }
+            sparse[stackID] = accumulator
+        }
+        heapBytes &+= Int64(bitPattern: size)
+        if heapBytes > replayPeak {
+            replayPeak = heapBytes
+            replayPeakTime = currentTime
+            peakPending = true
+        }
+    }
+
     /// Counts a free of a pointer memprof never saw allocated: a deallocation of
     /// unknown size.
     public mutating func unknownDeallocation(thread: UInt32) {
+        guard currentTime <= cutoff else { return }
         deallocationCount &+= 1
         unknownDeallocationCount &+= 1
     }
 
     /// Feeds the timeline, the trend, peak RSS and the exact peak and its time.
     public mutating func tick(_ record: TickRecord) {
+        guard record.nanoseconds <= cutoff else { return }
         timeline.add(record)
         trend.add(record)
         peakRSS = max(peakRSS, record.rssBytes)
@@ -260,10 +305,21 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
         exactCounts = record
     }
 
+    /// Keeps jemalloc's latest figures and their peaks.
+    public mutating func jemalloc(_ record: JemallocStatsRecord) {
+        guard record.nanoseconds <= cutoff else { return }
+        if jemalloc == nil {
+            jemalloc = Analysis.JemallocFigures(
+                latest: record, samples: 1, peakAllocated: record.allocated, peakResident: record.resident)
+        } else {
+            jemalloc?.add(record)
+        }
+    }
+
     /// Keeps the END record: duration, exact peak, thread count, how tracing ended.
     public mutating func end(_ record: EndRecord) {
         end = record
-        latestTime = max(latestTime, record.nanoseconds)
+        latestTime = max(latestTime, min(record.nanoseconds, cutoff))
     }
 
     // MARK: Result
@@ -346,6 +402,11 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     }
 
     private func makeAnalysis(truncation: Analysis.Truncation?) -> Analysis {
+        // Cut before the end: the blocks reported at exit were not yet leaked then, and
+        // the END record's figures are those of a later moment.
+        let isCut = cutoff != .max && (end.map { cutoff < $0.nanoseconds } ?? true)
+        let leaks = isCut ? [:] : self.leaks
+        let endFigures = isCut ? nil : end
         var leakTotals: [UInt32: (blocks: UInt64, bytes: UInt64)] = [:]
         var leakGroups: [LeakGroup] = []
         leakGroups.reserveCapacity(leaks.count)
@@ -397,7 +458,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
         let replayPeakBytes = UInt64(max(replayPeak, 0))
         // Ticks sample the heap (a lower bound between them); the replay of the events
         // is exact for one thread and follows block order for several.
-        let peak = max(end?.heapPeakBytes ?? 0, tickPeak, replayPeakBytes)
+        let peak = max(endFigures?.heapPeakBytes ?? 0, tickPeak, replayPeakBytes)
         let peakTime: UInt64?
         if peak == 0 {
             peakTime = nil
@@ -415,14 +476,15 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
             process: process,
             modules: modules,
             stacks: stacks,
-            threadCount: end.map { Int(clamping: $0.threadCount) } ?? threadsStarted,
-            durationNanoseconds: end?.nanoseconds ?? latestTime,
+            threadCount: endFigures.map { Int(clamping: $0.threadCount) } ?? threadsStarted,
+            durationNanoseconds: endFigures?.nanoseconds ?? latestTime,
             allocationCount: allocationCount,
             deallocationCount: deallocationCount,
             unknownDeallocationCount: unknownDeallocationCount,
             totalAllocatedBytes: allocatedBytes,
             totalDeallocatedBytes: deallocatedBytes,
-            currentBytes: allocatedBytes >= deallocatedBytes ? allocatedBytes - deallocatedBytes : 0,
+            currentBytes: allocatedBytes &+ inheritedBytes >= deallocatedBytes
+                ? allocatedBytes &+ inheritedBytes - deallocatedBytes : 0,
             peakHeapBytes: peak,
             peakNanoseconds: peakTime,
             replayPeakBytes: replayPeakBytes,
@@ -431,11 +493,13 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
             sizes: sizes.distribution,
             stackStatistics: perStack,
             leakGroups: leakGroups,
-            leaksRecorded: end != nil || !leaks.isEmpty,
+            leaksRecorded: !isCut && (end != nil || !leaks.isEmpty),
             timeline: timeline.ticks,
             trend: trend.statistics,
             truncation: truncation,
             end: end)
+        analysis.jemalloc = jemalloc
+        if isCut { analysis.cutoffNanoseconds = min(cutoff, analysis.durationNanoseconds) }
         if let samplingInterval {
             // Per-site figures, freed, live and peak bytes are estimates from the weighted
             // samples; the totals are exact when COUNTS was written, else estimated too.

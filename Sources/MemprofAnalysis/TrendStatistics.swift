@@ -56,8 +56,13 @@ struct TrendAccumulator: Sendable {
     private var minimum: UInt64 = .max
 
     mutating func add(_ tick: TickRecord) {
-        let time = Double(tick.nanoseconds) / 1e9
-        let bytes = Double(tick.heapBytes)
+        add(nanoseconds: tick.nanoseconds, bytes: tick.heapBytes)
+    }
+
+    /// Adds the point (`nanoseconds` as seconds, `bytes`).
+    mutating func add(nanoseconds: UInt64, bytes value: UInt64) {
+        let time = Double(nanoseconds) / 1e9
+        let bytes = Double(value)
         count += 1
         let n = Double(count)
         let timeDelta = time - meanTime
@@ -67,8 +72,8 @@ struct TrendAccumulator: Sendable {
         timeMoment += timeDelta * (time - meanTime)
         bytesMoment += bytesDelta * (bytes - meanBytes)
         coMoment += timeDelta * (bytes - meanBytes)
-        peak = max(peak, tick.heapBytes)
-        minimum = min(minimum, tick.heapBytes)
+        peak = max(peak, value)
+        minimum = min(minimum, value)
     }
 
     var statistics: TrendStatistics {

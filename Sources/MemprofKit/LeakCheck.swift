@@ -49,6 +49,8 @@ public enum LeakCheck {
     ) throws -> LeakCheckReport {
         for _ in 0..<max(warmUp, 0) { try body() }
         let api = try Interposer.recording()
+        // Before the check: on the main thread glibc reads /proc/self/maps (allocating).
+        let room = memprof_client_stack_room()
         try begin(api, threads)
         do {
             try body()
@@ -58,7 +60,7 @@ public enum LeakCheck {
         }
         // The body's frames were below this one, and end's frames will reuse that
         // memory: clear what they leave behind first.
-        memprof_client_scrub_stack()
+        memprof_client_scrub_stack(room)
         return try end(api, kinds)
     }
 
@@ -80,6 +82,9 @@ public enum LeakCheck {
                 discard(api)
                 throw error
             }
+            // As in the sync form; on memprof's executor thread (not the main thread)
+            // reading the stack's bounds allocates nothing.
+            memprof_client_scrub_stack(memprof_client_stack_room())
             return try end(api, kinds)
         }
     }

@@ -37,10 +37,27 @@ import MemprofTrace
 /// - `trend`: `data_points` (`time_seconds`, `heap_bytes`, `rss_bytes`) and
 ///   `trend_analysis` (`average_usage`, `peak_usage` and `min_usage` over the sampled
 ///   heap, `growth_rate` in bytes per second by least squares, `volatility` = standard
-///   deviation of the sampled heap, `sample_count`);
+///   deviation of the sampled heap, `sample_count`). With a ``Report/trend`` attached
+///   (as `memprof report` does) the figures cover its window, one data point per
+///   interval with ticks (`time_seconds` = the interval's end, `heap_bytes` = its mean,
+///   plus `min_heap_bytes`, `peak_heap_bytes`, `sample_count`; `rss_bytes` = its
+///   highest), and `trend` adds `window` (`start_seconds`, `end_seconds`,
+///   `duration_seconds`, `interval_seconds`, `interval_count`, `site_interval_seconds`),
+///   `allocation_count` and `allocation_rate_per_second` in the window,
+///   `age_threshold_seconds`, `leak_suspects` (locations) and `site_growth` (at most
+///   ``top`` sites, suspects first: `location`, `live_bytes` at each site interval's
+///   boundary, `live_bytes_start`, `live_bytes_end`, `growth_rate`,
+///   `recent_growth_rate` (last quarter), `rising_at_end`, `shape` (`growing`,
+///   `plateaued`, `steady`, `shrinking`, `undetermined`), `live_blocks`, `old_blocks`, `old_bytes`,
+///   `leak_suspect`, `stack_count`);
+/// - `health`, only when thresholds were given: `status` (`healthy`, `warning`,
+///   `critical`), `checks` (`name`, `limit`, `value`, `status`), `warnings`,
+///   `recommendations`, `thresholds` (`memory_limit`, `warning_level` in bytes,
+///   `allowed_leak_bytes`, `max_allocation_rate`; null when unset);
 /// - `process`: `command`, `executable`, `arguments`, `pid`, `parent_pid`, `mode`,
 ///   `memprof_version`, `start_unix_seconds`; null when the trace has no process record;
-/// - `trace`: `path`, `duration_seconds`, `complete` (an END record was read),
+/// - `trace`: `path`, `duration_seconds`, `at_seconds` (only for the state at a
+///   moment, ``Report/moment``), `complete` (an END record was read),
 ///   `ended_by` (`"exit"`, `"_exit"`, `"stopped_early"`, `"unknown"`, or null without
 ///   an END record), `truncated`,
 ///   `truncation_offset`, `truncation_reason`.
@@ -95,6 +112,10 @@ public struct JSONReportRenderer: Sendable {
         json.beginObject()
         json.key("allocations")
         try writeAllocations(report, to: &json)
+        if let health = report.health {
+            json.key("health")
+            try writeHealth(health, to: &json)
+        }
         json.key("leaks")
         writeLeaks(report, to: &json)
         json.key("process")
@@ -108,7 +129,11 @@ public struct JSONReportRenderer: Sendable {
         json.key("trace")
         try writeTrace(report, to: &json)
         json.key("trend")
-        try writeTrend(analysis, to: &json)
+        if let trend = report.trend {
+            try writeTrend(trend, report, to: &json)
+        } else {
+            try writeTrend(analysis, to: &json)
+        }
         json.endObject()
         return json.bytes
     }
@@ -126,6 +151,23 @@ public struct JSONReportRenderer: Sendable {
         json.value(analysis.deallocationCount)
         json.key("duration_seconds")
         try json.value(seconds(analysis.durationNanoseconds))
+        if let jemalloc = analysis.jemalloc {
+            // `memprof run --jemalloc`: jemalloc's own figures, last reading and peaks.
+            json.key("jemalloc")
+            json.beginObject()
+            let latest = jemalloc.latest
+            let fields: [(StaticString, UInt64)] = [
+                ("active", latest.active), ("allocated", latest.allocated), ("mapped", latest.mapped),
+                ("metadata", latest.metadata), ("peak_allocated", jemalloc.peakAllocated),
+                ("peak_resident", jemalloc.peakResident), ("resident", latest.resident),
+                ("retained", latest.retained), ("samples", UInt64(jemalloc.samples)),
+            ]
+            for (key, value) in fields {
+                json.key(key)
+                json.value(value)
+            }
+            json.endObject()
+        }
         json.key("leaked_blocks")
         json.value(report.leakSummary.leaked.blocks)
         json.key("leaked_bytes")
@@ -355,23 +397,170 @@ public struct JSONReportRenderer: Sendable {
             json.endObject()
         }
         json.endArray()
-        let trend = analysis.trend
         json.key("trend_analysis")
+        try writeTrendAnalysis(analysis.trend, to: &json)
+        json.endObject()
+    }
+
+    /// `trend_analysis`: the contract's figures, and how many samples they come from.
+    private func writeTrendAnalysis(_ statistics: TrendStatistics, to json: inout JSONWriter) throws {
         json.beginObject()
         json.key("average_usage")
-        try json.value(finite(trend.averageBytes))
+        try json.value(finite(statistics.averageBytes))
         json.key("growth_rate")
-        try json.value(finite(trend.growthBytesPerSecond))
+        try json.value(finite(statistics.growthBytesPerSecond))
         json.key("min_usage")
-        json.value(trend.minimumBytes)
+        json.value(statistics.minimumBytes)
         json.key("peak_usage")
-        json.value(trend.peakBytes)
+        json.value(statistics.peakBytes)
         json.key("sample_count")
-        json.value(trend.sampleCount)
+        json.value(statistics.sampleCount)
         json.key("volatility")
-        try json.value(finite(trend.volatilityBytes))
+        try json.value(finite(statistics.volatilityBytes))
+        json.endObject()
+    }
+
+    /// `trend` of a report with a ``TrendReport``: data points per interval, the
+    /// window's trend analysis, and per-site growth.
+    private func writeTrend(_ trend: TrendReport, _ report: Report, to json: inout JSONWriter) throws {
+        json.beginObject()
+        json.key("age_threshold_seconds")
+        try json.value(seconds(trend.ageThreshold))
+        json.key("allocation_count")
+        json.value(trend.allocations)
+        json.key("allocation_rate_per_second")
+        try json.value(finite(trend.allocationRatePerSecond))
+        json.key("data_points")
+        json.beginArray()
+        for point in trend.dataPoints {
+            json.element()
+            json.beginObject()
+            json.key("heap_bytes")
+            json.value(UInt64(max(point.averageHeapBytes, 0).rounded()))
+            json.key("min_heap_bytes")
+            json.value(point.minimumHeapBytes)
+            json.key("peak_heap_bytes")
+            json.value(point.peakHeapBytes)
+            json.key("rss_bytes")
+            json.value(point.rssBytes)
+            json.key("sample_count")
+            json.value(point.sampleCount)
+            json.key("time_seconds")
+            try json.value(seconds(point.nanoseconds))
+            json.endObject()
+        }
+        json.endArray()
+        json.key("leak_suspects")
+        writeStrings(report.leakSuspects.map(\.location), to: &json)
+        json.key("site_growth")
+        json.beginArray()
+        for site in report.siteGrowth.prefix(max(top, 0)) {
+            try writeSiteGrowth(site, to: &json)
+        }
+        json.endArray()
+        json.key("trend_analysis")
+        try writeTrendAnalysis(trend.statistics, to: &json)
+        json.key("window")
+        json.beginObject()
+        json.key("duration_seconds")
+        try json.value(seconds(trend.window.span))
+        json.key("end_seconds")
+        try json.value(seconds(trend.window.end))
+        json.key("interval_count")
+        json.value(trend.window.intervalCount)
+        json.key("interval_seconds")
+        try json.value(seconds(trend.window.interval))
+        json.key("site_interval_seconds")
+        try json.value(seconds(trend.siteWindow.interval))
+        json.key("start_seconds")
+        try json.value(seconds(trend.window.start))
         json.endObject()
         json.endObject()
+    }
+
+    private func writeSiteGrowth(_ site: Report.GrowingSite, to json: inout JSONWriter) throws {
+        let growth = site.growth
+        json.element()
+        json.beginObject()
+        json.key("growth_rate")
+        try json.value(finite(growth.growthBytesPerSecond))
+        json.key("leak_suspect")
+        json.value(growth.isLeakSuspect)
+        json.key("live_blocks")
+        json.value(growth.liveBlocks)
+        json.key("live_bytes")
+        json.beginArray()
+        for bytes in growth.liveBytes {
+            json.element()
+            json.value(bytes)
+        }
+        json.endArray()
+        json.key("live_bytes_end")
+        json.value(growth.liveBytes.last ?? 0)
+        json.key("live_bytes_start")
+        json.value(growth.liveBytes.first ?? 0)
+        json.key("location")
+        json.value(site.location)
+        json.key("old_blocks")
+        json.value(growth.oldBlocks)
+        json.key("old_bytes")
+        json.value(growth.oldBytes)
+        json.key("recent_growth_rate")
+        try json.value(finite(growth.recentGrowthBytesPerSecond))
+        json.key("rising_at_end")
+        json.value(growth.shape == .growing)
+        json.key("shape")
+        json.value(growth.shape.rawValue)
+        json.key("stack_count")
+        json.value(site.stackCount)
+        json.endObject()
+    }
+
+    private func writeHealth(_ health: Health, to json: inout JSONWriter) throws {
+        json.beginObject()
+        json.key("checks")
+        json.beginArray()
+        for check in health.checks {
+            json.element()
+            json.beginObject()
+            json.key("limit")
+            try json.value(finite(check.limit))
+            json.key("name")
+            json.value(check.name)
+            json.key("status")
+            json.value(check.status.description)
+            json.key("value")
+            try json.value(finite(check.value))
+            json.endObject()
+        }
+        json.endArray()
+        json.key("recommendations")
+        writeStrings(health.recommendations, to: &json)
+        json.key("status")
+        json.value(health.status.description)
+        json.key("thresholds")
+        json.beginObject()
+        json.key("allowed_leak_bytes")
+        json.value(health.thresholds.allowedLeakBytes)
+        json.key("max_allocation_rate")
+        try json.value(health.thresholds.maxAllocationRate)
+        json.key("memory_limit")
+        json.value(health.thresholds.memoryLimitBytes)
+        json.key("warning_level")
+        json.value(health.thresholds.warningBytes)
+        json.endObject()
+        json.key("warnings")
+        writeStrings(health.warnings, to: &json)
+        json.endObject()
+    }
+
+    private func writeStrings(_ strings: [String], to json: inout JSONWriter) {
+        json.beginArray()
+        for string in strings {
+            json.element()
+            json.value(string)
+        }
+        json.endArray()
     }
 
     private func writeProcess(_ record: ProcessRecord, to json: inout JSONWriter) throws {
@@ -403,10 +592,15 @@ public struct JSONReportRenderer: Sendable {
     private func writeTrace(_ report: Report, to json: inout JSONWriter) throws {
         let analysis = report.analysis
         json.beginObject()
+        if let moment = report.moment {
+            // A report of the state at one moment: `duration_seconds` is the whole recording's.
+            json.key("at_seconds")
+            try json.value(seconds(moment.nanoseconds))
+        }
         json.key("complete")
         json.value(analysis.end != nil)
         json.key("duration_seconds")
-        try json.value(seconds(analysis.durationNanoseconds))
+        try json.value(seconds(report.moment?.recordingNanoseconds ?? analysis.durationNanoseconds))
         json.key("ended_by")
         json.value(
             analysis.end.map { end in

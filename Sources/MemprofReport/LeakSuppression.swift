@@ -175,24 +175,37 @@ extension LeakSuppression {
         try parse(try readFile(path), file: path)
     }
 
-    /// The whole file as text (invalid UTF-8 replaced), with the system's reason on failure.
     private static func readFile(_ path: String) throws(LeakSuppressionError) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .unreadable(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .unreadable(path: path, reason: String(cString: strerror(errno)))
-            }
-            if count == 0 { break }
-            bytes.append(contentsOf: chunk[..<count])
+        do {
+            return try readTextFile(path)
+        } catch {
+            throw .unreadable(path: path, reason: error.reason)
         }
-        return String(decoding: bytes, as: UTF8.self)
     }
+}
+
+/// Why ``readTextFile(_:)`` failed: the system's reason.
+struct FileReadError: Error {
+    var reason: String
+}
+
+/// The whole file as text (invalid UTF-8 replaced), with the system's reason on failure.
+func readTextFile(_ path: String) throws(FileReadError) -> String {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw FileReadError(reason: String(cString: strerror(errno))) }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if count < 0 {
+            if errno == EINTR { continue }
+            throw FileReadError(reason: String(cString: strerror(errno)))
+        }
+        if count == 0 { break }
+        bytes.append(contentsOf: chunk[..<count])
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }
 
 /// Why a suppression file cannot be used.

@@ -108,6 +108,8 @@ public struct Report: Sendable {
         case leakedBytes
         /// Allocations freed before their thread allocated again.
         case temporaryAllocations
+        /// Bytes still live at the end of the analysed part (at ``Report/moment``).
+        case liveBytes
 
         /// The figure of `totals` this order ranks by.
         public func value(_ totals: AllocationTotals) -> UInt64 {
@@ -117,6 +119,7 @@ public struct Report: Sendable {
             case .peakBytes: totals.peakBytes
             case .leakedBytes: totals.leakedBytes
             case .temporaryAllocations: totals.temporaryAllocations
+            case .liveBytes: totals.liveBytes
             }
         }
     }
@@ -134,6 +137,17 @@ public struct Report: Sendable {
     public let leakPolicy: LeakPolicy
     /// The blocks not freed at exit, summed: by kind, leaked, suppressed.
     public let leakSummary: LeakSummary
+    /// The trend over a window of the recording, when one was analysed (see
+    /// ``attachTrend(_:)``).
+    public internal(set) var trend: TrendReport?
+    /// Per site, its live bytes over the trend's window: leak suspects first, then by
+    /// growth rate. Empty without a trend.
+    public internal(set) var siteGrowth: [GrowingSite] = []
+    /// The recording judged against thresholds, when any were given (see
+    /// ``judge(against:)``).
+    public internal(set) var health: Health?
+    /// Set for a report of the state at one moment of the recording.
+    public var moment: Moment?
 
     /// Symbolizes every stack that allocated or leaked, groups them by location, and
     /// keeps the frames of each site's representative stacks only (so memory grows with

@@ -40,7 +40,27 @@ public struct TextReportRenderer: Sendable {
         header(report, into: &lines)
         lines.append("")
         summary(report, into: &lines)
-        for order in Report.SiteOrder.allCases {
+        if report.analysis.timeline.count >= 2 {
+            lines.append("")
+            chart(report, into: &lines)
+        }
+        if let trend = report.trend {
+            lines.append("")
+            self.trend(trend, report, into: &lines)
+        }
+        if let health = report.health {
+            lines.append("")
+            self.health(health, into: &lines)
+        }
+        var orders: [Report.SiteOrder] = [
+            .allocations, .allocatedBytes, .peakBytes, .leakedBytes, .temporaryAllocations,
+        ]
+        if report.moment != nil {
+            // Nothing has leaked yet at a moment: what is in use instead.
+            orders.removeAll { $0 == .leakedBytes }
+            orders.insert(.liveBytes, at: 0)
+        }
+        for order in orders {
             lines.append("")
             table(report, by: order, into: &lines)
         }
@@ -80,8 +100,21 @@ public struct TextReportRenderer: Sendable {
         } else {
             rows.append(("process", "unknown (the trace has no process record)"))
         }
-        rows.append(
-            ("duration", HumanUnits.duration(nanoseconds: analysis.durationNanoseconds) + ", " + ending(analysis)))
+        if let moment = report.moment {
+            rows.append(
+                (
+                    "duration", HumanUnits.duration(nanoseconds: moment.recordingNanoseconds) + ", " + ending(analysis)
+                ))
+            rows.append(
+                (
+                    "state at",
+                    HumanUnits.duration(nanoseconds: moment.nanoseconds) + (moment.name.map { " (\($0))" } ?? "")
+                        + ": everything below covers the recording up to that moment"
+                ))
+        } else {
+            rows.append(
+                ("duration", HumanUnits.duration(nanoseconds: analysis.durationNanoseconds) + ", " + ending(analysis)))
+        }
         let width = rows.map(\.0.count).max() ?? 0
         for (label, value) in rows {
             lines.append("  " + label.padding(to: width) + "  " + value)
@@ -94,6 +127,19 @@ public struct TextReportRenderer: Sendable {
                     + "temporaries are estimates scaled from the samples; sizes describe the samples")
         } else if analysis.process?.mode == .sample {
             lines.append("  note: sampled recording; counts and bytes cover the sampled allocations only")
+        }
+        if let jemalloc = analysis.jemalloc {
+            let latest = jemalloc.latest
+            // Its own figures at the last of its readings (`memprof run --jemalloc`).
+            let indent = String(repeating: " ", count: width + 4)
+            lines.append(
+                "  " + "jemalloc".padding(to: width) + "  allocated \(HumanUnits.bytes(latest.allocated)) (peak "
+                    + "\(HumanUnits.bytes(jemalloc.peakAllocated))), active \(HumanUnits.bytes(latest.active)), "
+                    + "metadata \(HumanUnits.bytes(latest.metadata))")
+            lines.append(
+                indent + "resident \(HumanUnits.bytes(latest.resident)) (peak "
+                    + "\(HumanUnits.bytes(jemalloc.peakResident))), mapped \(HumanUnits.bytes(latest.mapped)), "
+                    + "retained \(HumanUnits.bytes(latest.retained)); \(jemalloc.samples) readings")
         }
         if let truncation = analysis.truncation {
             lines.append(
@@ -152,7 +198,13 @@ public struct TextReportRenderer: Sendable {
         if analysis.peakRSSBytes > 0 {
             rows.append(("peak RSS", HumanUnits.bytes(analysis.peakRSSBytes), ""))
         }
-        rows.append(("in use at end", HumanUnits.bytes(analysis.currentBytes), ""))
+        rows.append(
+            (
+                report.moment.map { "in use at \(HumanUnits.duration(nanoseconds: $0.nanoseconds))" }
+                    ?? "in use at end",
+                HumanUnits.bytes(analysis.currentBytes),
+                report.moment == nil ? "" : "in \(blocks(liveBlocks(report))) (live heap at that moment)"
+            ))
         rows.append(
             (
                 "temporary allocations", HumanUnits.count(analysis.temporaryAllocationCount),
@@ -160,11 +212,13 @@ public struct TextReportRenderer: Sendable {
             ))
         if analysis.leaksRecorded {
             leakRows(report, into: &rows)
+        } else if analysis.cutoffNanoseconds != nil {
+            rows.append(("not freed at exit", "not yet known", "(blocks are classified when the process exits)"))
         } else {
             rows.append(("not freed at exit", "unknown", "(the trace ends before the process exited)"))
         }
         let trend = analysis.trend
-        if trend.sampleCount >= 3 {  // two samples make a line, not a trend
+        if trend.sampleCount >= 3 && report.trend == nil {  // two samples make a line, not a trend
             rows.append(
                 (
                     "heap trend", HumanUnits.byteRate(trend.growthBytesPerSecond),
@@ -241,6 +295,9 @@ public struct TextReportRenderer: Sendable {
             }
         case .leakedBytes: title = "Most bytes leaked"
         case .temporaryAllocations: title = "Most temporary allocations"
+        case .liveBytes:
+            title = "Most bytes in use"
+            if let moment = report.moment { title += " at \(HumanUnits.duration(nanoseconds: moment.nanoseconds))" }
         }
         lines.append(bold(title + " " + showing(sites.count, of: available)))
         let analysis = report.analysis
@@ -254,9 +311,11 @@ public struct TextReportRenderer: Sendable {
             lines.append("  (none)")
             return
         }
+        // At a moment nothing has leaked yet: the column shows what is in use instead.
+        let showsLive = report.moment != nil
         var table = TextTable(columns: [
-            ("#", .right), ("allocations", .right), ("allocated", .right), ("peak", .right), ("leaked", .right),
-            ("temporary", .right), ("location", .left),
+            ("#", .right), ("allocations", .right), ("allocated", .right), ("peak", .right),
+            (showsLive ? "in use" : "leaked", .right), ("temporary", .right), ("location", .left),
         ])
         // Sample mode: every figure of a site is an estimate.
         let mark = analysis.sampling == nil ? "" : "~"
@@ -266,8 +325,8 @@ public struct TextReportRenderer: Sendable {
                 [
                     "\(rank + 1)", mark + HumanUnits.count(totals.allocations),
                     mark + HumanUnits.bytes(totals.allocatedBytes), mark + HumanUnits.bytes(totals.peakBytes),
-                    mark + HumanUnits.bytes(totals.leakedBytes), mark + HumanUnits.count(totals.temporaryAllocations),
-                    SymbolAbbreviation.abbreviate(site.location),
+                    mark + HumanUnits.bytes(showsLive ? totals.liveBytes : totals.leakedBytes),
+                    mark + HumanUnits.count(totals.temporaryAllocations), SymbolAbbreviation.abbreviate(site.location),
                 ],
                 details: callers(site.frames(by: order), stackCount: site.stackCount))
         }
@@ -278,7 +337,11 @@ public struct TextReportRenderer: Sendable {
         let analysis = report.analysis
         let summary = report.leakSummary
         guard analysis.leaksRecorded else {
-            lines.append(bold("Leaks: unknown") + " (the trace ends before the process exited)")
+            lines.append(
+                bold("Leaks: unknown")
+                    + (analysis.cutoffNanoseconds != nil
+                        ? " (the state at a moment before the process exited; see the report of the whole recording)"
+                        : " (the trace ends before the process exited)"))
             return
         }
         let leaks = report.leaks.filter(\.isCounted)
@@ -349,6 +412,158 @@ public struct TextReportRenderer: Sendable {
                 ])
         }
         lines += table.lines(headerStyle: dim, detailStyle: dim)
+    }
+
+    /// Heap and RSS over the recording (the analysis's timeline), as two bar charts.
+    private func chart(_ report: Report, into lines: inout [String]) {
+        let timeline = report.analysis.timeline
+        let start: UInt64 = 0
+        let end = max(timeline.last?.nanoseconds ?? 0, start + 1)
+        let width = Self.chartWidth
+        lines.append(
+            bold("Memory over time")
+                + " (each column the highest sample of \(HumanUnits.duration(nanoseconds: (end - start) / UInt64(width))))"
+        )
+        let series: [(String, [(time: UInt64, value: UInt64)])] = [
+            ("heap", timeline.map { ($0.nanoseconds, $0.heapBytes) }),
+            ("RSS", timeline.map { ($0.nanoseconds, $0.rssBytes) }),
+        ]
+        let labelWidth = 16
+        for (name, points) in series where points.contains(where: { $0.value > 0 }) {
+            let columns = TerminalChart.columns(points, start: start, end: end, width: width)
+            let maximum = columns.max() ?? 0
+            let rows = TerminalChart.bars(columns, maximum: maximum, rows: Self.chartRows)
+            for (index, row) in rows.enumerated() {
+                let label: String
+                switch index {
+                case 0: label = name + " " + HumanUnits.bytes(maximum)
+                case rows.count - 1: label = "0"
+                default: label = ""
+                }
+                var line = "  " + label.padding(to: labelWidth, right: true) + " ┤" + row
+                while line.last == " " { line.removeLast() }
+                lines.append(line)
+            }
+        }
+        let axisStart = "0 s"
+        let axisEnd = HumanUnits.duration(nanoseconds: end)
+        lines.append("  " + String(repeating: " ", count: labelWidth) + " └" + String(repeating: "─", count: width))
+        lines.append(
+            "  " + String(repeating: " ", count: labelWidth + 2) + axisStart
+                + String(repeating: " ", count: max(width - axisStart.count - axisEnd.count, 1)) + axisEnd)
+    }
+
+    /// Columns of the memory chart: 16 for the label and 2 for the axis leave 80.
+    static let chartWidth = 60
+    /// Lines per chart.
+    static let chartRows = 4
+    /// Share of the window's heap peak a site must have held to be listed under growth.
+    static let siteGrowthFloor = 0.005
+
+    /// A time since the start; `0 s` rather than `0 us`.
+    private static func moment(_ nanoseconds: UInt64) -> String {
+        nanoseconds == 0 ? "0 s" : HumanUnits.duration(nanoseconds: nanoseconds)
+    }
+
+    /// The trend over the window and the sites' growth.
+    private func trend(_ trend: TrendReport, _ report: Report, into lines: inout [String]) {
+        let window = trend.window
+        let statistics = trend.statistics
+        lines.append(
+            bold("Trend")
+                + " from \(Self.moment(window.start)) to \(Self.moment(window.end))"
+                + " (\(HumanUnits.count(window.intervalCount)) \(plural(window.intervalCount, "interval")) of "
+                + "\(HumanUnits.duration(nanoseconds: window.interval)), \(HumanUnits.count(statistics.sampleCount)) heap "
+                + plural(statistics.sampleCount, "sample") + ")")
+        guard statistics.sampleCount >= 3 else {  // two samples make a line, not a trend
+            lines.append("  (too short for a trend: the heap is sampled every 10 ms)")
+            return
+        }
+        var rows: [(String, String)] = [
+            ("growth", HumanUnits.byteRate(statistics.growthBytesPerSecond) + " (least squares over the heap samples)"),
+            (
+                "heap",
+                "average \(HumanUnits.bytes(statistics.averageBytes)), min \(HumanUnits.bytes(statistics.minimumBytes)), "
+                    + "peak \(HumanUnits.bytes(statistics.peakBytes))"
+            ),
+            ("volatility", HumanUnits.bytes(statistics.volatilityBytes) + " (standard deviation of the heap)"),
+        ]
+        if window.span > 0 {
+            rows.append(
+                (
+                    "allocations",
+                    "\(HumanUnits.count(trend.allocations)) in the window "
+                        + "(\(HumanUnits.decimal(trend.allocationRatePerSecond, places: 1)) per second)"
+                ))
+        }
+        for (label, value) in rows { lines.append("  " + label.padding(to: 11) + "  " + value) }
+
+        // Sites that never held a noticeable share of the heap (temporaries) are noise here.
+        let floor = UInt64(Double(statistics.peakBytes) * Self.siteGrowthFloor)
+        let growing = report.siteGrowth.filter { site in
+            site.growth.isLeakSuspect || (site.growth.liveBytes.max() ?? 0) > max(floor, 0)
+        }
+        guard !growing.isEmpty else { return }
+        let suspects = report.leakSuspects
+        lines.append("")
+        lines.append(
+            bold("Live bytes by site " + showing(min(growing.count, max(top, 0)), of: growing.count))
+                + dim(
+                    " holding 0.5% of the heap or more; old = allocated \(HumanUnits.duration(nanoseconds: trend.ageThreshold)) or more before the end"
+                ))
+        var table = TextTable(columns: [
+            ("#", .right), ("at end", .right), ("growth", .right), ("last quarter", .right), ("old/live", .right),
+            ("verdict", .left), ("location", .left),
+        ])
+        for (rank, site) in growing.prefix(max(top, 0)).enumerated() {
+            let growth = site.growth
+            table.append(
+                [
+                    "\(rank + 1)", HumanUnits.bytes(growth.liveBytes.last ?? 0),
+                    HumanUnits.byteRate(growth.growthBytesPerSecond),
+                    HumanUnits.byteRate(growth.recentGrowthBytesPerSecond),
+                    "\(HumanUnits.count(growth.oldBlocks))/\(HumanUnits.count(growth.liveBlocks))",
+                    growth.isLeakSuspect ? "LEAK SUSPECT" : growth.shape.rawValue,
+                    SymbolAbbreviation.abbreviate(site.location),
+                ],
+                details: [TerminalChart.sparkline(growth.liveBytes, width: 40) + "  live bytes over the window"])
+        }
+        lines += table.lines(headerStyle: dim, detailStyle: dim)
+        if suspects.isEmpty {
+            lines.append("  leak suspects: none (no site is still rising at the end with old blocks live)")
+        } else {
+            lines.append(
+                warning(
+                    "  leak suspects: "
+                        + suspects.map { SymbolAbbreviation.abbreviate($0.location) }.joined(separator: ", ")
+                        + " (still rising at the end, with old blocks live)"))
+        }
+    }
+
+    /// The status, each threshold against its figure, warnings and recommendations.
+    private func health(_ health: Health, into lines: inout [String]) {
+        let status = health.status.description.uppercased()
+        lines.append(bold("Health: ") + (health.status == .healthy ? bold(status) : warning(status)))
+        var table = TextTable(columns: [("threshold", .left), ("limit", .right), ("value", .right), ("status", .left)])
+        for check in health.checks {
+            let isRate = check.name == "max_allocation_rate"
+            let format = { (value: Double) in
+                isRate ? HumanUnits.decimal(value, places: 1) + "/s" : HumanUnits.bytes(UInt64(max(value, 0)))
+            }
+            table.append([check.name, format(check.limit), format(check.value), check.status.description])
+        }
+        lines += table.lines(headerStyle: dim)
+        for text in health.warnings { lines.append(warning("  warning: " + text)) }
+        for text in health.recommendations { lines.append("  recommendation: " + text) }
+    }
+
+    /// Blocks live at the end of the analysed part.
+    private func liveBlocks(_ report: Report) -> UInt64 {
+        report.sites.reduce(0) { sum, site in
+            sum
+                &+ (site.totals.allocations > site.totals.deallocations
+                    ? site.totals.allocations - site.totals.deallocations : 0)
+        }
     }
 
     // MARK: Pieces

@@ -20,9 +20,12 @@ final class BlockReader {
     /// One verified, decompressed block. `payload` is valid until the next `next()`.
     @usableFromInline
     struct Block {
-        /// A `MEMPROF_BLOCK_THREAD` block; otherwise `MEMPROF_BLOCK_PROCESS` (others
-        /// are rejected before a block is handed out).
+        /// A `MEMPROF_BLOCK_THREAD` block; otherwise `MEMPROF_BLOCK_PROCESS` or
+        /// `MEMPROF_BLOCK_THREAD_TAIL` (others are rejected before a block is handed out).
         @usableFromInline let isThreadBlock: Bool
+        /// A `MEMPROF_BLOCK_THREAD_TAIL` block: a thread's unfinished buffer, valid
+        /// only if no later block of the thread supersedes it.
+        @usableFromInline let isTail: Bool
         @usableFromInline let thread: UInt32
         /// File offset of the block header, for error messages.
         @usableFromInline let offset: UInt64
@@ -106,7 +109,8 @@ final class BlockReader {
         let rawSize = Int(headerField(Format.blockRawSizeOffset))
         let thread = headerField(Format.blockThreadOffset)
         let checksum = headerField(Format.blockChecksumOffset)
-        guard kind == Format.blockKindThread || kind == Format.blockKindProcess else {
+        guard kind == Format.blockKindThread || kind == Format.blockKindProcess || kind == Format.blockKindThreadTail
+        else {
             throw corrupt("unknown block kind \(kind)")
         }
         guard rawSize <= Format.maxRawBlockSize else {
@@ -155,7 +159,8 @@ final class BlockReader {
             : storedPayload
 
         let block = Block(
-            isThreadBlock: kind == Format.blockKindThread, thread: thread, offset: offset, payload: payload)
+            isThreadBlock: kind == Format.blockKindThread, isTail: kind == Format.blockKindThreadTail, thread: thread,
+            offset: offset, payload: payload)
         offset += UInt64(blockHeaderSize + storedSize)
         blockCount += 1
         return block

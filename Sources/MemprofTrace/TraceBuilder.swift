@@ -42,11 +42,14 @@ public struct TraceBuilder: Sendable {
         case thread
         /// Process-wide records: process info, ticks, thread starts, leaks, end.
         case process
+        /// A copy of a thread's unfinished buffer, superseded by the thread's next block.
+        case threadTail
 
         var formatValue: UInt8 {
             switch self {
             case .thread: Format.blockKindThread
             case .process: Format.blockKindProcess
+            case .threadTail: Format.blockKindThreadTail
             }
         }
     }
@@ -140,6 +143,14 @@ public struct TraceBuilder: Sendable {
     }
 
     /// A FREE_UNKNOWN record: a free of a pointer memprof never saw allocated.
+    /// An INHERITED record: a block the process had when its trace began.
+    public mutating func inherited(thread: UInt32, size: UInt64, stackID: UInt32) {
+        record(.thread, thread, Format.tagInherited) { out in
+            out.appendVarint(size)
+            out.appendVarint(UInt64(stackID))
+        }
+    }
+
     public mutating func unknownDeallocation(thread: UInt32) {
         record(.thread, thread, Format.tagFreeUnknown) { _ in }
     }
@@ -244,6 +255,18 @@ public struct TraceBuilder: Sendable {
             out.appendVarint(counts.allocations)
             out.appendVarint(counts.deallocations)
             out.appendVarint(counts.allocatedBytes)
+        }
+    }
+
+    /// A JEMALLOC record: jemalloc's own statistics.
+    public mutating func jemalloc(_ stats: JemallocStatsRecord) {
+        record(.process, 0, Format.tagJemalloc) { out in
+            for value in [
+                stats.nanoseconds, stats.allocated, stats.active, stats.metadata, stats.resident, stats.mapped,
+                stats.retained,
+            ] {
+                out.appendVarint(value)
+            }
         }
     }
 

@@ -81,6 +81,10 @@ public struct TraceDumper: TraceVisitor {
         emit("free_unknown thread=\(thread)")
     }
 
+    public mutating func inherited(thread: UInt32, size: UInt64, stackID: UInt32) {
+        emit("inherited thread=\(thread) size=\(size) stack=\(stackID)")
+    }
+
     public mutating func tick(_ record: TickRecord) {
         emit(
             "tick ns=\(record.nanoseconds) heap=\(record.heapBytes) peak=\(record.heapPeakBytes) rss=\(record.rssBytes)"
@@ -103,6 +107,13 @@ public struct TraceDumper: TraceVisitor {
         emit(
             "counts allocations=\(record.allocations) deallocations=\(record.deallocations) bytes=\(record.allocatedBytes)"
         )
+    }
+
+    public mutating func jemalloc(_ record: JemallocStatsRecord) {
+        emit(
+            "jemalloc ns=\(record.nanoseconds) allocated=\(record.allocated) active=\(record.active) "
+                + "metadata=\(record.metadata) resident=\(record.resident) mapped=\(record.mapped) "
+                + "retained=\(record.retained)")
     }
 
     public mutating func end(_ record: EndRecord) {

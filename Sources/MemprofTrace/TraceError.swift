@@ -9,7 +9,9 @@ extension TraceError {
         case .notATrace(let path):
             return "\(path): not a memprof trace (no MEMPROF header)"
         case .unsupportedVersion(let path, let major, let minor):
-            let supported = "\(Format.versionMajor).x"
+            let supported =
+                Format.oldestVersionMajor == Format.versionMajor
+                ? "\(Format.versionMajor).x" : "\(Format.oldestVersionMajor).x to \(Format.versionMajor).x"
             return major > Format.versionMajor
                 ? "\(path): format version \(major).\(minor) is newer than this memprof reads (\(supported))"
                 : "\(path): format version \(major).\(minor) is not one this memprof reads (\(supported))"

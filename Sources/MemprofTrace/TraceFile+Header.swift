@@ -24,7 +24,7 @@ extension TraceFile {
         if count >= max(majorEnd, minorEnd) {
             let major = field(bytes, Format.headerVersionMajorOffset, as: UInt16.self)
             let minor = field(bytes, Format.headerVersionMinorOffset, as: UInt16.self)
-            guard major == Format.versionMajor else {
+            guard (Format.oldestVersionMajor...Format.versionMajor).contains(major) else {
                 throw .unsupportedVersion(path: path, major: major, minor: minor)
             }
         }
@@ -37,7 +37,9 @@ extension TraceFile {
         guard declaredSize == UInt32(size) else {
             throw .corrupt(
                 path: path, offset: UInt64(Format.headerSizeOffset),
-                reason: "the header declares \(declaredSize) bytes; version \(Format.versionMajor) headers are \(size)")
+                reason:
+                    "the header declares \(declaredSize) bytes; version \(field(bytes, Format.headerVersionMajorOffset, as: UInt16.self)) headers are \(size)"
+            )
         }
         return TraceFileHeader(
             versionMajor: field(bytes, Format.headerVersionMajorOffset, as: UInt16.self),

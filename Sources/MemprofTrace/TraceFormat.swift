@@ -15,6 +15,8 @@ enum Format {
     static let fileMagic: [UInt8] = Array(MEMPROF_FILE_MAGIC.utf8)
     static let fileHeaderSize = Int(MEMPROF_FILE_HEADER_SIZE)
     static let versionMajor = UInt16(MEMPROF_FORMAT_VERSION_MAJOR)
+    /// The oldest major version this reader reads (older files lack newer block kinds).
+    static let oldestVersionMajor = UInt16(MEMPROF_FORMAT_OLDEST_MAJOR)
     static let versionMinor = UInt16(MEMPROF_FORMAT_VERSION_MINOR)
     static let headerVersionMajorOffset = Int(MEMPROF_FH_VERSION_MAJOR)
     static let headerVersionMinorOffset = Int(MEMPROF_FH_VERSION_MINOR)
@@ -38,6 +40,7 @@ enum Format {
 
     static let blockKindThread = UInt8(MEMPROF_BLOCK_THREAD.rawValue)
     static let blockKindProcess = UInt8(MEMPROF_BLOCK_PROCESS.rawValue)
+    static let blockKindThreadTail = UInt8(MEMPROF_BLOCK_THREAD_TAIL.rawValue)
     static let codecNone = UInt8(MEMPROF_CODEC_NONE.rawValue)
     static let codecZstd = UInt8(MEMPROF_CODEC_ZSTD.rawValue)
 
@@ -53,6 +56,7 @@ enum Format {
     @inlinable static var tagModule: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_MODULE.rawValue) }
     @inlinable static var tagTime: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_TIME.rawValue) }
     @inlinable static var tagFreeLast: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_FREE_LAST.rawValue) }
+    @inlinable static var tagInherited: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_INHERITED.rawValue) }
     @inlinable static var tagProcess: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_PROCESS.rawValue) }
     @inlinable static var tagTick: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_TICK.rawValue) }
     @inlinable static var tagThread: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_THREAD.rawValue) }
@@ -60,6 +64,7 @@ enum Format {
     @inlinable static var tagEnd: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_END.rawValue) }
     @inlinable static var tagSampling: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_SAMPLING.rawValue) }
     @inlinable static var tagCounts: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_COUNTS.rawValue) }
+    @inlinable static var tagJemalloc: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_JEMALLOC.rawValue) }
 
     /// The header's name for a record tag, for error messages.
     @usableFromInline
@@ -73,6 +78,7 @@ enum Format {
         case tagModule: "MODULE"
         case tagTime: "TIME"
         case tagFreeLast: "FREE_LAST"
+        case tagInherited: "INHERITED"
         case tagProcess: "PROCESS"
         case tagTick: "TICK"
         case tagThread: "THREAD"
@@ -80,6 +86,7 @@ enum Format {
         case tagEnd: "END"
         case tagSampling: "SAMPLING"
         case tagCounts: "COUNTS"
+        case tagJemalloc: "JEMALLOC"
         default: nil
         }
     }
@@ -89,8 +96,9 @@ enum Format {
     @usableFromInline
     static func tagIsThreadRecord(_ tag: UInt8) -> Bool? {
         switch tag {
-        case tagAlloc, tagFree, tagFreeTemp, tagFreeUnknown, tagStack, tagModule, tagTime, tagFreeLast: true
-        case tagProcess, tagTick, tagThread, tagLeak, tagEnd, tagSampling, tagCounts: false
+        case tagAlloc, tagFree, tagFreeTemp, tagFreeUnknown, tagStack, tagModule, tagTime, tagFreeLast, tagInherited:
+            true
+        case tagProcess, tagTick, tagThread, tagLeak, tagEnd, tagSampling, tagCounts, tagJemalloc: false
         default: nil
         }
     }

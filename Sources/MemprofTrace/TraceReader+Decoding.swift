@@ -232,6 +232,9 @@ func decodeUncommonThreadRecord<V: TraceVisitor>(
     switch tag {
     case Format.tagFreeUnknown:
         visitor.unknownDeallocation(thread: thread)
+    case Format.tagInherited:
+        let size = try cursor.varint()
+        visitor.inherited(thread: thread, size: size, stackID: try cursor.varint32("stack id"))
     case Format.tagTime:
         visitor.time(thread: thread, nanoseconds: try cursor.varint())
     case Format.tagStack:
@@ -357,6 +360,18 @@ func decodeProcessRecord<V: TraceVisitor>(
         let allocatedBytes = try cursor.varint()
         visitor.counts(
             CountsRecord(allocations: allocations, deallocations: deallocations, allocatedBytes: allocatedBytes))
+    case Format.tagJemalloc:
+        let nanoseconds = try cursor.varint()
+        let allocated = try cursor.varint()
+        let active = try cursor.varint()
+        let metadata = try cursor.varint()
+        let resident = try cursor.varint()
+        let mapped = try cursor.varint()
+        let retained = try cursor.varint()
+        visitor.jemalloc(
+            JemallocStatsRecord(
+                nanoseconds: nanoseconds, allocated: allocated, active: active, metadata: metadata,
+                resident: resident, mapped: mapped, retained: retained))
     default:
         throw Format.tagIsThreadRecord(tag) == nil ? .unknownTag : .misplacedTag(inThreadBlock: false)
     }

@@ -93,15 +93,31 @@ public struct TraceReader: Sendable {
     public func read<V: TraceVisitor>(into visitor: inout V) throws(TraceError) -> TraceReadSummary {
         let blocks = BlockReader(file: file)
         var sawEnd = false
+        // Each thread's latest tail block, until a later block of the thread supersedes it.
+        var tails: [UInt32: (offset: UInt64, payload: [UInt8])] = [:]
         while let block = try blocks.next() {
+            if block.isTail {
+                tails[block.thread] = (block.offset, Array(block.payload))
+                continue
+            }
             do throws(RecordError) {
                 if block.isThreadBlock {
+                    tails[block.thread] = nil
                     try decodeThreadBlock(block.payload, thread: block.thread, into: &visitor)
                 } else {
                     try decodeProcessBlock(block.payload, sawEnd: &sawEnd, into: &visitor)
                 }
             } catch {
                 throw error.traceError(path: path, blockOffset: block.offset, payloadSize: block.payload.count)
+            }
+        }
+        // Tails nothing superseded hold the last events of a process killed outright.
+        for (thread, tail) in tails.sorted(by: { $0.value.offset < $1.value.offset }) {
+            let decoded = tail.payload.withUnsafeBytes { payload in
+                Result { () throws(RecordError) in try decodeThreadBlock(payload, thread: thread, into: &visitor) }
+            }
+            if case .failure(let error) = decoded {
+                throw error.traceError(path: path, blockOffset: tail.offset, payloadSize: tail.payload.count)
             }
         }
         return blocks.summary(sawEnd: sawEnd)

@@ -191,3 +191,29 @@ public struct EndRecord: Sendable, Equatable {
         self.flags = flags
     }
 }
+
+/// jemalloc's own figures (`memprof run --jemalloc`), read with `mallctl` after an
+/// epoch refresh: every second and at the end.
+public struct JemallocStatsRecord: Sendable, Hashable {
+    /// Nanoseconds since the process started (monotonic clock).
+    public var nanoseconds: UInt64
+    /// `stats.allocated`, `active`, `metadata`, `resident`, `mapped`, `retained`.
+    public var allocated: UInt64
+    public var active: UInt64
+    public var metadata: UInt64
+    public var resident: UInt64
+    public var mapped: UInt64
+    public var retained: UInt64
+    public init(
+        nanoseconds: UInt64, allocated: UInt64, active: UInt64, metadata: UInt64, resident: UInt64, mapped: UInt64,
+        retained: UInt64
+    ) {
+        self.nanoseconds = nanoseconds
+        self.allocated = allocated
+        self.active = active
+        self.metadata = metadata
+        self.resident = resident
+        self.mapped = mapped
+        self.retained = retained
+    }
+}

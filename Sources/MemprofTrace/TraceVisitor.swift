@@ -22,6 +22,9 @@ public protocol TraceVisitor {
     mutating func deallocation(thread: UInt32, size: UInt64, stackID: UInt32, temporary: Bool)
     /// A free of a pointer memprof never saw allocated.
     mutating func unknownDeallocation(thread: UInt32)
+    /// An INHERITED record: a block the process had when its trace began (a fork
+    /// child's copy of its parent's heap): live, but not one of its allocations.
+    mutating func inherited(thread: UInt32, size: UInt64, stackID: UInt32)
     mutating func tick(_ record: TickRecord)
     mutating func threadStarted(index: UInt32, tid: UInt64)
     mutating func leak(_ record: LeakRecord)
@@ -32,6 +35,8 @@ public protocol TraceVisitor {
     mutating func sampling(intervalBytes: UInt64)
     /// Sample mode: the exact totals, sampled or not.
     mutating func counts(_ record: CountsRecord)
+    /// A JEMALLOC record: jemalloc's own statistics (`memprof run --jemalloc`).
+    mutating func jemalloc(_ record: JemallocStatsRecord)
 }
 
 extension TraceVisitor {
@@ -43,10 +48,12 @@ extension TraceVisitor {
     public mutating func allocation(thread: UInt32, size: UInt64, stackID: UInt32) {}
     public mutating func deallocation(thread: UInt32, size: UInt64, stackID: UInt32, temporary: Bool) {}
     public mutating func unknownDeallocation(thread: UInt32) {}
+    public mutating func inherited(thread: UInt32, size: UInt64, stackID: UInt32) {}
     public mutating func tick(_ record: TickRecord) {}
     public mutating func threadStarted(index: UInt32, tid: UInt64) {}
     public mutating func leak(_ record: LeakRecord) {}
     public mutating func end(_ record: EndRecord) {}
     public mutating func sampling(intervalBytes: UInt64) {}
     public mutating func counts(_ record: CountsRecord) {}
+    public mutating func jemalloc(_ record: JemallocStatsRecord) {}
 }

@@ -11,7 +11,8 @@ import MemprofTrace
 /// the user sees: one line `memprof: <message>` on stderr and a non-zero exit status.
 ///
 /// Exit statuses: 1 when the input cannot be used (a trace that is missing, unreadable,
-/// not a trace, of an unsupported version or corrupt); 70 (`EX_SOFTWARE`) for a failure
+/// not a trace, of an unsupported version or corrupt, a bad suppression or thresholds
+/// file); 64 for an option value that cannot be read (`--at 5x`); 70 (`EX_SOFTWARE`) for a failure
 /// inside memprof. Usage errors keep swift-argument-parser's handling (usage text and
 /// status 64). A truncated trace is not an error: the report is printed and
 /// ``warn(_:)`` says where the file ends.
@@ -31,6 +32,10 @@ enum CLIError: Error, CustomStringConvertible {
     case run(RunError)
     /// A `--suppressions` file that cannot be read or has a bad line.
     case suppressions(LeakSuppressionError)
+    /// A `--thresholds` file or `MEMPROF_*` threshold variable that cannot be used.
+    case thresholds(ThresholdsError)
+    /// An option's value that cannot be used (`--at 5x`); `reason` says what was expected.
+    case invalidOption(option: String, reason: String)
     /// Something memprof itself got wrong; `what` names the step.
     case internalFailure(what: String, reason: String)
 
@@ -40,6 +45,8 @@ enum CLIError: Error, CustomStringConvertible {
         case .trace(let error): error.description
         case .run(let error): error.description
         case .suppressions(let error): "--suppressions: \(error)"
+        case .thresholds(let error): "thresholds: \(error)"
+        case .invalidOption(let option, let reason): "\(option): \(reason)"
         case .internalFailure(let what, let reason): "internal error while \(what): \(reason)"
         }
     }
@@ -50,6 +57,9 @@ enum CLIError: Error, CustomStringConvertible {
         case .trace: ExitCode(1)
         case .run(let error): ExitCode(error.exitStatus)
         case .suppressions: ExitCode(1)
+        case .thresholds: ExitCode(1)
+        // A usage error, as swift-argument-parser's own, but on one line.
+        case .invalidOption: ExitCode(64)
         case .internalFailure: ExitCode(70)
         }
     }
@@ -62,6 +72,7 @@ enum CLIError: Error, CustomStringConvertible {
         case let error as TraceError: .trace(error)
         case let error as RunError: .run(error)
         case let error as LeakSuppressionError: .suppressions(error)
+        case let error as ThresholdsError: .thresholds(error)
         case is ExitCode, is ValidationError, is CleanExit: nil
         case let error as EncodingError: .internalFailure(what: "encoding the report", reason: "\(error)")
         default: .internalFailure(what: "running the command", reason: "\(error)")

@@ -14,6 +14,7 @@ enum RunError: Error, CustomStringConvertible {
     case cannotWriteOutput(path: String, reason: String)
     case cannotStart(path: String, reason: String)
     case preloadNotLoaded(path: String)
+    case jemallocNotFound(searched: [String])
 
     var description: String {
         switch self {
@@ -33,6 +34,8 @@ enum RunError: Error, CustomStringConvertible {
             "cannot start \(path): \(reason)"
         case .preloadNotLoaded(let path):
             "\(path) ran but never loaded the preload (it may clear LD_PRELOAD or be setuid); no trace was written"
+        case .jemallocNotFound(let searched):
+            "--jemalloc: cannot find libjemalloc.so.2 (looked in \(searched.joined(separator: ", "))); install libjemalloc2 or set MEMPROF_JEMALLOC_LIBRARY"
         }
     }
 
@@ -60,12 +63,23 @@ struct Launcher {
     let requestedOutput: String?
     /// Settings for the preload (MEMPROF_MODE, …), added to the command's environment.
     let settings: [String: String]
+    /// A library preloaded right after memprof's, so that it serves malloc behind it
+    /// (libjemalloc.so.2 for `--jemalloc`).
+    let allocator: String?
 
-    init(command: [String], output: String?, environment settings: [String: String] = [:]) throws {
+    /// Trace the programs CMD executes too, each into its own file.
+    let followExec: Bool
+
+    init(
+        command: [String], output: String?, environment settings: [String: String] = [:], allocator: String? = nil,
+        followExec: Bool = false
+    ) throws {
+        self.followExec = followExec
         arguments = command
         executable = try Self.resolve(command[0])
         try Self.checkLoadable(executable)
         preload = try Self.findPreload()
+        self.allocator = allocator
         requestedOutput = output
         self.settings = settings
     }
@@ -74,6 +88,12 @@ struct Launcher {
     func run() throws -> Outcome {
         let name = URL(fileURLWithPath: executable).lastPathComponent
         let cwd = FileManager.default.currentDirectoryPath
+        if let output = requestedOutput, output.contains("%p") {
+            return try runPerProcess(pattern: Self.absolute(output, cwd: cwd), cwd: cwd)
+        }
+        if followExec {
+            return try runPerProcess(pattern: "\(cwd)/memprof.\(name).%p.mprof", cwd: cwd)
+        }
         let outputPath =
             requestedOutput.map { Self.absolute($0, cwd: cwd) }
             ?? "\(cwd)/memprof.\(name).tmp-\(getpid()).mprof"
@@ -87,7 +107,7 @@ struct Launcher {
 
         var environment = ProcessInfo.processInfo.environment
         let existing = environment["LD_PRELOAD"].map { $0.isEmpty ? "" : " " + $0 } ?? ""
-        environment["LD_PRELOAD"] = preload + existing
+        environment["LD_PRELOAD"] = preload + (allocator.map { " " + $0 } ?? "") + existing
         environment["MEMPROF_OUTPUT"] = outputPath
         environment.merge(settings) { _, new in new }
 
@@ -112,6 +132,68 @@ struct Launcher {
         }
         writeToStandardError("memprof: trace written to \(Self.display(finalPath, cwd: cwd))\n")
         return outcome
+    }
+
+    /// One file per process: `pattern` with %p replaced by each process's pid, created
+    /// by the preload in each (CMD, the children it forks, and with --follow-exec the
+    /// programs they execute, as NAME.1, NAME.2 … beside the one of the same pid).
+    private func runPerProcess(pattern: String, cwd: String) throws -> Outcome {
+        let directory = URL(fileURLWithPath: pattern).deletingLastPathComponent().path
+        guard access(directory, W_OK) == 0 else {
+            throw RunError.cannotWriteOutput(path: pattern, reason: String(cString: strerror(errno)))
+        }
+        var environment = ProcessInfo.processInfo.environment
+        let existing = environment["LD_PRELOAD"].map { $0.isEmpty ? "" : " " + $0 } ?? ""
+        environment["LD_PRELOAD"] = preload + (allocator.map { " " + $0 } ?? "") + existing
+        environment["MEMPROF_OUTPUT"] = pattern
+        environment["MEMPROF_FOLLOW_EXEC"] = followExec ? "1" : nil
+        environment.merge(settings) { _, new in new }
+        let started = time(nil)
+        let pid = try spawn(environment: environment)
+        let outcome = wait(for: pid)
+
+        let own = Self.expand(pattern, pid: pid)
+        var info = stat()
+        guard stat(own, &info) == 0, info.st_size > 0 else {
+            throw RunError.preloadNotLoaded(path: executable)
+        }
+        writeToStandardError("memprof: trace written to \(Self.display(own, cwd: cwd))\n")
+        // The other processes' files: the pattern's name with another pid (and maybe
+        // an exec's .N), written during this run.
+        let name = URL(fileURLWithPath: pattern).lastPathComponent
+        let parts = name.components(separatedBy: "%p")
+        let prefix = parts.first ?? "", suffix = parts.dropFirst().joined(separator: "%p")
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        for entry in entries.sorted() where entry.hasPrefix(prefix) {
+            let path = directory + "/" + entry
+            guard path != own, stat(path, &info) == 0, info.st_mtim.tv_sec >= started else { continue }
+            let rest = entry.dropFirst(prefix.count)
+            let digits = rest.prefix(while: \.isNumber)
+            guard !digits.isEmpty,
+                rest.dropFirst(digits.count).hasSuffix(suffix.split(separator: ".").last.map { "." + $0 } ?? suffix)
+            else { continue }
+            writeToStandardError("memprof: trace of process \(digits) written to \(Self.display(path, cwd: cwd))\n")
+        }
+        return outcome
+    }
+
+    /// `pattern` with %p replaced by `pid` and %% by %, as the preload does.
+    static func expand(_ pattern: String, pid: pid_t) -> String {
+        var result = ""
+        var chars = pattern.makeIterator()
+        while let c = chars.next() {
+            guard c == "%" else {
+                result.append(c)
+                continue
+            }
+            switch chars.next() {
+            case "p": result += String(pid)
+            case "%": result.append("%")
+            case let other?: result += "%" + String(other)
+            case nil: result.append("%")
+            }
+        }
+        return result
     }
 
     private func spawn(environment: [String: String]) throws -> pid_t {
@@ -232,6 +314,19 @@ struct Launcher {
         }
         if let found = candidates.first(where: { access($0, R_OK) == 0 }) { return found }
         throw RunError.preloadNotFound(searched: Array(candidates.prefix(2)))
+    }
+
+    /// libjemalloc.so.2: MEMPROF_JEMALLOC_LIBRARY, else where Debian and others install it.
+    static func findJemalloc() throws -> String {
+        let candidates =
+            ProcessInfo.processInfo.environment["MEMPROF_JEMALLOC_LIBRARY"].map { [$0] } ?? [
+                "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2",
+                "/usr/lib64/libjemalloc.so.2", "/usr/lib/libjemalloc.so.2", "/usr/local/lib/libjemalloc.so.2",
+            ]
+        guard let found = candidates.first(where: { access($0, R_OK) == 0 }) else {
+            throw RunError.jemallocNotFound(searched: candidates)
+        }
+        return found
     }
 
     static func absolute(_ path: String, cwd: String) -> String {

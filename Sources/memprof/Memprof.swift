@@ -9,9 +9,12 @@ struct Memprof: ParsableCommand {
         discussion: """
             Record:  memprof run [-o FILE] [--mode full|sample] [--no-leak-check] -- CMD [ARGS...]
             Report:  memprof report FILE [--format text|json] [--top N] [--leak-kinds LIST]
-                     [--suppressions FILE]...
+                     [--suppressions FILE]... [--at TIME] [--duration D] [--interval D]
+                     [--age-threshold D] [--thresholds FILE]
+            Check:   memprof check FILE... [--thresholds FILE]   (exit 0 healthy, 1 warning,
+                     2 critical, 3 bad input)
             """,
         version: "0.1.0",
-        subcommands: [Run.self, Report.self]
+        subcommands: [Run.self, Report.self, Check.self]
     )
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FoundationEssentials
 import MemprofAnalysis
 import MemprofReport
 import MemprofSymbolize
@@ -10,9 +11,11 @@ import MemprofTrace
 
 extension Memprof {
     /// `memprof report FILE [--format text|json] [--top N] [--leak-kinds LIST]
-    /// [--suppressions FILE]...`: reads a trace in one streaming pass, symbolizes the
-    /// stacks that matter offline from the trace's module map, and prints a report on
-    /// stdout.
+    /// [--suppressions FILE]... [--at TIME] [--duration D] [--interval D]
+    /// [--age-threshold D] [--thresholds FILE]`: reads a trace in streaming passes (the
+    /// analysis, the trend window, and with `--at` the analysis up to that moment),
+    /// symbolizes the stacks that matter offline from the trace's module map, and prints
+    /// a report on stdout.
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Report where memory goes, what leaks, what churns and whether it grows.",
@@ -33,6 +36,8 @@ extension Memprof {
                 pattern matches is not counted, and the report says how much each pattern \
                 suppressed. `*` matches anything, ^ and $ anchor at the start and end, \
                 otherwise a pattern may match anywhere in the name.
+
+                Trends: the heap and RSS over time, least-squares growth, average, peak,                 minimum and volatility over the last --duration of the run, and per site its                 live bytes over time; a site still rising at the end with blocks older than                 --age-threshold is named a leak suspect. --at TIME reports the state at one                 moment. --thresholds (or MEMPROF_* variables) adds a health verdict; see                 `memprof check` for CI.
                 """)
 
         /// Output formats.
@@ -66,6 +71,23 @@ extension Memprof {
                 valueName: "file"))
         var suppressionFiles: [String] = []
 
+        @Option(
+            help: ArgumentHelp(
+                "Report the state at one moment of the recording: a time since the start (1.5s, 250ms, 2m), "
+                    + "a percentage of the recording (90%), peak (the heap's peak) or end.",
+                valueName: "time"))
+        var at: String?
+
+        @OptionGroup var trendOptions: TrendOptions
+
+        @Option(
+            help: ArgumentHelp(
+                "A TOML file of health thresholds (memory_limit, warning_level, allowed_leak_bytes, "
+                    + "max_allocation_rate); MEMPROF_MEMORY_LIMIT, MEMPROF_WARNING_LEVEL, MEMPROF_ALLOWED_LEAK_BYTES "
+                    + "and MEMPROF_MAX_ALLOCATION_RATE override it.",
+                valueName: "file"))
+        var thresholds: String?
+
         func validate() throws {
             guard top >= 1 else {
                 throw ValidationError("--top must be at least 1 (got \(top)).")
@@ -94,9 +116,32 @@ extension Memprof {
 
         func run() throws {
             try CLIError.reporting {
+                let moment = try at.map { text in
+                    do {
+                        return try Quantity.moment(text)
+                    } catch {
+                        throw CLIError.invalidOption(option: "--at", reason: "\(error)")
+                    }
+                }
+                let trendRequest = try trendOptions.request()
+                let thresholds = try ThresholdsFile.load(
+                    path: thresholds, environment: ProcessInfo.processInfo.environment)
                 let policy = try leakPolicy()
-                let analysis = try Self.analyze(file)
-                let report = Self.symbolize(analysis, tracePath: file, leakPolicy: policy)
+                let whole = try Self.analyze(file)
+                var analysis = whole
+                var reportMoment: MemprofReport.Report.Moment?
+                if let moment {
+                    let time = try Self.resolve(moment, text: at ?? "", in: whole)
+                    reportMoment = .init(
+                        nanoseconds: time, recordingNanoseconds: whole.durationNanoseconds,
+                        name: moment.isOffset ? nil : at)
+                    analysis = try Self.analyze(file, cutoff: time)
+                }
+                var report = Self.symbolize(analysis, tracePath: file, leakPolicy: policy)
+                report.moment = reportMoment
+                report.attachTrend(
+                    try trendRequest.trend(of: file, endingAt: reportMoment?.nanoseconds ?? whole.durationNanoseconds))
+                report.judge(against: thresholds)
                 var output =
                     switch format {
                     case .text: TextReportRenderer(top: top, color: Self.stdoutWantsColor()).render(report)
@@ -116,9 +161,9 @@ extension Memprof {
         /// reader's buffers and the analyzer's per-stack and per-size tables are freed
         /// before symbolization opens debug info: the two would otherwise add up at the
         /// report's peak.
-        private static func analyze(_ file: String) throws -> Analysis {
+        static func analyze(_ file: String, cutoff: UInt64? = nil) throws -> Analysis {
             let reader = try TraceReader(path: file)
-            var analyzer = TraceAnalyzer()
+            var analyzer = TraceAnalyzer(cutoff: cutoff)
             let summary = try reader.read(into: &analyzer)
             return analyzer.analysis(readSummary: summary)
         }
@@ -126,13 +171,32 @@ extension Memprof {
         /// The report, symbolized offline from the trace's module map. The symbolizer, with
         /// the debug info it opened, is gone when this returns: the report keeps copies
         /// of the names, and rendering it should not add to the debug info's memory.
-        private static func symbolize(
+        static func symbolize(
             _ analysis: Analysis, tracePath: String, leakPolicy: LeakPolicy
         ) -> MemprofReport.Report {
             let symbolizer = Symbolizer(modules: analysis.modules)
             return MemprofReport.Report(
                 analysis: analysis, tracePath: tracePath, leakPolicy: leakPolicy,
                 resolveAddress: symbolizer.symbolize(address:generation:))
+        }
+
+        /// The time `moment` names in the recording `analysis` describes; a time past the
+        /// end is an error naming the recording's length.
+        private static func resolve(_ moment: Quantity.Moment, text: String, in analysis: Analysis) throws -> UInt64 {
+            let duration = analysis.durationNanoseconds
+            switch moment {
+            case .offset(let time):
+                guard time <= duration else {
+                    throw CLIError.invalidOption(
+                        option: "--at",
+                        reason: "'\(text)' is past the end of the recording, which is "
+                            + "\(Quantity.describe(nanoseconds: duration)) long")
+                }
+                return time
+            case .fraction(let fraction): return UInt64((Double(duration) * fraction).rounded())
+            case .peak: return analysis.peakNanoseconds ?? duration
+            case .end: return duration
+            }
         }
 
         /// Writes all of `bytes` to file descriptor 1, unbuffered: the report is one string.

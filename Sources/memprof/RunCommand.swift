@@ -14,13 +14,25 @@ extension Memprof {
             abstract: "Run a command under the memprof preload and record its allocations.",
             discussion: """
                 The trace goes to FILE, by default memprof.<name>.<pid>.mprof in the current \
-                directory. Only CMD itself is traced: programs it executes are not. A forked \
-                child that does not exec is not traced either. CMD must be dynamically \
-                linked; setuid and statically linked programs cannot load the preload.
+                directory. With %p in FILE, every process CMD forks records into its own file \
+                (FILE with its pid), starting from the heap it inherited; without, only CMD is \
+                traced. Programs they execute are traced only with --follow-exec. CMD must be \
+                dynamically linked; setuid and statically linked programs cannot load the preload.
                 """)
 
-        @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the trace.", valueName: "file"))
+        @Option(
+            name: .shortAndLong,
+            help: ArgumentHelp(
+                "Where to write the trace. With %p (the process id) in it, every process CMD forks records into a file of its own; without, forked children are not traced.",
+                valueName: "file"))
         var output: String?
+
+        @Flag(
+            help: """
+                Trace the programs CMD (and its children) execute too, each into its own file: -o must \
+                hold %p (default memprof.<name>.%p.mprof); an exec that keeps the pid writes NAME.1, NAME.2 ….
+                """)
+        var followExec = false
 
         /// What the preload records.
         enum Mode: String, CaseIterable, ExpressibleByArgument {
@@ -49,6 +61,14 @@ extension Memprof {
                 """)
         var leakCheck = true
 
+        @Flag(
+            help: """
+                Run CMD with jemalloc (libjemalloc.so.2) as its allocator, behind memprof, and record \
+                jemalloc's own statistics (allocated, active, metadata, resident, mapped, retained) every \
+                second. Blocks left at exit are then not classified (the scan reads glibc's heap only).
+                """)
+        var jemalloc = false
+
         @Argument(
             parsing: .captureForPassthrough,
             help: ArgumentHelp("The command to run and its arguments.", valueName: "cmd"))
@@ -58,6 +78,10 @@ extension Memprof {
             // Passthrough capture would run "--help" as the command.
             if let first = command.first, first == "--help" || first == "-h" {
                 throw CleanExit.helpRequest(self)
+            }
+            if followExec, let output, !output.contains("%p") {
+                throw ValidationError(
+                    "--follow-exec writes one file per program: put %p (the process id) in -o, e.g. -o trace.%p.mprof")
             }
             if mode == .aggregate {
                 throw ValidationError("--mode aggregate is not available yet; use full or sample")
@@ -97,7 +121,14 @@ extension Memprof {
                 var settings = ["MEMPROF_MODE": mode.rawValue]
                 if let interval = sampleInterval { settings["MEMPROF_SAMPLE_INTERVAL"] = interval }
                 if !leakCheck { settings["MEMPROF_LEAK_CHECK"] = "0" }
-                let launcher = try Launcher(command: command, output: output, environment: settings)
+                var allocator: String?
+                if jemalloc {
+                    allocator = try Launcher.findJemalloc()
+                    settings["MEMPROF_JEMALLOC"] = "1"
+                }
+                let launcher = try Launcher(
+                    command: command, output: output, environment: settings, allocator: allocator,
+                    followExec: followExec)
                 return try launcher.run()
             }
             switch status {

@@ -142,9 +142,9 @@ struct RecordingTests {
     }
 
     /// A raw exit_group runs no code in the process, so the preload cannot finish the
-    /// trace: what the writer had not written yet (each thread's buffer, the last half
-    /// second of blocks) is lost. The program still ends as it would, and the report
-    /// reads what is there and says it was cut short.
+    /// trace: what the writer had not written yet (the last half second: thread tail
+    /// blocks and process blocks are written twice a second) is lost. The program still
+    /// ends as it would, and the report reads what is there and says it was cut short.
     @Test func aRawExitSyscallLeavesATraceMarkedCutShort() throws {
         let trace = directory.appendingPathComponent("exit-syscall.mprof").path
         let program = Harness.examples.appendingPathComponent("leaks_exit").path

@@ -86,6 +86,35 @@ struct SamplingTests {
         #expect(counts[0] == counts[1])
     }
 
+    /// Allocation and free counts of every file `memprof run` writes for fork_tree
+    /// (examples/src/fork_tree.c: the child allocates 21 blocks and frees 5 it
+    /// inherited) with %p in the output path: one file per process.
+    private func forkTreeCounts(_ options: [String], name: String) throws -> Set<[Int]> {
+        let program = Harness.examples.appendingPathComponent("fork_tree").path
+        let output = directory.appendingPathComponent("\(name).%p.mprof").path
+        let result = try Harness.run([Harness.memprof.path, "run"] + options + ["-o", output, "--", program])
+        try #require(result.status == 0, "\(result.stderr)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter {
+            $0.hasPrefix("\(name).")
+        }
+        #expect(files.count == 2, "\(files)")
+        return Set(
+            try files.map { file in
+                let json = try Harness.reportJSON(directory.appendingPathComponent(file).path)
+                return [
+                    json.int("snapshot", "allocation_count") ?? -1, json.int("snapshot", "deallocation_count") ?? -1,
+                ]
+            })
+    }
+
+    /// Sample mode keeps the counts exact in the parent's file and the child's (the fork
+    /// handlers hold the filter's lock too; the child's fast path waits for its own state).
+    @Test func aForkedChildKeepsExactCountsInSampleMode() throws {
+        let full = try forkTreeCounts([], name: "full")
+        #expect(full.contains { $0 == [21, 5] }, "\(full)")
+        #expect(try forkTreeCounts(["--mode", "sample"], name: "sampled") == full)
+    }
+
     @Test func textReportMarksEstimates() throws {
         let program = Harness.examples.appendingPathComponent("sized_sites").path
         let trace = directory.appendingPathComponent("text.mprof").path

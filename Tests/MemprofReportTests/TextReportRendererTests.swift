@@ -236,6 +236,18 @@ struct TextReportRendererTests {
           leaked                    216 B  in 3 blocks from 2 sites (no reachability scan: every block not freed counts)
           heap trend              +58 B/s  (average 560 B, min 100 B, max 1.33 KiB, std dev 570.5 B; 3 samples)
 
+        Memory over time (each column the highest sample of 41.7 ms)
+             heap 1.33 KiB ┤                                    ███████████████████████
+                           ┤                                    ███████████████████████
+                           ┤                                    ███████████████████████
+                         0 ┤▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂███████████████████████▅
+              RSS 8.00 MiB ┤                                    ███████████████████████
+                           ┤                                    ████████████████████████
+                           ┤████████████████████████████████████████████████████████████
+                         0 ┤████████████████████████████████████████████████████████████
+                           └────────────────────────────────────────────────────────────
+                            0 s                                                   2.50 s
+
         Most allocations (top 2 of 3 sites)
           #  allocations  allocated      peak  leaked  temporary  location
           1          100   3.12 KiB      64 B     0 B         50  Parser::parse() (parser.cpp:88)

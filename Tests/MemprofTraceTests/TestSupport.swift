@@ -1,3 +1,4 @@
+import CMemprofFormat
 import Foundation
 import MemprofTrace
 
@@ -167,7 +168,9 @@ enum Samples {
 }
 
 /// A trace with a file header and no blocks.
-func emptyTrace(versionMajor: UInt16 = 1, versionMinor: UInt16 = 0) -> [UInt8] {
+func emptyTrace(
+    versionMajor: UInt16 = UInt16(MEMPROF_FORMAT_VERSION_MAJOR), versionMinor: UInt16 = 0
+) -> [UInt8] {
     var builder = TraceBuilder(versionMajor: versionMajor, versionMinor: versionMinor)
     return builder.finish()
 }

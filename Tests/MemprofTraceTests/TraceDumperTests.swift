@@ -13,8 +13,10 @@ struct TraceDumperTests {
     static let updating = ProcessInfo.processInfo.environment["MEMPROF_UPDATE_GOLDEN"] != nil
 
     /// The golden trace: a small two-thread program with every record type.
+    /// The golden files are format version 1 (before tail blocks): they also check
+    /// that version 1 files stay readable.
     static func goldenTrace(codec: TraceBuilder.Codec) -> [UInt8] {
-        var trace = TraceBuilder(codec: codec)
+        var trace = TraceBuilder(codec: codec, versionMajor: 1)
         trace.process(
             ProcessRecord(
                 pid: 31337, parentPID: 31000, startUnixNanoseconds: 1_763_913_600_000_000_000, pageSize: 4096,

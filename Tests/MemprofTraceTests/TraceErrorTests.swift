@@ -14,11 +14,11 @@ struct TraceErrorTests {
             (.notATrace(path: "trace.mprof"), "trace.mprof: not a memprof trace (no MEMPROF header)"),
             (
                 .unsupportedVersion(path: "trace.mprof", major: 9, minor: 0),
-                "trace.mprof: format version 9.0 is newer than this memprof reads (1.x)"
+                "trace.mprof: format version 9.0 is newer than this memprof reads (1.x to 2.x)"
             ),
             (
                 .unsupportedVersion(path: "trace.mprof", major: 0, minor: 4),
-                "trace.mprof: format version 0.4 is not one this memprof reads (1.x)"
+                "trace.mprof: format version 0.4 is not one this memprof reads (1.x to 2.x)"
             ),
             (
                 .corrupt(path: "trace.mprof", offset: 4096, reason: "checksum mismatch"),

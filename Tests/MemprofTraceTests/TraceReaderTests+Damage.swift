@@ -124,7 +124,7 @@ extension TraceReaderTests {
         var bytes = emptyTrace()
         bytes[Int(MEMPROF_FH_HEADER_SIZE)] = 40
         let outcome = try readTrace(bytes)
-        let reason = "the header declares 40 bytes; version 1 headers are 32"
+        let reason = "the header declares 40 bytes; version 2 headers are 32"
         #expect(outcome.error == .corrupt(path: outcome.path, offset: UInt64(MEMPROF_FH_HEADER_SIZE), reason: reason))
     }
 

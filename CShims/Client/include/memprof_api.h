@@ -15,6 +15,7 @@
 #ifndef MEMPROF_API_H
 #define MEMPROF_API_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -129,8 +130,12 @@ struct memprof_client_module {
 /* Calls fn for every loaded module (dl_iterate_phdr). */
 void memprof_client_modules(void (*fn)(const struct memprof_client_module *module, void *ctx), void *ctx);
 
-/* Zeroes 64 KiB of the stack below the caller's frame (see memprof_client.c). */
-void memprof_client_scrub_stack(void);
+/* Bytes of the calling thread's stack below the caller's frame; 0 if unknown. */
+size_t memprof_client_stack_room(void);
+
+/* Zeroes up to 64 KiB of the stack below the caller's frame, keeping 16 KiB of `room`
+ * (memprof_client_stack_room, taken in the same frame) free (see memprof_client.c). */
+void memprof_client_scrub_stack(size_t room);
 
 #ifdef __cplusplus
 }

@@ -18,8 +18,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MEMPROF_FORMAT_VERSION_MAJOR 1
+/* 2: thread tail blocks (MEMPROF_BLOCK_THREAD_TAIL), which a version 1 reader
+ * rejects. Version 1 files are version 2 files without them. */
+#define MEMPROF_FORMAT_VERSION_MAJOR 2
 #define MEMPROF_FORMAT_VERSION_MINOR 0
+/* The oldest major version a reader of this one still reads. */
+#define MEMPROF_FORMAT_OLDEST_MAJOR 1
 
 /* File header: 32 bytes. */
 #define MEMPROF_FILE_MAGIC "MEMPROF\x1a"
@@ -52,6 +56,12 @@ enum memprof_block_kind {
     MEMPROF_BLOCK_THREAD = 1,
     /* Process-wide records (info, ticks, thread starts, leaks, end). */
     MEMPROF_BLOCK_PROCESS = 2,
+    /* A copy of the start of a thread's unfinished buffer, written periodically so
+     * that a process killed outright leaves its recent events in the file. The
+     * thread's next THREAD or THREAD_TAIL block supersedes it (that block starts
+     * with the same records); one that nothing supersedes is the thread's last
+     * events and is decoded like a THREAD block. */
+    MEMPROF_BLOCK_THREAD_TAIL = 3,
 };
 
 enum memprof_codec {
@@ -80,6 +90,10 @@ enum memprof_codec {
  *   FREE_LAST                                (temporary free of the block made by
  *                                             the last ALLOC record of this same
  *                                             block: its size and stack)
+ *   INHERITED  v size, v stack_id            (a block the process had when its
+ *                                             trace began: a fork child's copy of
+ *                                             its parent's heap; live, but not an
+ *                                             allocation of this process)
  *
  * Process blocks:
  *   PROCESS    v pid, v ppid, v start_unix_ns, v page_size, b exe_path,
@@ -92,6 +106,10 @@ enum memprof_codec {
  *                                          point of a Poisson process over bytes)
  *   COUNTS     v allocations, v deallocations, v allocated_bytes
  *                                         (sample mode, before END: exact totals)
+ *   JEMALLOC   v ns, v allocated, v active, v metadata, v resident, v mapped,
+ *              v retained                 (jemalloc serves malloc behind memprof,
+ *                                          `memprof run --jemalloc`: its own stats,
+ *                                          every second and at the end)
  */
 enum memprof_tag {
     MEMPROF_TAG_ALLOC = 0x01,
@@ -102,6 +120,7 @@ enum memprof_tag {
     MEMPROF_TAG_MODULE = 0x06,
     MEMPROF_TAG_TIME = 0x07,
     MEMPROF_TAG_FREE_LAST = 0x08,
+    MEMPROF_TAG_INHERITED = 0x09,
 
     MEMPROF_TAG_PROCESS = 0x20,
     MEMPROF_TAG_TICK = 0x21,
@@ -110,6 +129,7 @@ enum memprof_tag {
     MEMPROF_TAG_END = 0x24,
     MEMPROF_TAG_SAMPLING = 0x25,
     MEMPROF_TAG_COUNTS = 0x26,
+    MEMPROF_TAG_JEMALLOC = 0x27,
 };
 
 enum memprof_leak_kind {

@@ -1,0 +1,231 @@
+import MemprofTrace
+
+/// Replays a trace over a ``TrendWindow``: heap figures per interval from the ticks,
+/// least-squares growth and volatility over the window, and per stack the live bytes at
+/// each boundary and the ages of the blocks still live at the window's end.
+///
+/// Events are placed in time by their thread's clock (TIME records, within 5 ms), not
+/// by file order: a thread's block can reach the file half a second after its events.
+/// So per-stack changes are summed per interval and added up at the end.
+///
+/// **Ages.** A FREE record names the freed block's stack and size, not its address, so
+/// which of a stack's live blocks of that size was freed is unknown. The analyzer frees
+/// the oldest one: what stays live are then the youngest blocks, and the count of
+/// blocks older than the threshold is a lower bound — a block counted as old really
+/// was allocated that long ago and not freed since, whatever the program freed.
+///
+/// ```swift
+/// var trend = TrendAnalyzer(window: window, ageThreshold: 500_000_000)
+/// _ = try TraceReader(path: path).read(into: &trend)
+/// let report = trend.report()
+/// ```
+public struct TrendAnalyzer: TraceVisitor, Sendable {
+    /// Most intervals of the per-stack series (the data points may have more).
+    public static let maximumSiteIntervals = 100
+
+    struct BlockKey: Hashable, Sendable {
+        var stackID: UInt32
+        var size: UInt64
+    }
+
+    /// Live blocks of one stack and size: runs of allocation times, oldest first.
+    struct BlockAges: Sendable {
+        var times: [UInt64] = []
+        var counts: [UInt64] = []
+        var head = 0
+        /// Frees replayed before their block's allocation (another thread's block came
+        /// first in the file); each cancels the next allocation.
+        var pendingFrees: UInt64 = 0
+
+        mutating func allocate(at time: UInt64) {
+            if pendingFrees > 0 {
+                pendingFrees -= 1
+                return
+            }
+            if head == times.count && head > 0 {
+                times.removeAll()
+                counts.removeAll()
+                head = 0
+            }
+            if let last = times.last, last >= time {
+                if last == time {
+                    counts[counts.count - 1] += 1
+                    return
+                }
+                // Another thread's older event: keep the runs sorted.
+                var index = times.count - 1
+                while index > head && times[index - 1] >= time { index -= 1 }
+                if times[index] == time {
+                    counts[index] += 1
+                } else {
+                    times.insert(time, at: index)
+                    counts.insert(1, at: index)
+                }
+                return
+            }
+            times.append(time)
+            counts.append(1)
+        }
+
+        /// No live block and no pending free: the entry can go.
+        var isEmpty: Bool { head == times.count && pendingFrees == 0 }
+
+        mutating func free() {
+            guard head < times.count else {
+                pendingFrees += 1
+                return
+            }
+            counts[head] -= 1
+            if counts[head] == 0 { head += 1 }
+            if head >= 64 && head * 2 >= times.count {
+                times.removeFirst(head)
+                counts.removeFirst(head)
+                head = 0
+            }
+        }
+    }
+
+    /// Tick figures of one interval.
+    struct Bucket: Sendable {
+        var samples = 0
+        var heapSum = 0.0
+        var heapMinimum = UInt64.max
+        var heapMaximum: UInt64 = 0
+        var rssMaximum: UInt64 = 0
+    }
+
+    public let window: TrendWindow
+    /// The per-stack series' window: ``window`` with at most ``maximumSiteIntervals``.
+    public let siteWindow: TrendWindow
+    public let ageThreshold: UInt64
+
+    private var threadTimes: [UInt32: UInt64] = [:]
+    private var currentTime: UInt64 = 0
+    private var buckets: [Bucket]
+    private var statistics = TrendAccumulator()
+    private var changes: [UInt32: [Int64]] = [:]
+    private var ages: [BlockKey: BlockAges] = [:]
+    private var allocations: UInt64 = 0
+    private var deallocations: UInt64 = 0
+    private var allocatedBytes: UInt64 = 0
+
+    /// Creates an analyzer for `window`.
+    /// - Parameter ageThreshold: a live block allocated at least this long before the
+    ///   window's end counts as old (``StackGrowth/oldBlocks``).
+    public init(window: TrendWindow, ageThreshold: UInt64) {
+        self.window = window
+        let coarsest = (window.span + UInt64(Self.maximumSiteIntervals) - 1) / UInt64(Self.maximumSiteIntervals)
+        siteWindow = TrendWindow(start: window.start, end: window.end, interval: max(window.interval, coarsest))
+        self.ageThreshold = ageThreshold
+        buckets = Array(repeating: Bucket(), count: window.intervalCount)
+    }
+
+    // MARK: TraceVisitor
+
+    public mutating func threadBlock(thread: UInt32) {
+        if let time = threadTimes[thread] { currentTime = time }
+    }
+
+    public mutating func time(thread: UInt32, nanoseconds: UInt64) {
+        threadTimes[thread] = nanoseconds
+        currentTime = nanoseconds
+    }
+
+    public mutating func allocation(thread: UInt32, size: UInt64, stackID: UInt32) {
+        guard let slot = siteWindow.slot(of: currentTime) else { return }
+        if slot > 0 {
+            allocations &+= 1
+            allocatedBytes &+= size
+        }
+        change(stackID, slot: slot, by: Int64(bitPattern: size))
+        ages[BlockKey(stackID: stackID, size: size), default: BlockAges()].allocate(at: currentTime)
+    }
+
+    /// A block the process began with (a fork child's inherited heap): live at its site
+    /// from the start (as old as the trace, at least), not an allocation.
+    public mutating func inherited(thread: UInt32, size: UInt64, stackID: UInt32) {
+        guard let slot = siteWindow.slot(of: currentTime) else { return }
+        change(stackID, slot: slot, by: Int64(bitPattern: size))
+        ages[BlockKey(stackID: stackID, size: size), default: BlockAges()].allocate(at: currentTime)
+    }
+
+    public mutating func deallocation(thread: UInt32, size: UInt64, stackID: UInt32, temporary: Bool) {
+        guard let slot = siteWindow.slot(of: currentTime) else { return }
+        if slot > 0 { deallocations &+= 1 }
+        change(stackID, slot: slot, by: -Int64(bitPattern: size))
+        // Entries without live blocks are dropped: the table grows with the live blocks'
+        // distinct stacks and sizes, never with the number of events.
+        let key = BlockKey(stackID: stackID, size: size)
+        if let index = ages.index(forKey: key) {
+            ages.values[index].free()
+            if ages.values[index].isEmpty { ages.remove(at: index) }
+        } else {
+            var entry = BlockAges()
+            entry.free()
+            ages[key] = entry
+        }
+    }
+
+    public mutating func unknownDeallocation(thread: UInt32) {
+        if let slot = siteWindow.slot(of: currentTime), slot > 0 { deallocations &+= 1 }
+    }
+
+    public mutating func tick(_ record: TickRecord) {
+        guard record.nanoseconds >= window.start, let slot = window.slot(of: record.nanoseconds) else { return }
+        statistics.add(record)
+        let index = max(slot, 1) - 1
+        buckets[index].samples += 1
+        buckets[index].heapSum += Double(record.heapBytes)
+        buckets[index].heapMinimum = min(buckets[index].heapMinimum, record.heapBytes)
+        buckets[index].heapMaximum = max(buckets[index].heapMaximum, record.heapBytes)
+        buckets[index].rssMaximum = max(buckets[index].rssMaximum, record.rssBytes)
+    }
+
+    private mutating func change(_ stackID: UInt32, slot: Int, by bytes: Int64) {
+        let count = siteWindow.intervalCount + 1
+        changes[stackID, default: Array(repeating: 0, count: count)][slot] &+= bytes
+    }
+
+    // MARK: Result
+
+    /// The figures of everything visited.
+    public func report() -> TrendReport {
+        let dataPoints = buckets.indices.compactMap { index -> TrendDataPoint? in
+            let bucket = buckets[index]
+            guard bucket.samples > 0 else { return nil }
+            return TrendDataPoint(
+                nanoseconds: window.boundary(index + 1), sampleCount: bucket.samples,
+                averageHeapBytes: bucket.heapSum / Double(bucket.samples), minimumHeapBytes: bucket.heapMinimum,
+                peakHeapBytes: bucket.heapMaximum, rssBytes: bucket.rssMaximum)
+        }
+        let oldBefore = window.end >= ageThreshold ? window.end - ageThreshold : nil
+        var blocks: [UInt32: (live: UInt64, old: UInt64, oldBytes: UInt64)] = [:]
+        for (key, ages) in ages where ages.head < ages.times.count {
+            var entry = blocks[key.stackID] ?? (0, 0, 0)
+            for index in ages.head..<ages.times.count {
+                entry.live &+= ages.counts[index]
+                if let oldBefore, ages.times[index] <= oldBefore {
+                    entry.old &+= ages.counts[index]
+                    entry.oldBytes &+= ages.counts[index] &* key.size
+                }
+            }
+            blocks[key.stackID] = entry
+        }
+        var stacks: [UInt32: StackGrowth] = [:]
+        for (id, deltas) in changes {
+            var running: Int64 = 0
+            let series = deltas.map { delta -> Int64 in
+                running &+= delta
+                return running
+            }
+            guard series.contains(where: { $0 != 0 }) else { continue }
+            let counted = blocks[id] ?? (0, 0, 0)
+            stacks[id] = StackGrowth(
+                liveBytes: series, liveBlocks: counted.live, oldBlocks: counted.old, oldBytes: counted.oldBytes)
+        }
+        return TrendReport(
+            window: window, siteWindow: siteWindow, ageThreshold: ageThreshold, statistics: statistics.statistics,
+            dataPoints: dataPoints, stacks: stacks, allocations: allocations, deallocations: deallocations,
+            allocatedBytes: allocatedBytes)
+    }
+}
