@@ -164,17 +164,26 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
         allocationCount &+= 1
         allocatedBytes &+= size
         sizes.add(requested)
+        addLive(size, stackID: stackID, allocation: true)
+    }
+
+    /// Adds a live block of `size` at `stackID` (counted as one of its allocations when
+    /// `allocation`), and to the heap, noting a new replay peak.
+    @inline(__always)
+    private mutating func addLive(_ size: UInt64, stackID: UInt32, allocation: Bool) {
+        let allocations: UInt64 = allocation ? 1 : 0
+        let allocated = allocation ? size : 0
         if stackID < Self.denseStackLimit {
             let index = Int(stackID)
             if index >= dense.count { growDense(toInclude: index) }
-            dense[index].allocations &+= 1
-            dense[index].allocatedBytes &+= size
+            dense[index].allocations &+= allocations
+            dense[index].allocatedBytes &+= allocated
             dense[index].live &+= Int64(bitPattern: size)
             if !dense[index].isDirty { markDirty(index) }
         } else {
             var accumulator = sparse[stackID] ?? Accumulator()
-            accumulator.allocations &+= 1
-            accumulator.allocatedBytes &+= size
+            accumulator.allocations &+= allocations
+            accumulator.allocatedBytes &+= allocated
             accumulator.live &+= Int64(bitPattern: size)
             if !accumulator.isDirty {
                 accumulator.isDirty = true
@@ -234,26 +243,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
         // Sample mode: an inherited block was sampled in the parent; it weighs as its free will.
         let size = weights.map { Self.rounded($0.bytes(size: inheritedSize)) } ?? inheritedSize
         inheritedBytes &+= size
-        if stackID < Self.denseStackLimit {
-            let index = Int(stackID)
-            if index >= dense.count { growDense(toInclude: index) }
-            dense[index].live &+= Int64(bitPattern: size)
-            if !dense[index].isDirty { markDirty(index) }
-        } else {
-            var accumulator = sparse[stackID] ?? Accumulator()
-            accumulator.live &+= Int64(bitPattern: size)
-            if !accumulator.isDirty {
-                accumulator.isDirty = true
-                dirtySparse.append(stackID)
-            }
-            sparse[stackID] = accumulator
-        }
-        heapBytes &+= Int64(bitPattern: size)
-        if heapBytes > replayPeak {
-            replayPeak = heapBytes
-            replayPeakTime = currentTime
-            peakPending = true
-        }
+        addLive(size, stackID: stackID, allocation: false)
     }
 
     /// Counts a free of a pointer memprof never saw allocated: a deallocation of
