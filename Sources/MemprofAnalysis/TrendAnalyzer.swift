@@ -23,11 +23,6 @@ public struct TrendAnalyzer: TraceVisitor, Sendable {
     /// Most intervals of the per-stack series (the data points may have more).
     public static let maximumSiteIntervals = 100
 
-    struct BlockKey: Hashable, Sendable {
-        var stackID: UInt32
-        var size: UInt64
-    }
-
     /// Live blocks of one stack and size: runs of allocation times, oldest first.
     struct BlockAges: Sendable {
         var times: [UInt64] = []
@@ -103,8 +98,10 @@ public struct TrendAnalyzer: TraceVisitor, Sendable {
     private var currentTime: UInt64 = 0
     private var buckets: [Bucket]
     private var statistics = TrendAccumulator()
-    private var changes: [UInt32: [Int64]] = [:]
-    private var ages: [BlockKey: BlockAges] = [:]
+    /// Per stack id (dense: ids are small integers), the live-byte change in each
+    /// interval; empty for a stack not seen.
+    private var changes: [[Int64]] = []
+    private var ages = AgeTable()
     private var allocations: UInt64 = 0
     private var deallocations: UInt64 = 0
     private var allocatedBytes: UInt64 = 0
@@ -138,7 +135,8 @@ public struct TrendAnalyzer: TraceVisitor, Sendable {
             allocatedBytes &+= size
         }
         change(stackID, slot: slot, by: Int64(bitPattern: size))
-        ages[BlockKey(stackID: stackID, size: size), default: BlockAges()].allocate(at: currentTime)
+        let time = currentTime
+        ages.update(stackID, size) { $0.allocate(at: time) }
     }
 
     /// A block the process began with (a fork child's inherited heap): live at its site
@@ -146,24 +144,16 @@ public struct TrendAnalyzer: TraceVisitor, Sendable {
     public mutating func inherited(thread: UInt32, size: UInt64, stackID: UInt32) {
         guard let slot = siteWindow.slot(of: currentTime) else { return }
         change(stackID, slot: slot, by: Int64(bitPattern: size))
-        ages[BlockKey(stackID: stackID, size: size), default: BlockAges()].allocate(at: currentTime)
+        let time = currentTime
+        ages.update(stackID, size) { $0.allocate(at: time) }
     }
 
     public mutating func deallocation(thread: UInt32, size: UInt64, stackID: UInt32, temporary: Bool) {
         guard let slot = siteWindow.slot(of: currentTime) else { return }
         if slot > 0 { deallocations &+= 1 }
         change(stackID, slot: slot, by: -Int64(bitPattern: size))
-        // Entries without live blocks are dropped: the table grows with the live blocks'
-        // distinct stacks and sizes, never with the number of events.
-        let key = BlockKey(stackID: stackID, size: size)
-        if let index = ages.index(forKey: key) {
-            ages.values[index].free()
-            if ages.values[index].isEmpty { ages.remove(at: index) }
-        } else {
-            var entry = BlockAges()
-            entry.free()
-            ages[key] = entry
-        }
+        // An entry without live blocks is dropped (AgeTable).
+        ages.update(stackID, size) { $0.free() }
     }
 
     public mutating func unknownDeallocation(thread: UInt32) {
@@ -182,8 +172,10 @@ public struct TrendAnalyzer: TraceVisitor, Sendable {
     }
 
     private mutating func change(_ stackID: UInt32, slot: Int, by bytes: Int64) {
-        let count = siteWindow.intervalCount + 1
-        changes[stackID, default: Array(repeating: 0, count: count)][slot] &+= bytes
+        let id = Int(stackID)
+        if id >= changes.count { changes += Array(repeating: [], count: max(id + 1 - changes.count, changes.count)) }
+        if changes[id].isEmpty { changes[id] = Array(repeating: 0, count: siteWindow.intervalCount + 1) }
+        changes[id][slot] &+= bytes
     }
 
     // MARK: Result
@@ -200,19 +192,21 @@ public struct TrendAnalyzer: TraceVisitor, Sendable {
         }
         let oldBefore = window.end >= ageThreshold ? window.end - ageThreshold : nil
         var blocks: [UInt32: (live: UInt64, old: UInt64, oldBytes: UInt64)] = [:]
-        for (key, ages) in ages where ages.head < ages.times.count {
-            var entry = blocks[key.stackID] ?? (0, 0, 0)
+        ages.forEach { stackID, size, ages in
+            guard ages.head < ages.times.count else { return }
+            var entry = blocks[stackID] ?? (0, 0, 0)
             for index in ages.head..<ages.times.count {
                 entry.live &+= ages.counts[index]
                 if let oldBefore, ages.times[index] <= oldBefore {
                     entry.old &+= ages.counts[index]
-                    entry.oldBytes &+= ages.counts[index] &* key.size
+                    entry.oldBytes &+= ages.counts[index] &* size
                 }
             }
-            blocks[key.stackID] = entry
+            blocks[stackID] = entry
         }
         var stacks: [UInt32: StackGrowth] = [:]
-        for (id, deltas) in changes {
+        for (index, deltas) in changes.enumerated() where !deltas.isEmpty {
+            let id = UInt32(index)
             var running: Int64 = 0
             let series = deltas.map { delta -> Int64 in
                 running &+= delta
