@@ -18,18 +18,25 @@ struct MemorySnapshotTests {
 
     @Test("in this process: touching 64 MiB of a fresh allocation grows RSS and the heap")
     func inProcessGrowth() throws {
+        // Other suites allocate and free concurrently in this process (a test process
+        // runs them in parallel), so one measurement can be offset by their frees. The
+        // property is shown when one of a few attempts sees at least half the size in
+        // every figure; the probe checks the exact figures in a process of its own.
         let size = 64 << 20
-        let before = try MemorySnapshot.capture()
-        let block = try #require(malloc(size))
-        defer { free(block) }
-        memset(block, 0x5A, size)
-        let after = try MemorySnapshot.capture()
-        // Other suites allocate and free concurrently in this process, so only half
-        // the size is certain here; the probe checks the exact figures on its own.
-        #expect(after.process.residentBytes - before.process.residentBytes >= size / 2)
-        #expect(after.process.virtualBytes - before.process.virtualBytes >= size / 2)
-        let heapGrowth = try #require(after.heap).bytesInUse - (try #require(before.heap).bytesInUse)
-        #expect(heapGrowth >= size / 2)
+        var attempts: [String] = []
+        for _ in 0..<5 {
+            let before = try MemorySnapshot.capture()
+            let block = try #require(malloc(size))
+            memset(block, 0x5A, size)
+            let after = try MemorySnapshot.capture()
+            free(block)
+            let resident = after.process.residentBytes - before.process.residentBytes
+            let virtual = after.process.virtualBytes - before.process.virtualBytes
+            let heap = try #require(after.heap).bytesInUse - (try #require(before.heap).bytesInUse)
+            if resident >= size / 2 && virtual >= size / 2 && heap >= size / 2 { return }
+            attempts.append("RSS +\(resident), virtual +\(virtual), heap +\(heap)")
+        }
+        Issue.record("no attempt saw 64 MiB of growth: \(attempts.joined(separator: "; "))")
     }
 
     @Test(
