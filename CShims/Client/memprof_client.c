@@ -45,7 +45,7 @@ static int visit_module(struct dl_phdr_info *info, size_t size, void *data) {
             uint64_t *s = &segments[3 * m.segment_count++];
             s[0] = ph->p_vaddr;
             s[1] = ph->p_memsz;
-            s[2] = ((ph->p_flags & PF_R) ? 1 : 0) | ((ph->p_flags & PF_W) ? 2 : 0) | ((ph->p_flags & PF_X) ? 4 : 0);
+            s[2] = memprof_segment_flags(ph);
         }
     }
     size_t id_len;

@@ -86,8 +86,7 @@ static int api_check_begin(int all_threads) {
         atomic_store(&g_check_claimed, 0);
         return MEMPROF_API_NOT_RECORDING;
     }
-    /* Marks left by a check that ended early (its thread exited) must not count. */
-    memprof_live_clear(MEMPROF_LIVE_CHECK_OWN | MEMPROF_LIVE_CHECK_OTHER);
+    /* No marks are left from before: a check is claimed until its end clears them. */
     g_check_all_threads = all_threads != 0;
     atomic_store(&g_check_other_allocs, 0);
     atomic_store(&g_check_owner, t);

@@ -307,6 +307,8 @@ static inline void mark(uintptr_t v, int definite) {
  * thread's TCB: an interior pointer, so every thread's DTV would look possibly lost.
  * A TCB is recognized in a root by its first and third words, which both hold its own
  * address (x86-64: tcb and self). */
+static inline int is_tcb(uintptr_t p) { return *(const uintptr_t *)p == p && ((const uintptr_t *)p)[2] == p; }
+
 static void mark_dtv(uintptr_t tcb) {
     uintptr_t dtv = ((const uintptr_t *)tcb)[1];
     if (dtv >= 16)
@@ -328,7 +330,7 @@ static void scan_root_words(uintptr_t lo, uintptr_t hi) {
     lo = (lo + 7) & ~(uintptr_t)7;
     for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
         uintptr_t v = *(const uintptr_t *)p;
-        if (v == p && p + 24 <= hi && ((const uintptr_t *)p)[2] == p)
+        if (v == p && p + 24 <= hi && is_tcb(p))
             mark_dtv(p);
         mark(v, 1);
     }
@@ -732,7 +734,7 @@ static void skip_dead_stack(uintptr_t lo, uintptr_t hi, void *ctx) {
     if (g_heap.rules & MEMPROF_SCAN_THREAD_DTV) {
         uintptr_t from = hi - lo > (64u << 10) ? hi - (64u << 10) : lo;
         for (uintptr_t p = (from + 7) & ~(uintptr_t)7; p + 24 <= hi; p += 8)
-            if (*(const uintptr_t *)p == p && ((const uintptr_t *)p)[2] == p)
+            if (is_tcb(p))
                 mark_dtv(p);
     }
 }

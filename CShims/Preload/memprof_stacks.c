@@ -276,8 +276,7 @@ static int emit_module(struct dl_phdr_info *info, size_t size, void *data) {
             continue;
         w = memprof_put_varint(w, ph->p_vaddr);
         w = memprof_put_varint(w, ph->p_memsz);
-        *w++ =
-            (uint8_t)(((ph->p_flags & PF_R) ? 1 : 0) | ((ph->p_flags & PF_W) ? 2 : 0) | ((ph->p_flags & PF_X) ? 4 : 0));
+        *w++ = memprof_segment_flags(ph);
     }
     memprof_commit(ctx->t, w);
     return 0;

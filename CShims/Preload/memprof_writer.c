@@ -803,15 +803,15 @@ static void read_mode(void) {
 static char g_output_pattern[4096];
 static int g_follow_exec;
 
-/* The pattern with %p replaced by `pid` (and %% by %); for n > 0, ".n" goes before the
+/* `pattern` with %p replaced by `pid` (and %% by %); for n > 0, ".n" goes before the
  * extension (an exec'd program's file beside its predecessor's). -1 if too long. */
-static int expand_pattern(char *out, size_t cap, pid_t pid, int n) {
+static int expand_pattern(char *out, size_t cap, const char *pattern, pid_t pid, int n) {
     char digits[24];
     int d = 0;
     for (pid_t p = pid; p > 0 && d < 23; p /= 10)
         digits[d++] = (char)('0' + p % 10);
     size_t k = 0;
-    for (const char *c = g_output_pattern; *c; c++) {
+    for (const char *c = pattern; *c; c++) {
         if (c[0] == '%' && (c[1] == 'p' || c[1] == '%')) {
             if (c[1] == '%') {
                 if (k + 1 >= cap)
@@ -853,7 +853,7 @@ static int expand_pattern(char *out, size_t cap, pid_t pid, int n) {
 static int open_patterned(void) {
     char path[4200];
     for (int n = 0; n < 100; n++) {
-        if (expand_pattern(path, sizeof path, getpid(), n) != 0) {
+        if (expand_pattern(path, sizeof path, g_output_pattern, getpid(), n) != 0) {
             memprof_log("memprof: MEMPROF_OUTPUT is too long: ", g_output_pattern, "; not tracing\n");
             return -1;
         }
@@ -954,18 +954,19 @@ int memprof_output_open(void) {
         ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
         exe[n > 0 ? n : 0] = 0;
         const char *base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
-        char digits[24];
-        int d = 0;
-        for (pid_t p = g_pid; p > 0 && d < 23; p /= 10)
-            digits[d++] = (char)('0' + p % 10);
+        /* memprof.<program>.<pid>.mprof, a % in the program's name kept as it is. */
+        char pattern[4200];
         size_t k = 0;
-        const char *parts[] = {"memprof.", base, "."};
+        const char *parts[] = {"memprof.", base, ".%p.mprof"};
         for (int i = 0; i < 3; i++)
-            for (const char *c = parts[i]; *c && k < 4096; c++)
-                name[k++] = *c;
-        while (d > 0)
-            name[k++] = digits[--d];
-        memcpy(name + k, ".mprof", 7);
+            for (const char *c = parts[i]; *c && k + 2 < sizeof pattern; c++) {
+                if (*c == '%' && i == 1)
+                    pattern[k++] = '%';
+                pattern[k++] = *c;
+            }
+        pattern[k] = 0;
+        if (expand_pattern(name, sizeof name, pattern, g_pid, 0) != 0)
+            return -1;
         path = name;
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd < 0) {

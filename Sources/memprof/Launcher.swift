@@ -105,11 +105,7 @@ struct Launcher {
         }
         close(fd)
 
-        var environment = ProcessInfo.processInfo.environment
-        let existing = environment["LD_PRELOAD"].map { $0.isEmpty ? "" : " " + $0 } ?? ""
-        environment["LD_PRELOAD"] = preload + (allocator.map { " " + $0 } ?? "") + existing
-        environment["MEMPROF_OUTPUT"] = outputPath
-        environment.merge(settings) { _, new in new }
+        let environment = commandEnvironment(output: outputPath)
 
         let pid: pid_t
         do {
@@ -134,6 +130,17 @@ struct Launcher {
         return outcome
     }
 
+    /// The command's environment: ours, with the preload (and the allocator behind it)
+    /// first in LD_PRELOAD, MEMPROF_OUTPUT, and the preload's settings.
+    private func commandEnvironment(output: String) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        let existing = environment["LD_PRELOAD"].map { $0.isEmpty ? "" : " " + $0 } ?? ""
+        environment["LD_PRELOAD"] = preload + (allocator.map { " " + $0 } ?? "") + existing
+        environment["MEMPROF_OUTPUT"] = output
+        environment.merge(settings) { _, new in new }
+        return environment
+    }
+
     /// One file per process: `pattern` with %p replaced by each process's pid, created
     /// by the preload in each (CMD, the children it forks, and with --follow-exec the
     /// programs they execute, as NAME.1, NAME.2 … beside the one of the same pid).
@@ -142,12 +149,8 @@ struct Launcher {
         guard access(directory, W_OK) == 0 else {
             throw RunError.cannotWriteOutput(path: pattern, reason: String(cString: strerror(errno)))
         }
-        var environment = ProcessInfo.processInfo.environment
-        let existing = environment["LD_PRELOAD"].map { $0.isEmpty ? "" : " " + $0 } ?? ""
-        environment["LD_PRELOAD"] = preload + (allocator.map { " " + $0 } ?? "") + existing
-        environment["MEMPROF_OUTPUT"] = pattern
+        var environment = commandEnvironment(output: pattern)
         environment["MEMPROF_FOLLOW_EXEC"] = followExec ? "1" : nil
-        environment.merge(settings) { _, new in new }
         let started = time(nil)
         let pid = try spawn(environment: environment)
         let outcome = wait(for: pid)

@@ -1,7 +1,7 @@
 /*
  * memprof — a loaded module's GNU build-id, read from its PT_NOTE segments in
- * memory. Shared by the interposer (MODULE records) and MemprofKit's client (the
- * in-process module map); it allocates nothing.
+ * memory, and a segment's permissions. Shared by the interposer (MODULE records) and
+ * MemprofKit's client (the in-process module map); nothing here allocates.
  */
 #ifndef MEMPROF_BUILD_ID_H
 #define MEMPROF_BUILD_ID_H
@@ -10,6 +10,12 @@
 #include <link.h>
 #include <stdint.h>
 #include <string.h>
+
+/* A PT_LOAD segment's permissions as the trace and the client write them: 1 readable,
+ * 2 writable, 4 executable. */
+static inline uint8_t memprof_segment_flags(const ElfW(Phdr) *ph) {
+    return (uint8_t)(((ph->p_flags & PF_R) ? 1 : 0) | ((ph->p_flags & PF_W) ? 2 : 0) | ((ph->p_flags & PF_X) ? 4 : 0));
+}
 
 /* The build-id of the module dl_iterate_phdr described as `info`, and its length in
  * *len; NULL (and 0) when it has none. */
