@@ -270,6 +270,33 @@ public struct TraceBuilder: Sendable {
         }
     }
 
+    /// An AGGREGATE record: the trace holds snapshots of per-stack counters.
+    public mutating func aggregation(intervalNanoseconds: UInt64) {
+        record(.process, 0, Format.tagAggregate) { out in out.appendVarint(intervalNanoseconds) }
+    }
+
+    /// A SNAPSHOT record; its SITE records follow (``site(_:)``).
+    public mutating func snapshot(_ snapshot: SnapshotRecord) {
+        record(.process, 0, Format.tagSnapshot) { out in
+            out.appendVarint(snapshot.nanoseconds)
+            out.append(Format.snapshotReasonValue(snapshot.reason))
+            out.appendVarint(snapshot.memprofBytes)
+            out.appendVarint(snapshot.siteCount)
+        }
+    }
+
+    /// A SITE record: one stack's counts since its previous one.
+    public mutating func site(_ site: SiteRecord) {
+        record(.process, 0, Format.tagSite) { out in
+            for value in [
+                UInt64(site.stackID), site.allocations, site.deallocations, site.allocatedBytes,
+                site.deallocatedBytes, site.temporaries, site.peakLiveBytes,
+            ] {
+                out.appendVarint(value)
+            }
+        }
+    }
+
     /// The END record that marks a complete trace.
     public mutating func end(_ end: EndRecord) {
         record(.process, 0, Format.tagEnd) { out in

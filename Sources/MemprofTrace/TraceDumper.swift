@@ -116,6 +116,23 @@ public struct TraceDumper: TraceVisitor {
                 + "retained=\(record.retained)")
     }
 
+    public mutating func aggregation(intervalNanoseconds: UInt64) {
+        emit("aggregate interval_ns=\(intervalNanoseconds)")
+    }
+
+    public mutating func snapshot(_ record: SnapshotRecord) {
+        emit(
+            "snapshot ns=\(record.nanoseconds) reason=\(record.reason.rawValue) memprof_bytes=\(record.memprofBytes) "
+                + "sites=\(record.siteCount)")
+    }
+
+    public mutating func site(_ record: SiteRecord) {
+        emit(
+            "site stack=\(record.stackID) allocations=\(record.allocations) deallocations=\(record.deallocations) "
+                + "bytes=\(record.allocatedBytes) freed=\(record.deallocatedBytes) "
+                + "temporaries=\(record.temporaries) peak=\(record.peakLiveBytes)")
+    }
+
     public mutating func end(_ record: EndRecord) {
         var names: [String] = []
         var rest = record.flags

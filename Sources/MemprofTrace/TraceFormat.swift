@@ -65,6 +65,9 @@ enum Format {
     @inlinable static var tagSampling: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_SAMPLING.rawValue) }
     @inlinable static var tagCounts: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_COUNTS.rawValue) }
     @inlinable static var tagJemalloc: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_JEMALLOC.rawValue) }
+    @inlinable static var tagAggregate: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_AGGREGATE.rawValue) }
+    @inlinable static var tagSnapshot: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_SNAPSHOT.rawValue) }
+    @inlinable static var tagSite: UInt8 { UInt8(truncatingIfNeeded: MEMPROF_TAG_SITE.rawValue) }
 
     /// The header's name for a record tag, for error messages.
     @usableFromInline
@@ -87,6 +90,9 @@ enum Format {
         case tagSampling: "SAMPLING"
         case tagCounts: "COUNTS"
         case tagJemalloc: "JEMALLOC"
+        case tagAggregate: "AGGREGATE"
+        case tagSnapshot: "SNAPSHOT"
+        case tagSite: "SITE"
         default: nil
         }
     }
@@ -98,7 +104,9 @@ enum Format {
         switch tag {
         case tagAlloc, tagFree, tagFreeTemp, tagFreeUnknown, tagStack, tagModule, tagTime, tagFreeLast, tagInherited:
             true
-        case tagProcess, tagTick, tagThread, tagLeak, tagEnd, tagSampling, tagCounts, tagJemalloc: false
+        case tagProcess, tagTick, tagThread, tagLeak, tagEnd, tagSampling, tagCounts, tagJemalloc, tagAggregate,
+            tagSnapshot, tagSite:
+            false
         default: nil
         }
     }
@@ -134,6 +142,22 @@ enum Format {
     @usableFromInline
     static func leakKind(_ value: UInt8) -> LeakKind? {
         LeakKind.allCases.first { leakKindValue($0) == value }
+    }
+
+    static func snapshotReasonValue(_ reason: SnapshotRecord.Reason) -> UInt8 {
+        let value: memprof_snapshot_reason =
+            switch reason {
+            case .periodic: MEMPROF_SNAPSHOT_PERIODIC
+            case .signal: MEMPROF_SNAPSHOT_SIGNAL
+            case .api: MEMPROF_SNAPSHOT_API
+            case .end: MEMPROF_SNAPSHOT_END
+            }
+        return UInt8(value.rawValue)
+    }
+
+    @usableFromInline
+    static func snapshotReason(_ value: UInt8) -> SnapshotRecord.Reason? {
+        SnapshotRecord.Reason.allCases.first { snapshotReasonValue($0) == value }
     }
 
     @usableFromInline

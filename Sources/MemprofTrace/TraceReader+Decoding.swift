@@ -372,6 +372,31 @@ func decodeProcessRecord<V: TraceVisitor>(
             JemallocStatsRecord(
                 nanoseconds: nanoseconds, allocated: allocated, active: active, metadata: metadata,
                 resident: resident, mapped: mapped, retained: retained))
+    case Format.tagAggregate:
+        visitor.aggregation(intervalNanoseconds: try cursor.varint())
+    case Format.tagSnapshot:
+        let nanoseconds = try cursor.varint()
+        let reasonValue = try cursor.byte()
+        guard let reason = Format.snapshotReason(reasonValue) else {
+            throw .invalidValue(field: "snapshot reason", value: reasonValue)
+        }
+        let memprofBytes = try cursor.varint()
+        let siteCount = try cursor.varint()
+        visitor.snapshot(
+            SnapshotRecord(nanoseconds: nanoseconds, reason: reason, memprofBytes: memprofBytes, siteCount: siteCount))
+    case Format.tagSite:
+        let stackID = try cursor.varint32("stack id")
+        let allocations = try cursor.varint()
+        let deallocations = try cursor.varint()
+        let allocatedBytes = try cursor.varint()
+        let deallocatedBytes = try cursor.varint()
+        let temporaries = try cursor.varint()
+        let peakLiveBytes = try cursor.varint()
+        visitor.site(
+            SiteRecord(
+                stackID: stackID, allocations: allocations, deallocations: deallocations,
+                allocatedBytes: allocatedBytes, deallocatedBytes: deallocatedBytes, temporaries: temporaries,
+                peakLiveBytes: peakLiveBytes))
     default:
         throw Format.tagIsThreadRecord(tag) == nil ? .unknownTag : .misplacedTag(inThreadBlock: false)
     }

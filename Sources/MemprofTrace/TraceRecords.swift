@@ -217,3 +217,60 @@ public struct JemallocStatsRecord: Sendable, Hashable {
         self.retained = retained
     }
 }
+
+/// Aggregate mode: the header of one snapshot of the per-stack counters. The SITE
+/// records that follow it (``SiteRecord``) are this snapshot's.
+public struct SnapshotRecord: Sendable, Hashable {
+    /// Why the preload wrote it.
+    public enum Reason: String, Sendable, Hashable, CaseIterable {
+        /// Every snapshot interval.
+        case periodic
+        /// The snapshot signal (SIGUSR2 by default).
+        case signal
+        /// The in-process API asked for it.
+        case api
+        /// The trace ends.
+        case end
+    }
+
+    /// Nanoseconds since the process started (monotonic clock).
+    public var nanoseconds: UInt64
+    public var reason: Reason
+    /// Memory the preload had mapped for itself (tables, buffers, thread states).
+    public var memprofBytes: UInt64
+    /// How many SITE records follow: the stacks whose counts changed since the previous
+    /// snapshot.
+    public var siteCount: UInt64
+    public init(nanoseconds: UInt64, reason: Reason, memprofBytes: UInt64, siteCount: UInt64) {
+        self.nanoseconds = nanoseconds
+        self.reason = reason
+        self.memprofBytes = memprofBytes
+        self.siteCount = siteCount
+    }
+}
+
+/// Aggregate mode: one stack's counts in a snapshot, since that stack's previous SITE
+/// record (the first one: since tracing began). ``peakLiveBytes`` is not a difference:
+/// it is the most bytes the stack has held live at once so far.
+public struct SiteRecord: Sendable, Hashable {
+    public var stackID: UInt32
+    public var allocations: UInt64
+    public var deallocations: UInt64
+    public var allocatedBytes: UInt64
+    public var deallocatedBytes: UInt64
+    /// Frees of a block that was its thread's most recent allocation.
+    public var temporaries: UInt64
+    public var peakLiveBytes: UInt64
+    public init(
+        stackID: UInt32, allocations: UInt64, deallocations: UInt64, allocatedBytes: UInt64,
+        deallocatedBytes: UInt64, temporaries: UInt64, peakLiveBytes: UInt64
+    ) {
+        self.stackID = stackID
+        self.allocations = allocations
+        self.deallocations = deallocations
+        self.allocatedBytes = allocatedBytes
+        self.deallocatedBytes = deallocatedBytes
+        self.temporaries = temporaries
+        self.peakLiveBytes = peakLiveBytes
+    }
+}

@@ -37,6 +37,14 @@ public protocol TraceVisitor {
     mutating func counts(_ record: CountsRecord)
     /// A JEMALLOC record: jemalloc's own statistics (`memprof run --jemalloc`).
     mutating func jemalloc(_ record: JemallocStatsRecord)
+    /// Aggregate mode (before any snapshot): the trace has no ALLOC or FREE records;
+    /// per-stack counters arrive in snapshots written every `intervalNanoseconds`
+    /// (and on demand).
+    mutating func aggregation(intervalNanoseconds: UInt64)
+    /// Aggregate mode: a snapshot begins; the SITE records that follow are its own.
+    mutating func snapshot(_ record: SnapshotRecord)
+    /// Aggregate mode: one stack's counts since its previous SITE record.
+    mutating func site(_ record: SiteRecord)
 }
 
 extension TraceVisitor {
@@ -56,4 +64,7 @@ extension TraceVisitor {
     public mutating func sampling(intervalBytes: UInt64) {}
     public mutating func counts(_ record: CountsRecord) {}
     public mutating func jemalloc(_ record: JemallocStatsRecord) {}
+    public mutating func aggregation(intervalNanoseconds: UInt64) {}
+    public mutating func snapshot(_ record: SnapshotRecord) {}
+    public mutating func site(_ record: SiteRecord) {}
 }

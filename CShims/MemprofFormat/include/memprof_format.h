@@ -21,7 +21,8 @@
 /* 2: thread tail blocks (MEMPROF_BLOCK_THREAD_TAIL), which a version 1 reader
  * rejects. Version 1 files are version 2 files without them. */
 #define MEMPROF_FORMAT_VERSION_MAJOR 2
-#define MEMPROF_FORMAT_VERSION_MINOR 0
+/* Minor 1: aggregate mode's AGGREGATE, SNAPSHOT and SITE records. */
+#define MEMPROF_FORMAT_VERSION_MINOR 1
 /* The oldest major version a reader of this one still reads. */
 #define MEMPROF_FORMAT_OLDEST_MAJOR 1
 
@@ -110,6 +111,20 @@ enum memprof_codec {
  *              v retained                 (jemalloc serves malloc behind memprof,
  *                                          `memprof run --jemalloc`: its own stats,
  *                                          every second and at the end)
+ *   AGGREGATE  v snapshot_interval_ns     (aggregate mode, right after PROCESS: no
+ *                                          ALLOC/FREE records; per-stack counters
+ *                                          arrive in snapshots)
+ *   SNAPSHOT   v ns, u8 reason (enum memprof_snapshot_reason), v memprof_bytes,
+ *              v site_count               (aggregate mode: the SITE records that
+ *                                          follow in this block and the next ones
+ *                                          are this snapshot's; memprof_bytes is the
+ *                                          memory the preload mapped for itself)
+ *   SITE       v stack_id, v allocations, v frees, v allocated_bytes,
+ *              v freed_bytes, v temporaries, v peak_live_bytes
+ *                                         (one stack's counts since its previous
+ *                                          SITE record, for the stacks that changed;
+ *                                          peak_live_bytes is absolute: the most
+ *                                          bytes the stack held live at once so far)
  */
 enum memprof_tag {
     MEMPROF_TAG_ALLOC = 0x01,
@@ -130,6 +145,17 @@ enum memprof_tag {
     MEMPROF_TAG_SAMPLING = 0x25,
     MEMPROF_TAG_COUNTS = 0x26,
     MEMPROF_TAG_JEMALLOC = 0x27,
+    MEMPROF_TAG_AGGREGATE = 0x28,
+    MEMPROF_TAG_SNAPSHOT = 0x29,
+    MEMPROF_TAG_SITE = 0x2A,
+};
+
+/* Why a snapshot was written. */
+enum memprof_snapshot_reason {
+    MEMPROF_SNAPSHOT_PERIODIC = 0, /* every snapshot interval */
+    MEMPROF_SNAPSHOT_SIGNAL = 1,   /* the snapshot signal (SIGUSR2 by default) */
+    MEMPROF_SNAPSHOT_API = 2,      /* the in-process API asked */
+    MEMPROF_SNAPSHOT_END = 3,      /* the trace ends */
 };
 
 enum memprof_leak_kind {
