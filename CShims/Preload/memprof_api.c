@@ -42,7 +42,7 @@ static int api_status(void) {
     int state = atomic_load(&g_state);
     if (state != MEMPROF_STATE_ACTIVE && state != MEMPROF_STATE_SCANNING)
         return MEMPROF_API_NOT_RECORDING;
-    return g_mode == MEMPROF_MODE_FULL ? MEMPROF_API_OK : MEMPROF_API_SAMPLE_MODE;
+    return g_mode != MEMPROF_MODE_SAMPLE ? MEMPROF_API_OK : MEMPROF_API_SAMPLE_MODE;
 }
 
 static void add_counts(struct memprof_thread *t, void *ctx) {
@@ -96,7 +96,7 @@ static int api_check_begin(int all_threads) {
 
 static void *map_array(size_t bytes, void **memory, uint64_t *memory_size) {
     size_t size = (bytes + 4095) & ~(size_t)4095;
-    void *p = size ? memprof_map(size, 1) : NULL;
+    void *p = size ? memprof_map(size, MEMPROF_MAP_SCRATCH) : NULL;
     *memory = p;
     *memory_size = p ? size : 0;
     return p;
@@ -162,7 +162,7 @@ static int api_check_end(struct memprof_check_result *out) {
 
 static void api_check_release(struct memprof_check_result *r) {
     if (r->memory)
-        munmap(r->memory, r->memory_size);
+        memprof_unmap(r->memory, r->memory_size, MEMPROF_MAP_SCRATCH);
     memset(r, 0, sizeof *r);
 }
 
@@ -216,7 +216,7 @@ static int api_live_sites(struct memprof_site_list *out) {
 
 static void api_sites_release(struct memprof_site_list *list) {
     if (list->memory)
-        munmap(list->memory, list->memory_size);
+        memprof_unmap(list->memory, list->memory_size, MEMPROF_MAP_SCRATCH);
     memset(list, 0, sizeof *list);
 }
 
@@ -227,6 +227,17 @@ static int api_stack_frames(uint32_t stack, uint64_t *frames, int capacity) {
 int memprof_ignore_object(const void *p);
 
 static int api_ignore_object(const void *p) { return memprof_ignore_object(p); }
+
+static int api_write_snapshot(void) {
+    int state = atomic_load(&g_state);
+    if (state != MEMPROF_STATE_ACTIVE && state != MEMPROF_STATE_SCANNING)
+        return MEMPROF_API_NOT_RECORDING;
+    int saved = t_guard;
+    t_guard = 1;
+    int rc = memprof_snapshot_now();
+    t_guard = saved;
+    return rc == 0 ? MEMPROF_API_OK : rc == -2 ? MEMPROF_API_NO_TRACE_FILE : MEMPROF_API_NOT_RECORDING;
+}
 
 #ifdef MEMPROF_LINKED
 #define MEMPROF_API_FLAVOR "linked"
@@ -250,4 +261,5 @@ MEMPROF_API_VISIBILITY const struct memprof_api_v1 memprof_api_v1 = {
     .sites_release = api_sites_release,
     .stack_frames = api_stack_frames,
     .ignore_object = api_ignore_object,
+    .write_snapshot = api_write_snapshot,
 };

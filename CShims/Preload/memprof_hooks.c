@@ -220,6 +220,12 @@ static __attribute__((noinline)) void record_alloc(void *p, size_t size, const s
     if (g_mode == MEMPROF_MODE_SAMPLE)
         memprof_filter_add((uintptr_t)p);
     memprof_bump(&t->heap_bytes, (uint64_t)heap_delta); /* per thread; ticks sum them */
+    if (g_mode == MEMPROF_MODE_AGGREGATE) {
+        /* Counted at its stack; no record. */
+        memprof_aggregate_alloc(t, stack, size);
+        t->last_alloc = p;
+        return;
+    }
     uint8_t *w = memprof_reserve(t, 32);
     if (MEMPROF_UNLIKELY(!w))
         return;
@@ -243,6 +249,16 @@ static void record_free(void *p, int found, uint64_t size, uint32_t stack) {
         memprof_bump(&t->count_freed_bytes, size);
     if (g_mode == MEMPROF_MODE_SAMPLE && !found)
         return; /* an unsampled block */
+    if (g_mode == MEMPROF_MODE_AGGREGATE) {
+        /* A block memprof never saw allocated is counted in the thread's counts only. */
+        if (found) {
+            memprof_bump(&t->heap_bytes, -size);
+            memprof_aggregate_free(t, stack, size, p == t->last_alloc);
+        }
+        if (p == t->last_alloc)
+            t->last_alloc = NULL;
+        return;
+    }
     uint8_t *w = memprof_reserve(t, 32);
     if (MEMPROF_UNLIKELY(!w))
         return;
@@ -651,6 +667,7 @@ __attribute__((constructor(101))) static void memprof_init(void) {
     t_guard = 1;
     pthread_atfork(memprof_fork_prepare, memprof_fork_parent, on_fork_child);
     memprof_writer_start();
+    memprof_snapshot_signal_install();
     t_guard = saved;
 }
 

@@ -109,6 +109,8 @@ static inline uint64_t memprof_hash_frames(const uintptr_t *outer_first, int n) 
     return h | 1;
 }
 
+struct agg_table;
+
 /* Per-thread state, mmap'd on a thread's first event; reachable from g_threads. */
 struct memprof_thread {
     /* First, in one cache line: what sample mode's fast path touches (memprof_hooks.c).
@@ -149,6 +151,8 @@ struct memprof_thread {
     const struct memprof_buffer *tail_buf;
     uint64_t tail_seq;
     size_t tail_len;
+    /* Aggregate mode: this thread's per-stack counters (memprof_aggregate.c). */
+    _Atomic(struct agg_table *) aggregate;
     struct memprof_unwind_cache unwind;
 };
 
@@ -265,6 +269,36 @@ static inline void memprof_bump(_Atomic uint64_t *c, uint64_t by) {
     *(uint64_t *)c += by;
 }
 
+/* ---- aggregate mode (memprof_aggregate.c) ------------------------------------------ */
+
+/* Maps the per-stack counter tables (address space, touched lazily); 0 or -1. */
+int memprof_aggregate_init(void) MEMPROF_HIDDEN;
+/* Counts an allocation / a free (of a block known to be from `stack`) at `stack`,
+ * in the calling thread's table (t is the caller's own state). */
+void memprof_aggregate_alloc(struct memprof_thread *t, uint32_t stack, uint64_t size) MEMPROF_HIDDEN;
+void memprof_aggregate_free(struct memprof_thread *t, uint32_t stack, uint64_t size, int temporary) MEMPROF_HIDDEN;
+/* Writer: lists the stacks whose counts changed since they were last written, and
+ * returns how many; then memprof_aggregate_sites encodes their SITE records into out
+ * (at most cap bytes), from stack id *next on, and advances *next (done once it
+ * reaches memprof_stack_id_limit()). Returns the bytes written. */
+uint64_t memprof_aggregate_mark(void) MEMPROF_HIDDEN;
+size_t memprof_aggregate_sites(uint8_t *out, size_t cap, uint32_t *next) MEMPROF_HIDDEN;
+/* A traced fork child: nothing has been written to its file yet, so its first
+ * snapshot lists every stack's counts (its parent's at the fork included). */
+void memprof_aggregate_forget_written(void) MEMPROF_HIDDEN;
+/* Aggregate mode: the snapshot interval (MEMPROF_SNAPSHOT_INTERVAL), and snapshots
+ * asked for by the signal or the API (memprof_writer.c). */
+extern uint64_t g_snapshot_interval_ns MEMPROF_HIDDEN;
+void memprof_snapshot_request(int reason) MEMPROF_HIDDEN;
+/* Asks the writer for a snapshot (aggregate mode) or, in the other modes, to bring
+ * the file up to date, and waits until it is written: 0; -1 when tracing ended (or
+ * the writer has not started); -2 when no file is written (linked without
+ * MEMPROF_OUTPUT). */
+int memprof_snapshot_now(void) MEMPROF_HIDDEN;
+/* Installs the snapshot signal's handler (MEMPROF_SNAPSHOT_SIGNAL; SIGUSR2 by
+ * default in aggregate mode) when the program has not handled that signal. */
+void memprof_snapshot_signal_install(void) MEMPROF_HIDDEN;
+
 /* ---- stacks (memprof_stacks.c) ------------------------------------------- */
 
 /* Distinct stacks are capped at 3/4 of 2^MEMPROF_STACK_TABLE_BITS. */
@@ -333,6 +367,7 @@ typedef void (*memprof_range_fn)(uintptr_t lo, uintptr_t hi, void *ctx);
 void memprof_live_ranges(memprof_range_fn fn, void *ctx) MEMPROF_HIDDEN;
 void memprof_writer_ranges(memprof_range_fn fn, void *ctx) MEMPROF_HIDDEN;
 void memprof_stack_ranges(memprof_range_fn fn, void *ctx) MEMPROF_HIDDEN;
+void memprof_aggregate_ranges(memprof_range_fn fn, void *ctx) MEMPROF_HIDDEN;
 /* The stacks of threads that have exited, as far as memprof knew them. */
 void memprof_dead_thread_stacks(memprof_range_fn fn, void *ctx) MEMPROF_HIDDEN;
 
@@ -413,9 +448,17 @@ pid_t memprof_writer_tid(void) MEMPROF_HIDDEN;
 
 /* ---- mmap helpers ------------------------------------------------------- */
 
-/* Anonymous private mapping; NULL on failure. `noreserve` reserves address space
- * that is touched lazily. */
-void *memprof_map(size_t size, int noreserve) MEMPROF_HIDDEN;
+/* Anonymous private mapping; NULL on failure. Kinds: PLAIN memory memprof keeps;
+ * RESERVE address space touched lazily (a table); SCRATCH lazily touched work memory
+ * that is given back soon (a leak scan's, an API result). memprof_unmap gives one
+ * back, with the kind it was mapped as. */
+enum { MEMPROF_MAP_PLAIN = 0, MEMPROF_MAP_RESERVE = 1, MEMPROF_MAP_SCRATCH = 2 };
+void *memprof_map(size_t size, int kind) MEMPROF_HIDDEN;
+void memprof_unmap(void *p, size_t size, int kind) MEMPROF_HIDDEN;
+/* The memory memprof holds for itself: its plain mappings, and the resident pages of
+ * its reservations (scratch is not counted). For the writer thread (it uses a static
+ * buffer). */
+uint64_t memprof_own_bytes(void) MEMPROF_HIDDEN;
 
 /* Writes up to three strings (NULL ones skipped) to stderr without allocating. */
 void memprof_log(const char *a, const char *b, const char *c) MEMPROF_HIDDEN;

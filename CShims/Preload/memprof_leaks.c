@@ -61,13 +61,13 @@ struct range {
 
 static void *area_get(struct memprof_mapping *a, size_t size) {
     a->size = (size + 4095) & ~(size_t)4095;
-    a->p = a->size ? memprof_map(a->size, 1) : NULL;
+    a->p = a->size ? memprof_map(a->size, MEMPROF_MAP_SCRATCH) : NULL;
     return a->p;
 }
 
 static void area_put(struct memprof_mapping *a) {
     if (a->p)
-        munmap(a->p, a->size);
+        memprof_unmap(a->p, a->size, MEMPROF_MAP_SCRATCH);
     a->p = NULL;
 }
 
@@ -829,6 +829,7 @@ int memprof_leaks_classify(uintptr_t caller_sp, const uintptr_t *caller_regs, in
             }
             memprof_writer_ranges(add_own_ranges, &own);
             memprof_stack_ranges(add_own_ranges, &own);
+            memprof_aggregate_ranges(add_own_ranges, &own);
             add_own_ranges((uintptr_t)g_stw, (uintptr_t)g_stw + MAX_STOPPED * sizeof *g_stw, &own);
             /* glibc keeps the stacks of exited threads mapped for reuse, with the stale
              * pointers of their last frames: not roots, unless a live thread runs there
@@ -899,7 +900,7 @@ out:
 void memprof_leaks_release(struct memprof_leak_result *r) {
     for (int i = 0; i < 3; i++)
         if (r->mem[i].p)
-            munmap(r->mem[i].p, r->mem[i].size);
+            memprof_unmap(r->mem[i].p, r->mem[i].size, MEMPROF_MAP_SCRATCH);
     memset(r, 0, sizeof *r);
 }
 

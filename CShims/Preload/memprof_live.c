@@ -57,7 +57,7 @@ static inline void unlock(struct stripe *s) { atomic_flag_clear_explicit(&s->loc
 static int grow(struct stripe *s) {
     uint32_t old_cap = s->slots ? s->mask + 1 : 0;
     uint32_t cap = old_cap ? old_cap * 2 : 256;
-    struct entry *slots = memprof_map((size_t)cap * sizeof(struct entry), 0);
+    struct entry *slots = memprof_map((size_t)cap * sizeof(struct entry), MEMPROF_MAP_PLAIN);
     if (!slots)
         return -1;
     uint32_t mask = cap - 1;
@@ -71,7 +71,7 @@ static int grow(struct stripe *s) {
         slots[j] = e;
     }
     if (s->slots)
-        munmap(s->slots, (size_t)old_cap * sizeof(struct entry));
+        memprof_unmap(s->slots, (size_t)old_cap * sizeof(struct entry), MEMPROF_MAP_PLAIN);
     s->slots = slots;
     s->mask = mask;
     return 0;

@@ -80,9 +80,9 @@ static int stacks_ready(void) {
         return 1;
     pthread_mutex_lock(&lock);
     if (!atomic_load(&ready)) {
-        g_stack_slots = memprof_map(sizeof(struct stack_slot) * STACK_TABLE_SIZE, 1);
-        g_stack_arena = memprof_map(STACK_ARENA_SIZE, 1);
-        g_stack_by_id = memprof_map(sizeof *g_stack_by_id * STACK_TABLE_SIZE, 1);
+        g_stack_slots = memprof_map(sizeof(struct stack_slot) * STACK_TABLE_SIZE, MEMPROF_MAP_RESERVE);
+        g_stack_arena = memprof_map(STACK_ARENA_SIZE, MEMPROF_MAP_RESERVE);
+        g_stack_by_id = memprof_map(sizeof *g_stack_by_id * STACK_TABLE_SIZE, MEMPROF_MAP_RESERVE);
         dl_iterate_phdr(find_self, NULL);
         unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
         if (g_stack_slots && g_stack_arena && g_stack_by_id)

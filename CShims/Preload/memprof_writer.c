@@ -17,6 +17,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <linux/futex.h>
 #include <stdlib.h>
@@ -74,10 +75,66 @@ static size_t g_out_cap;
 
 /* ---- small helpers ------------------------------------------------------------- */
 
-void *memprof_map(size_t size, int noreserve) {
-    void *p =
-        mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | (noreserve ? MAP_NORESERVE : 0), -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+/* memprof's own memory: plain mappings are counted as they are made and given back;
+ * address-space reservations (the stack and counter tables) are listed, and their
+ * resident pages counted when asked. Scratch (a leak scan's work areas, API results)
+ * is not memprof's to keep and is not counted. */
+#define RESERVATIONS 32
+static _Atomic uint64_t g_mapped_bytes;
+static struct {
+    _Atomic uintptr_t p;
+    _Atomic size_t size;
+} g_reservations[RESERVATIONS];
+
+void *memprof_map(size_t size, int kind) {
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | (kind != MEMPROF_MAP_PLAIN ? MAP_NORESERVE : 0);
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    if (kind == MEMPROF_MAP_SCRATCH)
+        return p;
+    for (int i = 0; kind == MEMPROF_MAP_RESERVE && i < RESERVATIONS; i++) {
+        uintptr_t empty = 0;
+        if (atomic_compare_exchange_strong(&g_reservations[i].p, &empty, (uintptr_t)p)) {
+            atomic_store(&g_reservations[i].size, size);
+            return p;
+        }
+    }
+    atomic_fetch_add(&g_mapped_bytes, size); /* plain (or a reservation with no room to list it) */
+    return p;
+}
+
+void memprof_unmap(void *p, size_t size, int kind) {
+    munmap(p, size);
+    if (kind == MEMPROF_MAP_SCRATCH)
+        return;
+    for (int i = 0; kind == MEMPROF_MAP_RESERVE && i < RESERVATIONS; i++) {
+        if (atomic_load(&g_reservations[i].p) == (uintptr_t)p) {
+            atomic_store(&g_reservations[i].size, 0);
+            atomic_store(&g_reservations[i].p, 0);
+            return;
+        }
+    }
+    atomic_fetch_sub(&g_mapped_bytes, size);
+}
+
+uint64_t memprof_own_bytes(void) {
+    static unsigned char resident[65536];
+    uint64_t total = atomic_load(&g_mapped_bytes);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    for (int i = 0; i < RESERVATIONS; i++) {
+        uint8_t *p = (uint8_t *)atomic_load(&g_reservations[i].p);
+        size_t size = atomic_load(&g_reservations[i].size);
+        for (size_t off = 0; p && off < size; off += sizeof resident * page) {
+            size_t len = size - off < sizeof resident * page ? size - off : sizeof resident * page;
+            if (mincore(p + off, len, resident) != 0)
+                break; /* given back meanwhile */
+            size_t pages = (len + page - 1) / page;
+            for (size_t k = 0; k < pages; k++)
+                total += (resident[k] & 1) ? page : 0;
+        }
+    }
+    return total;
 }
 
 static void write_all_stderr(const char *s) {
@@ -129,7 +186,7 @@ static struct memprof_buffer *buffer_get(uint8_t kind, uint32_t thread) {
     if (b) {
         g_free_buffers = b->next;
     } else {
-        uint8_t *m = memprof_map(sizeof *b + MEMPROF_BUFFER_CAPACITY, 0);
+        uint8_t *m = memprof_map(sizeof *b + MEMPROF_BUFFER_CAPACITY, MEMPROF_MAP_PLAIN);
         if (!m)
             return NULL;
         b = (struct memprof_buffer *)m;
@@ -254,7 +311,7 @@ struct memprof_thread *memprof_thread_create(void) {
     for (t = g_threads; t && t->buf; t = t->next_all)
         ;
     if (!t) {
-        t = memprof_map(sizeof *t, 0);
+        t = memprof_map(sizeof *t, MEMPROF_MAP_PLAIN);
         if (t) {
             t->next_all = g_threads;
             g_threads = t;
@@ -340,7 +397,7 @@ static int write_block(uint8_t kind, uint32_t thread, const uint8_t *data, size_
     if (!g_out) {
         g_cctx = ZSTD_createCCtx();
         g_out_cap = MEMPROF_BLOCK_HEADER_SIZE + ZSTD_compressBound(STAGE_CAPACITY);
-        g_out = memprof_map(g_out_cap, 0);
+        g_out = memprof_map(g_out_cap, MEMPROF_MAP_PLAIN);
         if (!g_out)
             return ENOMEM;
     }
@@ -415,7 +472,7 @@ static int stage_add(const struct memprof_buffer *b, uint64_t now) {
             err = stage_flush(s);
         }
     }
-    if (!s->data && !(s->data = memprof_map(STAGE_CAPACITY, 0)))
+    if (!s->data && !(s->data = memprof_map(STAGE_CAPACITY, MEMPROF_MAP_PLAIN)))
         return err ? err : write_block(b->kind, b->thread, b->data, b->len);
     if (!s->used) {
         s->used = 1;
@@ -479,15 +536,17 @@ static uint64_t read_rss(void) {
     return pages * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* Appends a TICK record; call with g_queue_lock held. */
-static void record_tick(uint64_t now, uint64_t rss) {
+/* Samples the heap (the threads' counters summed) into the peak, and appends a TICK
+ * record when `write` (aggregate mode writes one per snapshot, and samples every
+ * TICK_INTERVAL_NS for the peak). Call with g_queue_lock held. */
+static void record_tick(uint64_t now, uint64_t rss, int write) {
     int64_t sum = 0;
     for (struct memprof_thread *t = g_threads; t; t = t->next_all)
         sum += (int64_t)atomic_load_explicit(&t->heap_bytes, memory_order_relaxed);
     uint64_t heap = sum > 0 ? (uint64_t)sum : 0;
     if (heap > g_tick_peak)
         g_tick_peak = heap;
-    uint8_t *w = process_reserve(48);
+    uint8_t *w = write ? process_reserve(48) : NULL;
     if (!w)
         return;
     *w++ = MEMPROF_TAG_TICK;
@@ -581,7 +640,7 @@ void memprof_writer_ranges(memprof_range_fn fn, void *ctx) {
 static uint8_t *g_tail_copy; /* MEMPROF_BUFFER_CAPACITY, writer-only */
 
 static int write_tails(void) {
-    if (!g_tail_copy && !(g_tail_copy = memprof_map(MEMPROF_BUFFER_CAPACITY, 0)))
+    if (!g_tail_copy && !(g_tail_copy = memprof_map(MEMPROF_BUFFER_CAPACITY, MEMPROF_MAP_PLAIN)))
         return 0; /* no memory: no tails, the trace is still right */
     int err = 0;
     for (struct memprof_thread *t = g_threads; t && !err; t = t->next_all) {
@@ -610,6 +669,173 @@ static int write_tails(void) {
     return err;
 }
 
+/* ---- snapshots: aggregate mode's per-stack counters, and files brought up to date --------
+ * Aggregate mode writes a SNAPSHOT and the SITE records of the stacks that changed
+ * every g_snapshot_interval_ns, when the snapshot signal arrives, and when the API
+ * asks (memprof_snapshot_now). In the other modes a request only brings the file up
+ * to date: thread tails and the process buffer are written. Either way each thread's
+ * tail goes first, so that the stacks a snapshot names are in the file. */
+
+uint64_t g_snapshot_interval_ns = 1000000000ull; /* MEMPROF_SNAPSHOT_INTERVAL */
+static _Atomic uint64_t g_signal_requests, g_api_requests;
+static _Atomic uint64_t g_api_served; /* requests up to this one are written */
+static uint64_t g_signal_served;      /* writer-only */
+static uint8_t *g_snapshot_buf;       /* STAGE_CAPACITY, writer-only */
+
+/* Writes a SNAPSHOT and its SITE records as process blocks of up to STAGE_CAPACITY. */
+static int write_snapshot(uint8_t reason, uint64_t now) {
+    if (!g_snapshot_buf && !(g_snapshot_buf = memprof_map(STAGE_CAPACITY, MEMPROF_MAP_PLAIN)))
+        return 0; /* no memory now: the next snapshot has these changes too */
+    uint64_t count = memprof_aggregate_mark();
+    uint8_t *w = g_snapshot_buf;
+    *w++ = MEMPROF_TAG_SNAPSHOT;
+    w = memprof_put_varint(w, now);
+    *w++ = reason;
+    w = memprof_put_varint(w, memprof_own_bytes());
+    w = memprof_put_varint(w, count);
+    size_t head = (size_t)(w - g_snapshot_buf);
+    uint32_t next = 0;
+    int err = 0;
+    do {
+        size_t len = memprof_aggregate_sites(g_snapshot_buf + head, STAGE_CAPACITY - head, &next);
+        err = write_block(MEMPROF_BLOCK_PROCESS, 0, g_snapshot_buf, head + len);
+        head = 0;
+    } while (!err && next < memprof_stack_id_limit());
+    return err;
+}
+
+static int write_tails(void);
+static int drain(struct memprof_buffer *list);
+
+/* Writes the process buffer now. */
+static int flush_process(void) {
+    pthread_mutex_lock(&g_queue_lock);
+    struct memprof_buffer *b = g_process && g_process->len ? g_process : NULL;
+    if (b)
+        g_process = NULL;
+    pthread_mutex_unlock(&g_queue_lock);
+    if (!b)
+        return 0;
+    b->next = NULL;
+    return drain(b);
+}
+
+/* The writer's turn for snapshots: a periodic one when due (aggregate mode), and
+ * whatever the signal or the API asked for. */
+static int serve_snapshots(uint64_t *next_snapshot, uint64_t *next_tails) {
+    uint64_t api = atomic_load(&g_api_requests), signal = atomic_load(&g_signal_requests);
+    uint64_t now = memprof_now_ns();
+    int aggregate = g_mode == MEMPROF_MODE_AGGREGATE;
+    int asked = api != atomic_load(&g_api_served) || signal != g_signal_served;
+    if (!asked && !(aggregate && now >= *next_snapshot))
+        return 0;
+    int err = write_tails();
+    *next_tails = now + TAIL_INTERVAL_NS;
+    if (!err && aggregate) {
+        pthread_mutex_lock(&g_queue_lock);
+        if (atomic_load(&g_state) == MEMPROF_STATE_ACTIVE)
+            record_tick(now, read_rss(), 1);
+        pthread_mutex_unlock(&g_queue_lock);
+        uint8_t reason = api != atomic_load(&g_api_served) ? MEMPROF_SNAPSHOT_API
+                         : signal != g_signal_served       ? MEMPROF_SNAPSHOT_SIGNAL
+                                                           : MEMPROF_SNAPSHOT_PERIODIC;
+        err = write_snapshot(reason, now);
+        *next_snapshot = now + g_snapshot_interval_ns;
+    }
+    if (!err)
+        err = flush_process();
+    g_signal_served = signal;
+    atomic_store(&g_api_served, api);
+    return err;
+}
+
+int memprof_snapshot_now(void) {
+    if (g_in_memory)
+        return -2;
+    pthread_mutex_lock(&g_queue_lock);
+    int writing = g_writer_started && !g_writer_stop && atomic_load(&g_state) == MEMPROF_STATE_ACTIVE;
+    uint64_t ticket = writing ? atomic_fetch_add(&g_api_requests, 1) + 1 : 0;
+    if (writing)
+        pthread_cond_signal(&g_queue_cond);
+    pthread_mutex_unlock(&g_queue_lock);
+    if (!writing)
+        return -1;
+    struct timespec pause = {0, 1000000}; /* 1 ms */
+    while (atomic_load(&g_api_served) < ticket) {
+        if (atomic_load(&g_state) != MEMPROF_STATE_ACTIVE)
+            return -1;
+        nanosleep(&pause, NULL);
+    }
+    return 0;
+}
+
+void memprof_snapshot_request(int reason) {
+    if (reason == MEMPROF_SNAPSHOT_SIGNAL)
+        atomic_fetch_add_explicit(&g_signal_requests, 1, memory_order_relaxed);
+}
+
+static void on_snapshot_signal(int sig) {
+    (void)sig;
+    memprof_snapshot_request(MEMPROF_SNAPSHOT_SIGNAL); /* one atomic add: async-signal-safe */
+}
+
+/* MEMPROF_SNAPSHOT_SIGNAL: a number, or USR1, USR2, RTMIN+n (with or without SIG);
+ * none (or 0) for no signal. 0 when none, -1 when not understood. */
+static int parse_signal(const char *v) {
+    if (strncmp(v, "SIG", 3) == 0)
+        v += 3;
+    if (strcmp(v, "none") == 0 || strcmp(v, "0") == 0)
+        return 0;
+    if (strcmp(v, "USR1") == 0)
+        return SIGUSR1;
+    if (strcmp(v, "USR2") == 0)
+        return SIGUSR2;
+    int base = 0;
+    if (strncmp(v, "RTMIN", 5) == 0) {
+        base = SIGRTMIN;
+        v += 5;
+        if (!*v)
+            return base;
+        if (*v++ != '+')
+            return -1;
+    }
+    int n = 0;
+    if (!*v)
+        return -1;
+    for (; *v; v++) {
+        if (*v < '0' || *v > '9' || n > 1000)
+            return -1;
+        n = n * 10 + (*v - '0');
+    }
+    n += base;
+    /* Only signals whose default action ends the process and that nothing else uses. */
+    return n == SIGUSR1 || n == SIGUSR2 || (n >= SIGRTMIN && n <= SIGRTMAX) ? n : -1;
+}
+
+void memprof_snapshot_signal_install(void) {
+    const char *v = getenv("MEMPROF_SNAPSHOT_SIGNAL");
+    int sig = g_mode == MEMPROF_MODE_AGGREGATE ? SIGUSR2 : 0;
+    if (v && *v) {
+        int parsed = parse_signal(v);
+        if (parsed < 0)
+            memprof_log("memprof: bad MEMPROF_SNAPSHOT_SIGNAL=", v,
+                        " (USR1, USR2, RTMIN+n or none); using the default\n");
+        else
+            sig = parsed;
+    }
+    if (!sig)
+        return;
+    struct sigaction old;
+    if (sigaction(sig, NULL, &old) != 0 || (old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)
+        return; /* the program's own: leave it */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_snapshot_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, NULL);
+}
+
 void memprof_dead_thread_stacks(memprof_range_fn fn, void *ctx) {
     for (struct memprof_thread *t = g_threads; t; t = t->next_all)
         if (!t->buf && t->stack_hi)
@@ -631,6 +857,7 @@ static void *writer_main(void *arg) {
         pthread_attr_destroy(&attr);
     }
     uint64_t next_tick = 0, next_process_flush = PROCESS_FLUSH_INTERVAL_NS, next_tails = TAIL_INTERVAL_NS;
+    uint64_t next_snapshot = g_snapshot_interval_ns;
     uint64_t next_jemalloc = 0;
     jemalloc_lookup();
     for (;;) {
@@ -655,7 +882,7 @@ static void *writer_main(void *arg) {
         }
         uint64_t now = memprof_now_ns();
         if (now >= next_tick && atomic_load(&g_state) == MEMPROF_STATE_ACTIVE) {
-            record_tick(now, rss);
+            record_tick(now, rss, g_mode != MEMPROF_MODE_AGGREGATE);
             next_tick = now + TICK_INTERVAL_NS;
         }
         if (now >= next_process_flush && g_process && g_process->len) {
@@ -674,6 +901,8 @@ static void *writer_main(void *arg) {
             err = write_tails();
             next_tails = memprof_now_ns() + TAIL_INTERVAL_NS;
         }
+        if (!err && !stop)
+            err = serve_snapshots(&next_snapshot, &next_tails);
         if (err) {
             memprof_fail("cannot write the trace file", err);
             return NULL;
@@ -747,6 +976,9 @@ static void record_process(void) {
     if (g_mode == MEMPROF_MODE_SAMPLE) {
         *w++ = MEMPROF_TAG_SAMPLING;
         w = memprof_put_varint(w, g_sample_interval);
+    } else if (g_mode == MEMPROF_MODE_AGGREGATE) {
+        *w++ = MEMPROF_TAG_AGGREGATE;
+        w = memprof_put_varint(w, g_snapshot_interval_ns);
     }
     process_commit(w);
 }
@@ -784,18 +1016,54 @@ static void read_count(const char *name, uint64_t *out, const char *otherwise) {
     }
 }
 
-/* MEMPROF_MODE (full | sample), MEMPROF_SAMPLE_INTERVAL and MEMPROF_SAMPLE_SEED; bad
- * values keep the defaults and say so, once. */
-static void read_mode(void) {
+/* Parses a whole-number duration with a unit, ns, us, ms, s, m or h (none: seconds);
+ * 0 when invalid or longer than a day. */
+static uint64_t parse_duration_ns(const char *s) {
+    static const struct {
+        const char *name;
+        uint64_t ns;
+    } units[] = {{"ns", 1ull},         {"us", 1000ull},       {"ms", 1000000ull},     {"", 1000000000ull},
+                 {"s", 1000000000ull}, {"m", 60000000000ull}, {"h", 3600000000000ull}};
+    uint64_t v = 0;
+    int digits = 0;
+    for (; *s >= '0' && *s <= '9' && v < 100000000000000ull; s++, digits++)
+        v = v * 10 + (uint64_t)(*s - '0');
+    for (size_t i = 0; digits && i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(s, units[i].name) == 0 && v <= 86400000000000ull / units[i].ns)
+            return v * units[i].ns;
+    return 0;
+}
+
+/* MEMPROF_MODE (full | sample | aggregate), MEMPROF_SAMPLE_INTERVAL,
+ * MEMPROF_SAMPLE_SEED and MEMPROF_SNAPSHOT_INTERVAL; bad values keep the defaults and
+ * say so, once. Returns -1 when aggregate mode cannot map its tables. */
+static int read_mode(void) {
     const char *mode = getenv("MEMPROF_MODE");
     if (mode && *mode && strcmp(mode, "full") != 0) {
         if (strcmp(mode, "sample") == 0)
             g_mode = MEMPROF_MODE_SAMPLE;
+        else if (strcmp(mode, "aggregate") == 0)
+            g_mode = MEMPROF_MODE_AGGREGATE;
         else
-            memprof_log("memprof: unknown MEMPROF_MODE=", mode, " (full or sample); recording everything\n");
+            memprof_log("memprof: unknown MEMPROF_MODE=", mode, " (full, sample or aggregate); recording everything\n");
     }
     read_count("MEMPROF_SAMPLE_INTERVAL", &g_sample_interval, " (bytes, e.g. 512k); using 512k\n");
     read_count("MEMPROF_SAMPLE_SEED", &g_sample_seed, " (a positive integer); seeding from the clock\n");
+    const char *interval = getenv("MEMPROF_SNAPSHOT_INTERVAL");
+    if (interval && *interval) {
+        uint64_t ns = parse_duration_ns(interval);
+        /* Faster than every 10 ms would only measure the writer. */
+        if (ns >= 10000000ull)
+            g_snapshot_interval_ns = ns;
+        else
+            memprof_log("memprof: bad MEMPROF_SNAPSHOT_INTERVAL=", interval,
+                        " (10ms to 1 day, e.g. 1s, 500ms, 5m); using 1s\n");
+    }
+    if (g_mode == MEMPROF_MODE_AGGREGATE && memprof_aggregate_init() != 0) {
+        memprof_log("memprof: cannot map aggregate mode's counter tables", "", "; not tracing\n");
+        return -1;
+    }
+    return 0;
 }
 
 /* MEMPROF_OUTPUT when it holds %p (each process its own file; see open_patterned),
@@ -912,7 +1180,8 @@ static int start_file(int fd) {
 int memprof_output_open(void) {
     g_pid = getpid();
     g_start_ns = clock_ns(CLOCK_MONOTONIC);
-    read_mode();
+    if (read_mode() != 0)
+        return -1;
     const char *path = getenv("MEMPROF_OUTPUT");
     char name[4200];
     int fd;
@@ -1054,6 +1323,11 @@ int memprof_fork_child(void) {
         g_thread_count = 0;
         g_tick_peak = 0;
         g_fork_replay = 1;
+        /* Requests were the parent's; the child's file has no snapshot yet. */
+        g_signal_served = atomic_load(&g_signal_requests);
+        atomic_store(&g_api_served, atomic_load(&g_api_requests));
+        if (g_mode == MEMPROF_MODE_AGGREGATE)
+            memprof_aggregate_forget_written();
     }
     pthread_mutex_unlock(&g_queue_lock);
     if (!traced)
@@ -1079,7 +1353,9 @@ static void replay_inherited(uintptr_t addr, uint64_t size, uint32_t stack, void
 static void fork_replay(struct memprof_thread *t) {
     g_fork_replay = 0;
     memprof_stacks_replay(t);
-    memprof_live_foreach(replay_inherited, t);
+    /* Aggregate mode: the counters the child inherited hold these blocks already. */
+    if (g_mode != MEMPROF_MODE_AGGREGATE)
+        memprof_live_foreach(replay_inherited, t);
     memprof_writer_start();
 }
 
@@ -1128,7 +1404,7 @@ void memprof_finish(uint64_t end_flags) {
      * left it. An exec'd image replaces the heap: there the blocks stay "unfreed",
      * as they do in sample mode (the table holds only sampled blocks, and pointers
      * through unsampled ones would be missed). */
-    int scan = !(end_flags & MEMPROF_END_VIA_EXEC) && g_mode == MEMPROF_MODE_FULL && leak_check_wanted();
+    int scan = !(end_flags & MEMPROF_END_VIA_EXEC) && g_mode != MEMPROF_MODE_SAMPLE && leak_check_wanted();
     /* Recording ends in the same step as the scan starts: the other threads' calls
      * wait from here on rather than change the heap behind the live table's back. */
     int expected = MEMPROF_STATE_ACTIVE;
@@ -1176,9 +1452,12 @@ void memprof_finish(uint64_t end_flags) {
     int staged = stage_flush_due(0, 1);
     err = err ? err : staged;
 
+    uint64_t end_ns = memprof_now_ns();
     pthread_mutex_lock(&g_queue_lock);
-    record_tick(memprof_now_ns(), read_rss());
+    record_tick(end_ns, read_rss(), 1);
     pthread_mutex_unlock(&g_queue_lock);
+    if (g_mode == MEMPROF_MODE_AGGREGATE && !err)
+        err = write_snapshot(MEMPROF_SNAPSHOT_END, end_ns);
     struct jemalloc_stats final_stats = jemalloc_read();
     pthread_mutex_lock(&g_queue_lock);
     record_jemalloc(memprof_now_ns(), &final_stats);

@@ -29,6 +29,9 @@ public enum MemprofError: Error, Sendable, Hashable, CustomStringConvertible {
     case outOfMemory
     /// A check was ended on another thread than the one it started on.
     case wrongThread
+    /// ``Recording/writeSnapshot()``: the interposer records in memory only (linked into
+    /// the program with no `MEMPROF_OUTPUT`), so there is no trace to write to.
+    case noTraceFile
 
     public var description: String {
         switch self {
@@ -59,6 +62,9 @@ public enum MemprofError: Error, Sendable, Hashable, CustomStringConvertible {
             return "memprof could not map memory for the check's result"
         case .wrongThread:
             return "the leak check was ended on another thread than the one it started on"
+        case .noTraceFile:
+            return "memprof writes no trace in this process (linked without MEMPROF_OUTPUT): run it with "
+                + "`memprof run`, or set MEMPROF_OUTPUT"
         }
     }
 
@@ -71,6 +77,7 @@ public enum MemprofError: Error, Sendable, Hashable, CustomStringConvertible {
         case -5: self = .wrongThread
         case -6: self = .scanFailed
         case -7: self = .outOfMemory
+        case -8: self = .noTraceFile
         default: self = .notRecording
         }
     }

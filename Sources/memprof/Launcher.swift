@@ -70,6 +70,10 @@ struct Launcher {
     /// Trace the programs CMD executes too, each into its own file.
     let followExec: Bool
 
+    /// Signals that, sent to memprof while CMD runs, are passed on to CMD (besides
+    /// SIGTERM and SIGHUP): aggregate mode's snapshot signal.
+    var forwardedSignals: [Int32] = []
+
     init(
         command: [String], output: String?, environment settings: [String: String] = [:], allocator: String? = nil,
         followExec: Bool = false
@@ -216,7 +220,8 @@ struct Launcher {
 
     /// Waits for the child. SIGINT and SIGQUIT reach the child from the terminal
     /// directly (same process group); memprof ignores them meanwhile so that it can
-    /// still report the trace. SIGTERM and SIGHUP sent to memprof are passed on.
+    /// still report the trace. SIGTERM, SIGHUP and ``forwardedSignals`` sent to memprof
+    /// are passed on.
     private func wait(for pid: pid_t) -> Outcome {
         let oldInt = signal(SIGINT, SIG_IGN)
         let oldQuit = signal(SIGQUIT, SIG_IGN)
@@ -224,13 +229,12 @@ struct Launcher {
         let forward: @convention(c) (Int32) -> Void = { sig in
             if Launcher.forwardTarget > 0 { kill(Launcher.forwardTarget, sig) }
         }
-        let oldTerm = signal(SIGTERM, forward)
-        let oldHup = signal(SIGHUP, forward)
+        let passedOn = [SIGTERM, SIGHUP] + forwardedSignals
+        let old = passedOn.map { signal($0, forward) }
         defer {
             signal(SIGINT, oldInt)
             signal(SIGQUIT, oldQuit)
-            signal(SIGTERM, oldTerm)
-            signal(SIGHUP, oldHup)
+            for (sig, handler) in zip(passedOn, old) { signal(sig, handler) }
         }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

@@ -7,7 +7,7 @@ struct Memprof: ParsableCommand {
         commandName: "memprof",
         abstract: "A memory profiler for Linux programs: where memory goes, what leaks, what churns.",
         discussion: """
-            Record:  memprof run [-o FILE] [--mode full|sample] [--no-leak-check] -- CMD [ARGS...]
+            Record:  memprof run [-o FILE] [--mode full|sample|aggregate] [--no-leak-check] -- CMD [ARGS...]
             Report:  memprof report FILE [--format text|json] [--top N] [--leak-kinds LIST]
                      [--suppressions FILE]... [--at TIME] [--duration D] [--interval D]
                      [--age-threshold D] [--thresholds FILE]
@@ -15,6 +15,6 @@ struct Memprof: ParsableCommand {
                      2 critical, 3 bad input)
             """,
         version: "0.1.0",
-        subcommands: [Run.self, Report.self, Check.self]
+        subcommands: [Run.self, Report.self, Check.self, Dump.self]
     )
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FoundationEssentials
+import MemprofReport
 
 #if canImport(Glibc)
     import Glibc
@@ -40,12 +41,33 @@ extension Memprof {
             case full
             /// Poisson sampling by bytes (low overhead; exact totals, sampled sites).
             case sample
-            /// Per-stack counters with periodic snapshots (not available yet).
+            /// Per-stack counters in the process, written in periodic snapshots: the
+            /// file grows with stacks × snapshots, not with events (for long runs).
             case aggregate
         }
 
-        @Option(help: "full: every allocation; sample: Poisson sampling by bytes (low overhead).")
+        @Option(
+            help: """
+                full: every allocation; sample: Poisson sampling by bytes (low overhead); aggregate: \
+                per-stack counters written in snapshots (file size independent of the event count).
+                """)
         var mode: Mode = .full
+
+        @Option(
+            help: ArgumentHelp(
+                "Aggregate mode: how often to write a snapshot (10ms to 24h, e.g. 1s, 500ms, 5m). Default 1s.",
+                valueName: "duration"))
+        var snapshotInterval: String?
+
+        @Option(
+            help: ArgumentHelp(
+                """
+                Aggregate mode: the signal that makes CMD write a snapshot now (USR1, USR2, RTMIN+N, or none). \
+                Default USR2. Sent to memprof run, it is passed on to CMD. A program that handles the signal \
+                itself keeps its handler.
+                """,
+                valueName: "signal"))
+        var snapshotSignal: String?
 
         @Option(
             help: ArgumentHelp(
@@ -57,7 +79,7 @@ extension Memprof {
             help: """
                 Classify the blocks not freed at exit (definitely / indirectly / possibly lost, \
                 still reachable) with a conservative scan of the heap, like valgrind's leak check. \
-                Full mode only.
+                Full and aggregate modes.
                 """)
         var leakCheck = true
 
@@ -83,8 +105,21 @@ extension Memprof {
                 throw ValidationError(
                     "--follow-exec writes one file per program: put %p (the process id) in -o, e.g. -o trace.%p.mprof")
             }
-            if mode == .aggregate {
-                throw ValidationError("--mode aggregate is not available yet; use full or sample")
+            if let interval = snapshotInterval {
+                guard mode == .aggregate else { throw ValidationError("--snapshot-interval needs --mode aggregate") }
+                guard let nanoseconds = try? Quantity.nanoseconds(interval),
+                    nanoseconds >= 10_000_000, nanoseconds <= 86_400_000_000_000
+                else {
+                    throw ValidationError(
+                        "--snapshot-interval must be a duration from 10ms to 24h such as 1s, 500ms or 5m (got '\(interval)')"
+                    )
+                }
+            }
+            if let signal = snapshotSignal {
+                guard mode == .aggregate else { throw ValidationError("--snapshot-signal needs --mode aggregate") }
+                guard Self.snapshotSignalNumber(signal) != nil else {
+                    throw ValidationError("--snapshot-signal must be USR1, USR2, RTMIN+N or none (got '\(signal)')")
+                }
             }
             if let interval = sampleInterval {
                 guard mode == .sample else { throw ValidationError("--sample-interval needs --mode sample") }
@@ -116,19 +151,54 @@ extension Memprof {
             return overflow ? nil : product
         }
 
+        /// The snapshot signal's number (0 for none), as the preload reads
+        /// MEMPROF_SNAPSHOT_SIGNAL; nil when not one memprof may take.
+        static func snapshotSignalNumber(_ text: String) -> Int32? {
+            var name = Substring(text.uppercased())
+            if name.hasPrefix("SIG") { name = name.dropFirst(3) }
+            switch name {
+            case "NONE", "0": return 0
+            case "USR1": return SIGUSR1
+            case "USR2": return SIGUSR2
+            default: break
+            }
+            var base: Int32 = 0
+            if name.hasPrefix("RTMIN") {
+                base = __libc_current_sigrtmin()
+                name = name.dropFirst(5)
+                if name.isEmpty { return base }
+                guard name.first == "+" else { return nil }
+                name = name.dropFirst()
+            }
+            guard let value = Int32(name), value >= 0, value < 1000 else { return nil }
+            let number = base + value
+            return number == SIGUSR1 || number == SIGUSR2
+                || (number >= __libc_current_sigrtmin() && number <= __libc_current_sigrtmax()) ? number : nil
+        }
+
         func run() throws {
             let status = try CLIError.reporting { () throws -> Launcher.Outcome in
                 var settings = ["MEMPROF_MODE": mode.rawValue]
                 if let interval = sampleInterval { settings["MEMPROF_SAMPLE_INTERVAL"] = interval }
+                if let interval = snapshotInterval, let nanoseconds = try? Quantity.nanoseconds(interval) {
+                    settings["MEMPROF_SNAPSHOT_INTERVAL"] = "\(nanoseconds)ns"
+                }
+                if let signal = snapshotSignal, let number = Self.snapshotSignalNumber(signal) {
+                    settings["MEMPROF_SNAPSHOT_SIGNAL"] = "\(number)"
+                }
                 if !leakCheck { settings["MEMPROF_LEAK_CHECK"] = "0" }
                 var allocator: String?
                 if jemalloc {
                     allocator = try Launcher.findJemalloc()
                     settings["MEMPROF_JEMALLOC"] = "1"
                 }
-                let launcher = try Launcher(
+                var launcher = try Launcher(
                     command: command, output: output, environment: settings, allocator: allocator,
                     followExec: followExec)
+                if mode == .aggregate {
+                    let snapshotSignal = snapshotSignal.flatMap(Self.snapshotSignalNumber) ?? SIGUSR2
+                    if snapshotSignal != 0 { launcher.forwardedSignals = [snapshotSignal] }
+                }
                 return try launcher.run()
             }
             switch status {

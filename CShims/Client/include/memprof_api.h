@@ -42,6 +42,8 @@ enum memprof_api_status {
      * for the scan could not be mapped. */
     MEMPROF_API_SCAN_FAILED = -6,
     MEMPROF_API_NO_MEMORY = -7,
+    /* write_snapshot: no trace file is written (linked without MEMPROF_OUTPUT). */
+    MEMPROF_API_NO_TRACE_FILE = -8,
 };
 
 /* Allocation counts, under the counting rules of DESIGN.md. bytes_freed is the size
@@ -108,6 +110,10 @@ struct memprof_api_v1 {
     int (*stack_frames)(uint32_t stack, uint64_t *frames, int capacity);
     /* As memprof_ignore_object: 0, or -1 if p is not a live block. */
     int (*ignore_object)(const void *p);
+    /* Writes a snapshot of the per-stack counters into the trace now (aggregate mode);
+     * in full and sample modes, writes what the threads have recorded so far. Returns
+     * once it is in the file. */
+    int (*write_snapshot)(void);
 };
 
 /* The interposer's table: the one registered, else the one a preloaded libmemprof.so
