@@ -450,7 +450,8 @@ static int stage_flush(struct stage *s) {
 }
 
 static int stage_add(const struct memprof_buffer *b, uint64_t now) {
-    if (b->kind != MEMPROF_BLOCK_THREAD)
+    /* Aggregate mode's thread buffers hold only stacks: not worth a stage's memory. */
+    if (b->kind != MEMPROF_BLOCK_THREAD || g_mode == MEMPROF_MODE_AGGREGATE)
         return write_block(b->kind, b->thread, b->data, b->len);
     struct stage *s = NULL, *free_slot = NULL, *oldest = NULL;
     for (int i = 0; i < STAGE_SLOTS; i++) {

@@ -180,6 +180,13 @@ func runSync(_ scenario: String) -> Output? {
                     "allocations": counts.allocations, "frees": counts.frees, "bytesAllocated": counts.bytesAllocated,
                     "bytesFreed": counts.bytesFreed, "emptyAllocations": nothing.allocations,
                 ])
+        case "write-snapshot":
+            // 64 blocks of 1000 B from one site, then a snapshot: in aggregate mode the
+            // trace has an API snapshot in which they are live.
+            let blocks = allocateForSites()
+            defer { blocks.forEach { free($0) } }
+            try Recording.writeSnapshot()
+            return Output(interposer: describe(Interposer.current), counts: ["kept": blocks.count])
         case "sites":
             let blocks = allocateForSites()
             defer { blocks.forEach { free($0) } }

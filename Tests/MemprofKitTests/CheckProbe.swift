@@ -38,6 +38,8 @@ enum CheckProbe {
         case linked
         /// Under `memprof run -o trace`.
         case memprofRun(trace: String)
+        /// Under `memprof run --mode aggregate -o trace`.
+        case memprofRunAggregate(trace: String)
         /// With libjemalloc.so.2 preloaded behind the linked interposer.
         case jemalloc
         /// The linked interposer, asked for a trace with MEMPROF_OUTPUT.
@@ -62,6 +64,9 @@ enum CheckProbe {
         case .memprofRun(let trace):
             program = bin.appendingPathComponent("memprof")
             arguments = ["run", "-o", trace, "--", probe.path, scenario]
+        case .memprofRunAggregate(let trace):
+            program = bin.appendingPathComponent("memprof")
+            arguments = ["run", "--mode", "aggregate", "-o", trace, "--", probe.path, scenario]
         case .jemalloc:
             environment["LD_PRELOAD"] = try Probe.jemallocLibrary()
         case .linkedWithTrace(let trace):

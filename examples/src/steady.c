@@ -2,15 +2,19 @@
 // each keep RING live blocks from four sites (a ring of slots, the oldest freed as a
 // new one comes), and make a temporary per step, until the given number of steps is
 // done. The live heap and the set of stacks stop changing after the first ring; only
-// the counts grow. With SIGNAL_SELF set (third argument "handle-usr2"), the program
-// handles SIGUSR2 itself and prints how many it got.
+// the counts grow.
 //
-// Usage: steady [steps per thread] [threads] [handle-usr2]   (defaults 1000000, 2)
+// Usage: steady [steps per thread] [threads] [idle SECONDS | handle-usr2]
+//   (defaults 1000000 steps, 2 threads)
+//   idle SECONDS: sleep that long after the work (time to send signals);
+//   handle-usr2: the program handles SIGUSR2 itself; after the work it waits (up to
+//   10 s) for one, then prints how many it got.
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define RING 1024
@@ -70,10 +74,11 @@ int main(int argc, char **argv) {
         steps = atol(argv[1]);
     int threads = argc > 2 ? atoi(argv[2]) : 2;
     int handle = argc > 3 && strcmp(argv[3], "handle-usr2") == 0;
+    int idle = argc > 4 && strcmp(argv[3], "idle") == 0 ? atoi(argv[4]) : 0;
     if (handle)
         signal(SIGUSR2, on_usr2);
     if (threads < 1 || threads > 64 || steps < 0) {
-        fprintf(stderr, "usage: steady [steps] [threads 1-64] [handle-usr2]\n");
+        fprintf(stderr, "usage: steady [steps] [threads 1-64] [idle SECONDS | handle-usr2]\n");
         return 2;
     }
     pthread_t t[64];
@@ -81,6 +86,11 @@ int main(int argc, char **argv) {
         pthread_create(&t[i], NULL, worker, NULL);
     for (int i = 0; i < threads; i++)
         pthread_join(t[i], NULL);
+    struct timespec tenth = {0, 100000000};
+    for (int i = 0; i < idle * 10; i++)
+        nanosleep(&tenth, NULL);
+    for (int i = 0; handle && !usr2_seen && i < 100; i++)
+        nanosleep(&tenth, NULL);
     if (handle)
         printf("usr2 %d\n", (int)usr2_seen);
     return 0;
