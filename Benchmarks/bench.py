@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """memprof's benchmark suite: overhead ratios against the bare run and heaptrack.
 
-    scripts/bench [--rounds N] [--only NAME,...] [--no-heaptrack]
+    scripts/bench [--rounds N] [--only NAME,...] [--no-heaptrack] [--hour-seconds S]
 
 Builds its workloads, then runs every variant of every workload in interleaved
 rounds (bare, memprof full, memprof sample, sample preloaded, heaptrack, bare, ...)
 and prints medians. "sample preloaded" runs the program with LD_PRELOAD and
 MEMPROF_MODE=sample directly, without `memprof run`: its ratio is the preload's own
 cost, without the CLI's start-up (see the start-up line).
+Aggregate mode is measured apart (after the tables): the trace size of full and
+aggregate mode as the event count grows, and an hour's worth of 1-second snapshots
+(about 3,600: every 10 ms, plus the writer's wake-up granularity, over S = 42 seconds of a steady workload) with memprof's own
+memory and the process's RSS over the run.
 Absolute times drift on shared machines; the ratios, taken within one round-robin,
 are what to compare. Peak RSS is that of the largest process of a run (the profiled
 program, or memprof's / heaptrack's own helper if larger).
@@ -105,6 +109,8 @@ def variants(spec, scratch, heaptrack):
                          env)
         out["sample-preload"] = (cmd, dict(env, LD_PRELOAD=PRELOAD, MEMPROF_MODE="sample",
                                            MEMPROF_OUTPUT=os.path.join(scratch, "preload.mprof")))
+    out["aggregate"] = ([MEMPROF, "run", "--mode", "aggregate", "-o", os.path.join(scratch, "aggregate.mprof"), "--",
+                         *cmd], env)
     if heaptrack:
         out["heaptrack"] = (["heaptrack", "-o", os.path.join(scratch, "ht"), *cmd], env)
     return out
@@ -148,6 +154,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per workload (default 5)")
     parser.add_argument("--only", help="comma-separated workload names")
     parser.add_argument("--no-heaptrack", action="store_true", help="skip heaptrack")
+    parser.add_argument("--hour-seconds", type=float, default=42,
+                        help="length of aggregate mode's hour-equivalent run (3,600 snapshots); 0 skips it")
     args = parser.parse_args()
     heaptrack = not args.no_heaptrack and shutil.which("heaptrack") is not None
     build()
@@ -189,6 +197,9 @@ def main():
 
     print_tables(results)
     startup(args.rounds)
+    aggregate_growth()
+    if args.hour_seconds > 0:
+        aggregate_hour(args.hour_seconds)
 
 
 def fmt_s(seconds):
@@ -242,6 +253,13 @@ def print_tables(results):
               f"{ratio('full')} | {ratio('sample')} | {ratio('sample-preload', bare)} | {ratio('heaptrack')} | "
               f"{ht_full} |")
 
+    print("\n| workload | memprof aggregate | aggregate/bare | aggregate/full |")
+    print("|---|---|---|---|")
+    for name, r in results.items():
+        m = r["median"]
+        print(f"| {name} | {fmt_s(m['aggregate'])} | {m['aggregate'] / m['bare']:.2f}x | "
+              f"{m['aggregate'] / m['full']:.2f}x |")
+
     print("\n| workload | program RSS bare | under memprof | heaptrack run (largest process) | events "
           "| memprof trace | bytes/event | heaptrack trace | bytes/event |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -279,6 +297,68 @@ def startup(rounds):
             traced.append(run([MEMPROF, "run", "-o", os.path.join(scratch, "t.mprof"), "--", "/bin/true"])[0])
     print(f"\nstart-up: /bin/true {median(bare) * 1000:.1f} ms, memprof run -- /bin/true "
           f"{median(traced) * 1000:.1f} ms: +{(median(traced) - median(bare)) * 1000:.1f} ms ({n} interleaved runs)")
+
+
+def dump_lines(trace, prefix):
+    out = subprocess.run([MEMPROF, "dump", trace], capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if line.startswith(prefix)]
+
+
+def fields(line):
+    return dict(part.split("=", 1) for part in line.split()[1:] if "=" in part)
+
+
+def aggregate_growth():
+    """Trace size against the event count: full mode grows with events, aggregate mode
+    with snapshots (here every 100 ms) times the stacks that changed."""
+    print("\naggregate mode, trace size as events grow (churn, 2 threads, snapshots every 100 ms):")
+    print("| events | full trace | aggregate trace | aggregate snapshots | aggregate bytes/snapshot | full/aggregate |")
+    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as scratch:
+        for per_thread in (250000, 1000000, 4000000):
+            cmd = [os.path.join(BIN, "churn"), "2", str(per_thread)]
+            full = os.path.join(scratch, "full.mprof")
+            agg = os.path.join(scratch, "agg.mprof")
+            run([MEMPROF, "run", "-o", full, "--", *cmd])
+            run([MEMPROF, "run", "--mode", "aggregate", "--snapshot-interval", "100ms", "-o", agg, "--", *cmd])
+            events = event_count(full)
+            snapshots = len(dump_lines(agg, "snapshot "))
+            full_size, agg_size = os.path.getsize(full), os.path.getsize(agg)
+            print(f"| {events:,} | {fmt_size(full_size)} | {fmt_size(agg_size)} | {snapshots} | "
+                  f"{agg_size / max(snapshots, 1):.0f} B | {full_size / agg_size:.0f}x |", flush=True)
+            os.remove(full)
+            os.remove(agg)
+
+
+def aggregate_hour(seconds):
+    """An hour of 1-second snapshots, accelerated: a steady 2-thread workload for
+    `seconds`, snapshots every 10 ms. memprof's own memory (SNAPSHOT records) and the
+    process's RSS (TICK records) from 10% of the run to 95% of it must stay flat."""
+    steady = os.path.join(ROOT, "examples", "bin", "steady")
+    interval_ms = 10
+    with tempfile.TemporaryDirectory() as scratch:
+        trace = os.path.join(scratch, "hour.mprof")
+        start = time.perf_counter()
+        run([MEMPROF, "run", "--mode", "aggregate", "--snapshot-interval", f"{interval_ms}ms", "-o", trace, "--",
+             steady, f"{int(seconds)}s", "2"])
+        elapsed = time.perf_counter() - start
+        snaps = [fields(line) for line in dump_lines(trace, "snapshot ")]
+        ticks = [fields(line) for line in dump_lines(trace, "tick ")]
+        sites = [fields(line) for line in dump_lines(trace, "site ")]
+        size = os.path.getsize(trace)
+    end_ns = int(snaps[-1]["ns"])
+    window = (end_ns * 0.10, end_ns * 0.95)
+    own = [int(s["memprof_bytes"]) for s in snaps if window[0] <= int(s["ns"]) <= window[1]]
+    rss = [int(t["rss"]) for t in ticks if window[0] <= int(t["ns"]) <= window[1]]
+    events = sum(int(s["allocations"]) + int(s["deallocations"]) for s in sites)
+    print(f"\naggregate mode, an hour of 1-second snapshots in {elapsed:.0f} s (steady, 2 threads, "
+          f"snapshots every {interval_ms} ms):")
+    print(f"  {len(snaps):,} snapshots, {events:,} events, trace {fmt_size(size)} "
+          f"({size / len(snaps):.0f} B per snapshot, {size / events * 1e6:.1f} B per million events)")
+    print(f"  memprof's own memory from 10% to 95% of the run: {min(own) / 1e6:.2f} .. {max(own) / 1e6:.2f} MB "
+          f"(growth {(max(own) - min(own)) / 1e3:.0f} KB)")
+    print(f"  process RSS over the same part: {min(rss) / 1e6:.2f} .. {max(rss) / 1e6:.2f} MB "
+          f"(growth {(max(rss) - min(rss)) / 1e3:.0f} KB)")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@
 // done. The live heap and the set of stacks stop changing after the first ring; only
 // the counts grow.
 //
-// Usage: steady [steps per thread] [threads] [idle SECONDS | handle-usr2]
-//   (defaults 1000000 steps, 2 threads)
+// Usage: steady [steps per thread | SECONDSs] [threads] [idle SECONDS | handle-usr2]
+//   (defaults 1000000 steps, 2 threads; "30s" runs for 30 seconds instead)
 //   idle SECONDS: sleep that long after the work (time to send signals);
 //   handle-usr2: the program handles SIGUSR2 itself; after the work it waits (up to
 //   10 s) for one, then prints how many it got.
@@ -20,6 +20,13 @@
 #define RING 1024
 
 static long steps = 1000000;
+static double run_seconds; /* > 0: run this long instead of `steps` */
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 static volatile sig_atomic_t usr2_seen;
 static volatile char sink;
 
@@ -39,7 +46,8 @@ __attribute__((noinline)) static void temporary(void) {
 static void *worker(void *arg) {
     (void)arg;
     void *ring[RING] = {0};
-    for (long i = 0; i < steps; i++) {
+    double deadline = run_seconds > 0 ? now_seconds() + run_seconds : 0;
+    for (long i = 0; deadline ? (i % 4096 != 0 || now_seconds() < deadline) : i < steps; i++) {
         int slot = (int)(i % RING);
         free(ring[slot]);
         switch (i & 3) {
@@ -70,8 +78,12 @@ static void on_usr2(int sig) {
 }
 
 int main(int argc, char **argv) {
-    if (argc > 1)
-        steps = atol(argv[1]);
+    if (argc > 1) {
+        char *end;
+        steps = strtol(argv[1], &end, 10);
+        if (*end == 's')
+            run_seconds = (double)steps;
+    }
     int threads = argc > 2 ? atoi(argv[2]) : 2;
     int handle = argc > 3 && strcmp(argv[3], "handle-usr2") == 0;
     int idle = argc > 4 && strcmp(argv[3], "idle") == 0 ? atoi(argv[4]) : 0;
