@@ -121,9 +121,9 @@ struct BadInputTests {
         let help = try Harness.run([Harness.memprof.path, "run", "--help"])
         #expect(help.status == 0)
         #expect(help.stdout.contains("--mode"))
-        let aggregate = try Harness.run([Harness.memprof.path, "run", "--mode", "aggregate", "--", "/bin/true"])
-        #expect(aggregate.status == 64)
-        #expect(aggregate.stderr.contains("--mode aggregate is not available yet"))
+        let mode = try Harness.run([Harness.memprof.path, "run", "--mode", "everything", "--", "/bin/true"])
+        #expect(mode.status == 64)
+        #expect(mode.stderr.contains("'everything'"), "\(mode.stderr)")
         let interval = try Harness.run([
             Harness.memprof.path, "run", "--mode", "sample", "--sample-interval", "1x", "--", "/bin/true",
         ])

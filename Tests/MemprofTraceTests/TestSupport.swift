@@ -169,7 +169,8 @@ enum Samples {
 
 /// A trace with a file header and no blocks.
 func emptyTrace(
-    versionMajor: UInt16 = UInt16(MEMPROF_FORMAT_VERSION_MAJOR), versionMinor: UInt16 = 0
+    versionMajor: UInt16 = UInt16(MEMPROF_FORMAT_VERSION_MAJOR),
+    versionMinor: UInt16 = UInt16(MEMPROF_FORMAT_VERSION_MINOR)
 ) -> [UInt8] {
     var builder = TraceBuilder(versionMajor: versionMajor, versionMinor: versionMinor)
     return builder.finish()

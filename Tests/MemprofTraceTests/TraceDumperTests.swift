@@ -16,7 +16,7 @@ struct TraceDumperTests {
     /// The golden files are format version 1 (before tail blocks): they also check
     /// that version 1 files stay readable.
     static func goldenTrace(codec: TraceBuilder.Codec) -> [UInt8] {
-        var trace = TraceBuilder(codec: codec, versionMajor: 1)
+        var trace = TraceBuilder(codec: codec, versionMajor: 1, versionMinor: 0)
         trace.process(
             ProcessRecord(
                 pid: 31337, parentPID: 31000, startUnixNanoseconds: 1_763_913_600_000_000_000, pageSize: 4096,
