@@ -33,6 +33,9 @@ public struct Analysis: Sendable, Equatable {
     /// distribution describes the samples themselves.
     public var sampling: Sampling?
 
+    /// Set for an aggregate-mode recording (see ``Aggregation``).
+    public var aggregation: Aggregation?
+
     /// jemalloc's own figures (`memprof run --jemalloc`): the last reading, with the
     /// highest `allocated` and `resident` seen; nil when the trace has none.
     public var jemalloc: JemallocFigures?

@@ -109,6 +109,10 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     /// Bytes of the blocks the process began with (INHERITED): in use, not allocated.
     private var inheritedBytes: UInt64 = 0
     private var jemalloc: Analysis.JemallocFigures?
+    /// Aggregate mode: what the snapshots said, and whether the SITE records now read
+    /// belong to a snapshot inside the cutoff.
+    private var aggregation: Analysis.Aggregation?
+    private var snapshotIncluded = false
     /// Events, ticks and records after this time are left out (`.max`: none).
     private let cutoff: UInt64
 
@@ -306,6 +310,60 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
         }
     }
 
+    /// Aggregate mode: the trace's counts come in snapshots.
+    public mutating func aggregation(intervalNanoseconds: UInt64) {
+        aggregation = Analysis.Aggregation(intervalNanoseconds: intervalNanoseconds)
+    }
+
+    /// Aggregate mode: a snapshot begins. The heap as the previous one left it is a
+    /// candidate for the replay's peak; the SITE records that follow are counted only if
+    /// the snapshot is inside the cutoff.
+    public mutating func snapshot(_ record: SnapshotRecord) {
+        snapshotPeak()
+        snapshotIncluded = record.nanoseconds <= cutoff
+        guard snapshotIncluded else { return }
+        if aggregation == nil { aggregation = Analysis.Aggregation(intervalNanoseconds: 0) }
+        aggregation?.add(record)
+        currentTime = record.nanoseconds
+        latestTime = max(latestTime, record.nanoseconds)
+    }
+
+    /// Aggregate mode: one stack's counts since its previous SITE record.
+    public mutating func site(_ record: SiteRecord) {
+        guard snapshotIncluded else { return }
+        allocationCount &+= record.allocations
+        deallocationCount &+= record.deallocations
+        allocatedBytes &+= record.allocatedBytes
+        deallocatedBytes &+= record.deallocatedBytes
+        temporaryCount &+= record.temporaries
+        let change = Int64(bitPattern: record.allocatedBytes &- record.deallocatedBytes)
+        func update(_ accumulator: inout Accumulator) {
+            accumulator.allocations &+= record.allocations
+            accumulator.deallocations &+= record.deallocations
+            accumulator.allocatedBytes &+= record.allocatedBytes
+            accumulator.deallocatedBytes &+= record.deallocatedBytes
+            accumulator.temporaries &+= record.temporaries
+            accumulator.live &+= change
+            // The stack's own peak (at snapshot times), not its share of the process's.
+            accumulator.peak = max(accumulator.peak, Int64(clamping: record.peakLiveBytes))
+        }
+        if record.stackID < Self.denseStackLimit {
+            let index = Int(record.stackID)
+            if index >= dense.count { growDense(toInclude: index) }
+            update(&dense[index])
+        } else {
+            update(&sparse[record.stackID, default: Accumulator()])
+        }
+        heapBytes &+= change
+    }
+
+    /// Aggregate mode: the heap as of the snapshot read last, for the replay's peak.
+    private mutating func snapshotPeak() {
+        guard aggregation != nil, heapBytes > replayPeak else { return }
+        replayPeak = heapBytes
+        replayPeakTime = currentTime
+    }
+
     /// Keeps the END record: duration, exact peak, thread count, how tracing ended.
     public mutating func end(_ record: EndRecord) {
         end = record
@@ -320,6 +378,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     public func analysis(truncation: Analysis.Truncation? = nil) -> Analysis {
         var final = self
         if final.peakPending { final.capturePeak() }
+        final.snapshotPeak()
         return final.makeAnalysis(truncation: truncation)
     }
 
@@ -489,6 +548,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
             truncation: truncation,
             end: end)
         analysis.jemalloc = jemalloc
+        analysis.aggregation = aggregation
         if isCut { analysis.cutoffNanoseconds = min(cutoff, analysis.durationNanoseconds) }
         if let samplingInterval {
             // Per-site figures, freed, live and peak bytes are estimates from the weighted

@@ -6,7 +6,8 @@ import MemprofTrace
 ///
 /// Events are placed in time by their thread's clock (TIME records, within 5 ms), not
 /// by file order: a thread's block can reach the file half a second after its events.
-/// So per-stack changes are summed per interval and added up at the end.
+/// So per-stack changes are summed per interval and added up at the end. An aggregate
+/// trace's SITE records are placed at their snapshot's time instead.
 ///
 /// **Ages.** A FREE record names the freed block's stack and size, not its address, so
 /// which of a stack's live blocks of that size was freed is unknown. The analyzer frees
@@ -60,6 +61,43 @@ public struct TrendAnalyzer: TraceVisitor, Sendable {
             }
             times.append(time)
             counts.append(1)
+        }
+
+        /// Aggregate mode: `count` blocks allocated at `time` (a snapshot's; snapshots
+        /// come in time order).
+        mutating func allocate(count: UInt64, at time: UInt64) {
+            let cancelled = min(pendingFrees, count)
+            pendingFrees -= cancelled
+            let count = count - cancelled
+            guard count > 0 else { return }
+            if head == times.count && head > 0 {
+                times.removeAll()
+                counts.removeAll()
+                head = 0
+            }
+            if let last = times.last, last >= time {
+                counts[counts.count - 1] += count
+            } else {
+                times.append(time)
+                counts.append(count)
+            }
+        }
+
+        /// Aggregate mode: `count` frees, of the oldest blocks first.
+        mutating func free(count: UInt64) {
+            var count = count
+            while count > 0 && head < times.count {
+                let taken = min(count, counts[head])
+                counts[head] -= taken
+                count -= taken
+                if counts[head] == 0 { head += 1 }
+            }
+            pendingFrees += count
+            if head >= 64 && head * 2 >= times.count {
+                times.removeFirst(head)
+                counts.removeFirst(head)
+                head = 0
+            }
         }
 
         /// No live block and no pending free: the entry can go.
@@ -156,6 +194,33 @@ public struct TrendAnalyzer: TraceVisitor, Sendable {
         ages.update(stackID, size) { $0.free() }
     }
 
+    /// Aggregate mode: the SITE records that follow are a snapshot's, taken at its time.
+    public mutating func snapshot(_ record: SnapshotRecord) {
+        currentTime = record.nanoseconds
+    }
+
+    /// Aggregate mode: one stack's counts since its previous snapshot, placed at this
+    /// snapshot's time. Block ages are kept per stack (sizes are not recorded) at
+    /// snapshot resolution: a snapshot's allocations are one run, and frees take the
+    /// oldest blocks first, as for full traces.
+    public mutating func site(_ record: SiteRecord) {
+        guard let slot = siteWindow.slot(of: currentTime) else { return }
+        if slot > 0 {
+            allocations &+= record.allocations
+            deallocations &+= record.deallocations
+            allocatedBytes &+= record.allocatedBytes
+        }
+        change(record.stackID, slot: slot, by: Int64(bitPattern: record.allocatedBytes &- record.deallocatedBytes))
+        let time = currentTime
+        ages.update(record.stackID, Self.unknownSize) {
+            $0.allocate(count: record.allocations, at: time)
+            $0.free(count: record.deallocations)
+        }
+    }
+
+    /// The age table's size key for aggregate traces' blocks, whose sizes are unknown.
+    static let unknownSize: UInt64 = 0
+
     public mutating func unknownDeallocation(thread: UInt32) {
         if let slot = siteWindow.slot(of: currentTime), slot > 0 { deallocations &+= 1 }
     }
@@ -192,7 +257,11 @@ public struct TrendAnalyzer: TraceVisitor, Sendable {
         }
         let oldBefore = window.end >= ageThreshold ? window.end - ageThreshold : nil
         var blocks: [UInt32: (live: UInt64, old: UInt64, oldBytes: UInt64)] = [:]
+        // Aggregate traces' blocks have no size (key 0): their old bytes are estimated
+        // below from the stack's average live block.
+        var sizeless: Set<UInt32> = []
         ages.forEach { stackID, size, ages in
+            if size == Self.unknownSize { sizeless.insert(stackID) }
             guard ages.head < ages.times.count else { return }
             var entry = blocks[stackID] ?? (0, 0, 0)
             for index in ages.head..<ages.times.count {
@@ -213,7 +282,10 @@ public struct TrendAnalyzer: TraceVisitor, Sendable {
                 return running
             }
             guard series.contains(where: { $0 != 0 }) else { continue }
-            let counted = blocks[id] ?? (0, 0, 0)
+            var counted = blocks[id] ?? (0, 0, 0)
+            if sizeless.contains(id), counted.live > 0, let last = series.last, last > 0 {
+                counted.oldBytes = UInt64(Double(counted.old) * Double(last) / Double(counted.live))
+            }
             stacks[id] = StackGrowth(
                 liveBytes: series, liveBlocks: counted.live, oldBlocks: counted.old, oldBytes: counted.oldBytes)
         }

@@ -143,6 +143,31 @@ public struct JSONReportRenderer: Sendable {
     private func writeSnapshot(_ report: Report, to json: inout JSONWriter) throws {
         let analysis = report.analysis
         json.beginObject()
+        if let aggregation = analysis.aggregation {
+            // Aggregate mode: the figures come from the snapshots of per-stack counters.
+            json.key("aggregate")
+            json.beginObject()
+            json.key("api_snapshots")
+            json.value(aggregation.apiSnapshots)
+            json.key("memprof_bytes")
+            json.beginObject()
+            let figures: [(StaticString, UInt64)] = [
+                ("first", aggregation.memprofBytesFirst), ("last", aggregation.memprofBytesLast),
+                ("max", aggregation.memprofBytesMaximum),
+            ]
+            for (key, value) in figures {
+                json.key(key)
+                json.value(value)
+            }
+            json.endObject()
+            json.key("signal_snapshots")
+            json.value(aggregation.signalSnapshots)
+            json.key("snapshot_interval_seconds")
+            try json.value(seconds(aggregation.intervalNanoseconds))
+            json.key("snapshots")
+            json.value(aggregation.snapshots)
+            json.endObject()
+        }
         json.key("allocation_count")
         json.value(analysis.allocationCount)
         json.key("current_usage")
@@ -203,19 +228,27 @@ public struct JSONReportRenderer: Sendable {
         json.beginObject()
         json.key("allocation_rate_per_second")
         try json.value(finite(analysis.allocationRatePerSecond))
+        // Aggregate mode records no sizes: the mean is exact, the rest unknown (null).
+        let sizesRecorded = analysis.aggregation == nil
         json.key("average_allocation_size")
-        try json.value(finite(analysis.sizes.mean))
+        if sizesRecorded {
+            try json.value(finite(analysis.sizes.mean))
+        } else {
+            try json.value(
+                analysis.allocationCount == 0
+                    ? 0 : Double(analysis.totalAllocatedBytes) / Double(analysis.allocationCount))
+        }
         if analysis.sampling != nil {
             // Sample mode: the per-site figures below are estimates scaled from the samples.
             json.key("estimated")
             json.value(true)
         }
         json.key("max_allocation_size")
-        json.value(analysis.sizes.maximum)
+        json.value(sizesRecorded ? analysis.sizes.maximum : nil)
         json.key("median_allocation_size")
-        try json.value(finite(analysis.sizes.median))
+        try json.value(sizesRecorded ? finite(analysis.sizes.median) : nil)
         json.key("min_allocation_size")
-        json.value(analysis.sizes.minimum)
+        json.value(sizesRecorded ? analysis.sizes.minimum : nil)
         json.key("site_count")
         json.value(report.siteCount(by: .allocations))
         json.key("temporary_allocations")

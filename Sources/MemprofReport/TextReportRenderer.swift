@@ -128,6 +128,21 @@ public struct TextReportRenderer: Sendable {
         } else if analysis.process?.mode == .sample {
             lines.append("  note: sampled recording; counts and bytes cover the sampled allocations only")
         }
+        if let aggregation = analysis.aggregation {
+            var onDemand: [String] = []
+            if aggregation.signalSnapshots > 0 { onDemand.append("\(aggregation.signalSnapshots) on the signal") }
+            if aggregation.apiSnapshots > 0 { onDemand.append("\(aggregation.apiSnapshots) from the API") }
+            lines.append(
+                "  note: aggregate recording, \(HumanUnits.count(UInt64(aggregation.snapshots))) snapshots "
+                    + "(every \(HumanUnits.duration(nanoseconds: aggregation.intervalNanoseconds))"
+                    + (onDemand.isEmpty ? "" : "; " + onDemand.joined(separator: ", ")) + "): counts are exact as of "
+                    + "the last snapshot; a site's peak is its own highest at a snapshot; the heap peak is sampled "
+                    + "every 10 ms")
+            lines.append(
+                "  memprof's own memory \(HumanUnits.bytes(aggregation.memprofBytesFirst)) at the first snapshot, "
+                    + "\(HumanUnits.bytes(aggregation.memprofBytesLast)) at the last, at most "
+                    + "\(HumanUnits.bytes(aggregation.memprofBytesMaximum))")
+        }
         if let jemalloc = analysis.jemalloc {
             let latest = jemalloc.latest
             // Its own figures at the last of its readings (`memprof run --jemalloc`).
@@ -187,8 +202,11 @@ public struct TextReportRenderer: Sendable {
                 "bytes allocated", HumanUnits.bytes(analysis.totalAllocatedBytes),
                 analysis.allocationCount == 0
                     ? ""
-                    : "(mean \(HumanUnits.bytes(analysis.sizes.mean)), median \(HumanUnits.bytes(analysis.sizes.median)), "
-                        + "largest \(HumanUnits.bytes(analysis.sizes.maximum)))"
+                    : analysis.aggregation != nil
+                        ? "(mean \(HumanUnits.bytes(Double(analysis.totalAllocatedBytes) / Double(analysis.allocationCount)))"
+                            + "; sizes are not recorded in aggregate mode)"
+                        : "(mean \(HumanUnits.bytes(analysis.sizes.mean)), median \(HumanUnits.bytes(analysis.sizes.median)), "
+                            + "largest \(HumanUnits.bytes(analysis.sizes.maximum)))"
             ))
         rows.append(
             (

@@ -271,6 +271,52 @@ import Testing
         #expect(child.leaks[.reachable]?.blocks == 25 && child.leaks[.reachable]?.bytes == 4500)
     }
 
+    /// The report, trends, `--at` and `memprof check` on an aggregate trace of
+    /// examples/growth (a leak of exactly 400 KiB/s beside a bounded cache).
+    @Test func trendsAndLeakSuspectsFromSnapshots() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let program = Harness.examples.appendingPathComponent("growth").path
+        let (run, trace) = try Self.record(
+            ["--mode", "aggregate", "--snapshot-interval", "100ms"], [program], in: directory)
+        #expect(run.status == 0, "\(run.stderr)")
+        func json(_ arguments: [String]) throws -> [String: Any] {
+            let result = try Harness.run([Harness.memprof.path, "report", "--format", "json", trace] + arguments)
+            try #require(result.status == 0, "\(result.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        }
+        let trueRate = 400.0 * 1024
+        let whole = try json([])
+        let aggregate = try #require(whole.object("snapshot")?.object("aggregate"))
+        #expect((aggregate["snapshots"] as? Int ?? 0) >= 15)
+        #expect(aggregate["snapshot_interval_seconds"] as? Double == 0.1)
+        #expect(whole.object("allocations")?["median_allocation_size"] is NSNull)
+        // The heap's growth once the cache is full, and the leak's own, within 5%.
+        let late = try json(["--duration", "1.5s"])
+        let growth = try #require(late.object("trend")?.object("trend_analysis")?["growth_rate"] as? Double)
+        #expect(abs(growth - trueRate) / trueRate < 0.05, "heap growth \(growth) B/s")
+        let sites = whole.object("trend")?.array("site_growth") ?? []
+        let leak = try #require(sites.first { ($0["location"] as? String)?.hasPrefix("leak_block ") == true })
+        let leakRate = try #require(leak["growth_rate"] as? Double)
+        #expect(abs(leakRate - trueRate) / trueRate < 0.05, "leak_block grows \(leakRate) B/s")
+        #expect(leak["leak_suspect"] as? Bool == true)
+        let cache = try #require(sites.first { ($0["location"] as? String)?.hasPrefix("cache_insert ") == true })
+        #expect(cache["leak_suspect"] as? Bool == false)
+        #expect(cache["shape"] as? String == "plateaued")
+        // --at half-way: the state of a snapshot then, with fewer allocations than at the end.
+        let half = try json(["--at", "50%"])
+        let halfCount = try #require(half.object("snapshot")?["allocation_count"] as? Int)
+        let endCount = try #require(whole.object("snapshot")?["allocation_count"] as? Int)
+        #expect(halfCount > 0 && halfCount < endCount, "\(halfCount) at 50%, \(endCount) at the end")
+        // The text report says what kind of recording it is; check gates on its leak.
+        let text = try Harness.run([Harness.memprof.path, "report", trace])
+        #expect(text.stdout.contains("note: aggregate recording"))
+        #expect(text.stdout.contains("sizes are not recorded in aggregate mode"))
+        let check = try Harness.run(
+            [Harness.memprof.path, "check", trace], environment: ["MEMPROF_ALLOWED_LEAK_BYTES": "0"])
+        #expect(check.status == 2, "\(check.stdout)\(check.stderr)")
+    }
+
     @Test func badSnapshotOptionsAreOneLineErrors() throws {
         let program = Harness.examples.appendingPathComponent("known_counts").path
         for (options, text) in [
