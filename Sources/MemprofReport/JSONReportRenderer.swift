@@ -150,16 +150,10 @@ public struct JSONReportRenderer: Sendable {
             json.key("api_snapshots")
             json.value(aggregation.apiSnapshots)
             json.key("memprof_bytes")
-            json.beginObject()
-            let figures: [(StaticString, UInt64)] = [
+            json.object([
                 ("first", aggregation.memprofBytesFirst), ("last", aggregation.memprofBytesLast),
                 ("max", aggregation.memprofBytesMaximum),
-            ]
-            for (key, value) in figures {
-                json.key(key)
-                json.value(value)
-            }
-            json.endObject()
+            ])
             json.key("signal_snapshots")
             json.value(aggregation.signalSnapshots)
             json.key("snapshot_interval_seconds")
@@ -179,19 +173,13 @@ public struct JSONReportRenderer: Sendable {
         if let jemalloc = analysis.jemalloc {
             // `memprof run --jemalloc`: jemalloc's own figures, last reading and peaks.
             json.key("jemalloc")
-            json.beginObject()
             let latest = jemalloc.latest
-            let fields: [(StaticString, UInt64)] = [
+            json.object([
                 ("active", latest.active), ("allocated", latest.allocated), ("mapped", latest.mapped),
                 ("metadata", latest.metadata), ("peak_allocated", jemalloc.peakAllocated),
                 ("peak_resident", jemalloc.peakResident), ("resident", latest.resident),
                 ("retained", latest.retained), ("samples", UInt64(jemalloc.samples)),
-            ]
-            for (key, value) in fields {
-                json.key(key)
-                json.value(value)
-            }
-            json.endObject()
+            ])
         }
         json.key("leaked_blocks")
         json.value(report.leakSummary.leaked.blocks)

@@ -71,6 +71,16 @@ struct JSONWriter {
 
     // MARK: Values
 
+    /// An object of whole-number members, given in key order.
+    mutating func object(_ members: [(StaticString, UInt64)]) {
+        beginObject()
+        for (key, value) in members {
+            self.key(key)
+            self.value(value)
+        }
+        endObject()
+    }
+
     mutating func value(_ string: String) {
         bytes.append(UInt8(ascii: "\""))
         var string = string
