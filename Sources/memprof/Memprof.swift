@@ -28,7 +28,7 @@ struct Memprof: ParsableCommand {
     /// else, and arguments `validate()` rejects, go through the parser, with its messages.
     static func main() {
         let arguments = CommandLine.arguments.dropFirst()
-        if arguments.first == "run", var run = Run(plainArguments: arguments.dropFirst()),
+        if arguments.first == "run", var run = Run.Request(plainArguments: arguments.dropFirst()),
             (try? run.validate()) != nil
         {
             do {

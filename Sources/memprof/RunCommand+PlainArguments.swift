@@ -1,29 +1,26 @@
-extension Memprof.Run {
-    /// `memprof run`'s arguments in the form scripts and the documentation use: known
-    /// options, each at most once, with values that do not start with `-`, then `--` and
-    /// the command. Nil for anything else (help, an unknown or repeated option, no `--`),
-    /// which is left to swift-argument-parser.
+extension Memprof.Run.Request {
+    /// `memprof run`'s arguments, read without swift-argument-parser, in the form scripts
+    /// and the documentation use: known options, each at most once, with values that do
+    /// not start with `-`, then `--` and the command. Nil for anything else (help, an
+    /// unknown or repeated option, no `--`), which is left to swift-argument-parser.
     ///
-    /// The fields are what the parser sets for the same arguments: after `--` it reads
-    /// nothing as an option (`memprof run -- ls --help` runs `ls --help`), and its
-    /// passthrough capture keeps the `--` in `command`, for `validate()` to drop.
+    /// The fields are what the parser sets in ``Memprof/Run`` for the same arguments:
+    /// after `--` it reads nothing as an option (`memprof run -- ls --help` runs
+    /// `ls --help`), and its passthrough capture keeps the `--` in `command`, for
+    /// `validate()` to drop.
     /// Without `--` the parser looks for `--help`, `--version` and
     /// `--generate-completion-script` among the command's arguments too, so that form
     /// is left to it.
     init?(plainArguments arguments: ArraySlice<String>) {
-        self.init()
-        var output: String?, mode: Mode?, sampleInterval: String?
+        var output: String?, mode: Memprof.Run.Mode?, sampleInterval: String?
         var followExec: Bool?, leakCheck: Bool?, jemalloc: Bool?
         var rest = arguments
         while let argument = rest.popFirst() {
             if argument == "--" {
-                self.output = output
-                self.mode = mode ?? .full
-                self.sampleInterval = sampleInterval
-                self.followExec = followExec ?? false
-                self.leakCheck = leakCheck ?? true
-                self.jemalloc = jemalloc ?? false
-                command = ["--"] + rest
+                self.init(
+                    output: output, followExec: followExec ?? false, mode: mode ?? .full,
+                    sampleInterval: sampleInterval, leakCheck: leakCheck ?? true, jemalloc: jemalloc ?? false,
+                    command: ["--"] + rest)
                 return
             }
             var name = Substring(argument)
@@ -44,7 +41,9 @@ extension Memprof.Run {
                 guard output == nil, let value = value() else { return nil }
                 output = value
             case "--mode":
-                guard mode == nil, let value = value(), let chosen = Mode(rawValue: value) else { return nil }
+                guard mode == nil, let value = value(), let chosen = Memprof.Run.Mode(rawValue: value) else {
+                    return nil
+                }
                 mode = chosen
             case "--sample-interval":
                 guard sampleInterval == nil, let value = value() else { return nil }

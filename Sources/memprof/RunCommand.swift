@@ -74,31 +74,6 @@ extension Memprof {
             help: ArgumentHelp("The command to run and its arguments.", valueName: "cmd"))
         var command: [String] = []
 
-        mutating func validate() throws {
-            // Passthrough capture would run "--help" as the command.
-            if let first = command.first, first == "--help" || first == "-h" {
-                throw CleanExit.helpRequest(self)
-            }
-            if followExec, let output, !output.contains("%p") {
-                throw ValidationError(
-                    "--follow-exec writes one file per program: put %p (the process id) in -o, e.g. -o trace.%p.mprof")
-            }
-            if mode == .aggregate {
-                throw ValidationError("--mode aggregate is not available yet; use full or sample")
-            }
-            if let interval = sampleInterval {
-                guard mode == .sample else { throw ValidationError("--sample-interval needs --mode sample") }
-                guard Self.byteCount(interval) != nil else {
-                    throw ValidationError(
-                        "--sample-interval must be a byte count such as 4096, 512k or 1m (got '\(interval)')")
-                }
-            }
-            if command.first == "--" { command.removeFirst() }
-            guard let first = command.first, !first.isEmpty else {
-                throw ValidationError("missing the command to run: memprof run [-o FILE] -- CMD [ARGS...]")
-            }
-        }
-
         /// A positive byte count with an optional k, m or g suffix (powers of 1024), as
         /// the preload reads MEMPROF_SAMPLE_INTERVAL.
         static func byteCount(_ text: String) -> UInt64? {
@@ -116,6 +91,67 @@ extension Memprof {
             return overflow ? nil : product
         }
 
+        /// The parsed arguments as a plain value (the fast start of ``Memprof/main()``
+        /// makes one without the parser).
+        var request: Request {
+            Request(
+                output: output, followExec: followExec, mode: mode, sampleInterval: sampleInterval,
+                leakCheck: leakCheck, jemalloc: jemalloc, command: command)
+        }
+
+        mutating func validate() throws {
+            // Passthrough capture would run "--help" as the command.
+            if let first = command.first, first == "--help" || first == "-h" {
+                throw CleanExit.helpRequest(self)
+            }
+            var request = self.request
+            try request.validate()
+            command = request.command
+        }
+
+        func run() throws {
+            try request.run()
+        }
+    }
+}
+
+extension Memprof.Run {
+    /// What `memprof run` was asked to do: the options' values, without the parser's
+    /// property wrappers (whose set-up alone costs a few tenths of a millisecond).
+    struct Request {
+        var output: String?
+        var followExec = false
+        var mode: Mode = .full
+        var sampleInterval: String?
+        var leakCheck = true
+        var jemalloc = false
+        var command: [String] = []
+
+        /// The checks the parser's `validate()` makes, but the help request; drops a
+        /// leading `--` from `command`.
+        mutating func validate() throws {
+            if followExec, let output, !output.contains("%p") {
+                throw ValidationError(
+                    "--follow-exec writes one file per program: put %p (the process id) in -o, e.g. -o trace.%p.mprof")
+            }
+            if mode == .aggregate {
+                throw ValidationError("--mode aggregate is not available yet; use full or sample")
+            }
+            if let interval = sampleInterval {
+                guard mode == .sample else { throw ValidationError("--sample-interval needs --mode sample") }
+                guard Memprof.Run.byteCount(interval) != nil else {
+                    throw ValidationError(
+                        "--sample-interval must be a byte count such as 4096, 512k or 1m (got '\(interval)')")
+                }
+            }
+            if command.first == "--" { command.removeFirst() }
+            guard let first = command.first, !first.isEmpty else {
+                throw ValidationError("missing the command to run: memprof run [-o FILE] -- CMD [ARGS...]")
+            }
+        }
+
+        /// Runs the command (`validate()` first); throws the ExitCode to exit with, or
+        /// dies of the signal that ended the command.
         func run() throws {
             let status = try CLIError.reporting { () throws -> Launcher.Outcome in
                 var settings = ["MEMPROF_MODE": mode.rawValue]
