@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+
+/// `memprof run` reads its plain form (options, `--`, the command) without
+/// swift-argument-parser, for a faster start, and leaves every other form to it: both
+/// must mean what the parser means.
+@Suite(.serialized)
+struct RunArgumentsTests {
+    let directory: URL
+
+    init() throws { directory = try Harness.temporaryDirectory() }
+
+    private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    @Test func everythingAfterTheSeparatorIsTheCommands() throws {
+        let trace = path("t.mprof")
+        let result = try Harness.run([
+            Harness.memprof.path, "run", "-o", trace, "--", "/usr/bin/printf", "%s\\n", "--help", "--version", "-o",
+        ])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(result.stdout == "--help\n--version\n-o\n")
+        #expect(result.stderr.contains("trace written to \(trace)"))
+    }
+
+    @Test func attachedValuesAndFlags() throws {
+        let trace = path("sample.mprof")
+        let result = try Harness.run([
+            Harness.memprof.path, "run", "--mode=sample", "--sample-interval=4k", "--no-leak-check",
+            "--output=\(trace)",
+            "--", Harness.examples.appendingPathComponent("known_counts").path,
+        ])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let report = try Harness.run([Harness.memprof.path, "report", trace])
+        #expect(report.status == 0)
+        #expect(report.stdout.contains("mode sample"), "report: \(report.stdout)")
+    }
+
+    @Test func repeatedOptionsKeepTheParsersMeaning() throws {
+        let first = path("first.mprof")
+        let last = path("last.mprof")
+        let result = try Harness.run([Harness.memprof.path, "run", "-o", first, "-o", last, "--", "/bin/true"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(FileManager.default.fileExists(atPath: last))
+        #expect(!FileManager.default.fileExists(atPath: first))
+    }
+
+    @Test func optionLikeValuesAreUsageErrors() throws {
+        let result = try Harness.run([Harness.memprof.path, "run", "-o", "-x", "--", "/bin/true"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("Missing value for '-o <file>'"), "stderr: \(result.stderr)")
+    }
+
+    @Test func helpAfterTheSeparatorIsACommand() throws {
+        let result = try Harness.run([Harness.memprof.path, "run", "-o", path("h.mprof"), "--", "--help"])
+        #expect(result.status == 127)
+        #expect(result.stderr.contains("command not found: --help"), "stderr: \(result.stderr)")
+    }
+}
