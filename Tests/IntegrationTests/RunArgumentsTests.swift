@@ -50,6 +50,24 @@ struct RunArgumentsTests {
         #expect(result.stderr.contains("Missing value for '-o <file>'"), "stderr: \(result.stderr)")
     }
 
+    /// The options Memprof.Run.Request(plainArguments:) reads. An option added to
+    /// `memprof run` must be taught to it (RunCommand+PlainArguments.swift) and to
+    /// Run.Request, or the fast start would leave it to the parser (slower) at best.
+    @Test func thePlainReaderKnowsEveryOption() throws {
+        let help = try Harness.run([Harness.memprof.path, "run", "--help"])
+        let usage = try #require(help.stdout.split(separator: "\n").first { $0.hasPrefix("USAGE:") })
+        let options = Set(
+            usage.split(separator: " ").compactMap { word -> String? in
+                let name = word.drop { $0 == "[" }.prefix { $0 != "]" }
+                return name.hasPrefix("--") ? String(name) : nil
+            })
+        #expect(
+            options == [
+                "--output", "--follow-exec", "--mode", "--sample-interval", "--leak-check", "--no-leak-check",
+                "--jemalloc",
+            ], "usage: \(usage)")
+    }
+
     @Test func helpAfterTheSeparatorIsACommand() throws {
         let result = try Harness.run([Harness.memprof.path, "run", "-o", path("h.mprof"), "--", "--help"])
         #expect(result.status == 127)
