@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -617,7 +618,21 @@ static int on_writer_thread(void) { return g_writer_started && pthread_equal(pth
 
 static _Atomic pid_t g_writer_tid;
 
-pid_t memprof_writer_tid(void) { return atomic_load(&g_writer_tid); }
+/* The writer publishes its tid first thing. A scan that starts before then (a short
+ * program ends right after the constructor created the writer) would take the writer
+ * for a program thread and signal it, and the writer, always inside memprof, never
+ * stops: the scan would wait out its stop-the-world deadline (300 ms). So a writer
+ * that was created but has not run yet is waited for; it only needs to be scheduled
+ * (bounded, in case it cannot be). */
+pid_t memprof_writer_tid(void) {
+    pid_t tid = atomic_load(&g_writer_tid);
+    if (tid || !g_writer_started)
+        return tid;
+    uint64_t deadline = clock_ns(CLOCK_MONOTONIC) + 100000000ULL;
+    while (!(tid = atomic_load(&g_writer_tid)) && clock_ns(CLOCK_MONOTONIC) < deadline)
+        sched_yield();
+    return tid;
+}
 
 static uintptr_t g_writer_stack_lo, g_writer_stack_hi;
 

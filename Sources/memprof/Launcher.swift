@@ -90,8 +90,8 @@ struct Launcher {
 
     /// Runs the command to completion and returns how it ended.
     func run() throws -> Outcome {
-        let name = URL(fileURLWithPath: executable).lastPathComponent
-        let cwd = FileManager.default.currentDirectoryPath
+        let name = FilePath.lastComponent(of: executable)
+        let cwd = FilePath.currentDirectory()
         if let output = requestedOutput, output.contains("%p") {
             return try runPerProcess(pattern: Self.absolute(output, cwd: cwd), cwd: cwd)
         }
@@ -137,7 +137,7 @@ struct Launcher {
     /// The command's environment: ours, with the preload (and the allocator behind it)
     /// first in LD_PRELOAD, MEMPROF_OUTPUT, and the preload's settings.
     private func commandEnvironment(output: String) -> [String: String] {
-        var environment = ProcessInfo.processInfo.environment
+        var environment = Environment.current()
         let existing = environment["LD_PRELOAD"].map { $0.isEmpty ? "" : " " + $0 } ?? ""
         environment["LD_PRELOAD"] = preload + (allocator.map { " " + $0 } ?? "") + existing
         environment["MEMPROF_OUTPUT"] = output
@@ -149,7 +149,7 @@ struct Launcher {
     /// by the preload in each (CMD, the children it forks, and with --follow-exec the
     /// programs they execute, as NAME.1, NAME.2 … beside the one of the same pid).
     private func runPerProcess(pattern: String, cwd: String) throws -> Outcome {
-        let directory = URL(fileURLWithPath: pattern).deletingLastPathComponent().path
+        let directory = FilePath.directory(of: pattern)
         guard access(directory, W_OK) == 0 else {
             throw RunError.cannotWriteOutput(path: pattern, reason: String(cString: strerror(errno)))
         }
@@ -167,10 +167,10 @@ struct Launcher {
         writeToStandardError("memprof: trace written to \(Self.display(own, cwd: cwd))\n")
         // The other processes' files: the pattern's name with another pid (and maybe
         // an exec's .N), written during this run.
-        let name = URL(fileURLWithPath: pattern).lastPathComponent
-        let parts = name.components(separatedBy: "%p")
-        let prefix = parts.first ?? "", suffix = parts.dropFirst().joined(separator: "%p")
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let name = FilePath.lastComponent(of: pattern)
+        let parts = name.split(separator: "%p", omittingEmptySubsequences: false)
+        let prefix = String(parts[0]), suffix = parts.dropFirst().joined(separator: "%p")
+        let entries = FilePath.entries(of: directory)
         for entry in entries.sorted() where entry.hasPrefix(prefix) {
             let path = directory + "/" + entry
             guard path != own, stat(path, &info) == 0, info.st_mtim.tv_sec >= started else { continue }
@@ -257,7 +257,7 @@ struct Launcher {
             }
             return name
         }
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        let path = Environment.value("PATH") ?? "/usr/local/bin:/usr/bin:/bin"
         for directory in path.split(separator: ":", omittingEmptySubsequences: false) {
             let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + name
             var info = stat()
@@ -305,19 +305,21 @@ struct Launcher {
     /// Where libmemprof.so is: $MEMPROF_PRELOAD, next to the memprof binary, in
     /// ../lib/memprof, or in a development tree's .build/preload.
     static func findPreload() throws -> String {
-        if let explicit = ProcessInfo.processInfo.environment["MEMPROF_PRELOAD"], !explicit.isEmpty {
+        if let explicit = Environment.value("MEMPROF_PRELOAD"), !explicit.isEmpty {
             guard access(explicit, R_OK) == 0 else { throw RunError.preloadNotFound(searched: [explicit]) }
-            return absolute(explicit, cwd: FileManager.default.currentDirectoryPath)
+            return absolute(explicit, cwd: FilePath.currentDirectory())
         }
-        let exe = URL(fileURLWithPath: CommandLine.executablePathResolved).deletingLastPathComponent()
+        // /proc/self/exe is absolute and canonical (no . or .. components), so plain
+        // string operations do what URL's would.
+        let exe = FilePath.directory(of: absolute(CommandLine.executablePathResolved, cwd: FilePath.currentDirectory()))
         var candidates = [
-            exe.appendingPathComponent("libmemprof.so").path,
-            exe.appendingPathComponent("../lib/memprof/libmemprof.so").standardized.path,
+            FilePath.join(exe, "libmemprof.so"),
+            FilePath.join(FilePath.directory(of: exe), "lib/memprof/libmemprof.so"),
         ]
         var directory = exe
-        while directory.path != "/" {
-            candidates.append(directory.appendingPathComponent(".build/preload/libmemprof.so").path)
-            directory = directory.deletingLastPathComponent()
+        while directory != "/" {
+            candidates.append(FilePath.join(directory, ".build/preload/libmemprof.so"))
+            directory = FilePath.directory(of: directory)
         }
         if let found = candidates.first(where: { access($0, R_OK) == 0 }) { return found }
         throw RunError.preloadNotFound(searched: Array(candidates.prefix(2)))
@@ -326,7 +328,7 @@ struct Launcher {
     /// libjemalloc.so.2: MEMPROF_JEMALLOC_LIBRARY, else where Debian and others install it.
     static func findJemalloc() throws -> String {
         let candidates =
-            ProcessInfo.processInfo.environment["MEMPROF_JEMALLOC_LIBRARY"].map { [$0] } ?? [
+            Environment.value("MEMPROF_JEMALLOC_LIBRARY").map { [$0] } ?? [
                 "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2",
                 "/usr/lib64/libjemalloc.so.2", "/usr/lib/libjemalloc.so.2", "/usr/local/lib/libjemalloc.so.2",
             ]
@@ -343,6 +345,80 @@ struct Launcher {
     /// A path as the user would like to read it: relative to cwd when inside it.
     static func display(_ path: String, cwd: String) -> String {
         path.hasPrefix(cwd + "/") ? String(path.dropFirst(cwd.count + 1)) : path
+    }
+}
+
+/// Path operations on plain strings. `memprof run` needs only these few, and Foundation's
+/// URL and FileManager would add their start-up cost to every profiled run.
+enum FilePath {
+    /// The last component: `/a/b` → `b` (trailing slashes ignored, as URL does).
+    static func lastComponent(of path: String) -> String {
+        let trimmed = trimmingTrailingSlashes(path)
+        guard let slash = trimmed.lastIndex(of: "/") else { return String(trimmed) }
+        return trimmed == "/" ? "/" : String(trimmed[trimmed.index(after: slash)...])
+    }
+
+    /// The directory holding `path`: `/a/b` → `/a`, `/a` → `/`, `b` → `.`.
+    static func directory(of path: String) -> String {
+        let trimmed = trimmingTrailingSlashes(path)
+        guard let slash = trimmed.lastIndex(of: "/") else { return "." }
+        return slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
+    }
+
+    /// `name` inside `directory`.
+    static func join(_ directory: String, _ name: String) -> String {
+        directory.hasSuffix("/") ? directory + name : directory + "/" + name
+    }
+
+    /// The working directory (as FileManager reports it when getcwd fails).
+    static func currentDirectory() -> String {
+        guard let buffer = getcwd(nil, 0) else { return FileManager.default.currentDirectoryPath }
+        defer { free(buffer) }
+        return String(cString: buffer)
+    }
+
+    /// The names in `directory` but . and ..; none if it cannot be read.
+    static func entries(of directory: String) -> [String] {
+        guard let stream = opendir(directory) else { return [] }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+                String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    private static func trimmingTrailingSlashes(_ path: String) -> Substring {
+        var trimmed = Substring(path)
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        return trimmed
+    }
+}
+
+/// The process's environment read from `environ` (ProcessInfo's copy costs its
+/// initialization at every start).
+enum Environment {
+    /// Every variable, as `NAME=value` entries give it (the first of repeated names).
+    static func current() -> [String: String] {
+        var variables: [String: String] = [:]
+        var entry = environ
+        while let pointer = entry.pointee {
+            let text = String(cString: pointer)
+            if let equals = text.firstIndex(of: "=") {
+                let name = String(text[..<equals])
+                if variables[name] == nil { variables[name] = String(text[text.index(after: equals)...]) }
+            }
+            entry += 1
+        }
+        return variables
+    }
+
+    /// One variable's value, nil if unset.
+    static func value(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
     }
 }
 

@@ -96,44 +96,6 @@ extension Memprof {
             help: ArgumentHelp("The command to run and its arguments.", valueName: "cmd"))
         var command: [String] = []
 
-        mutating func validate() throws {
-            // Passthrough capture would run "--help" as the command.
-            if let first = command.first, first == "--help" || first == "-h" {
-                throw CleanExit.helpRequest(self)
-            }
-            if followExec, let output, !output.contains("%p") {
-                throw ValidationError(
-                    "--follow-exec writes one file per program: put %p (the process id) in -o, e.g. -o trace.%p.mprof")
-            }
-            if let interval = snapshotInterval {
-                guard mode == .aggregate else { throw ValidationError("--snapshot-interval needs --mode aggregate") }
-                guard let nanoseconds = try? Quantity.nanoseconds(interval),
-                    nanoseconds >= 10_000_000, nanoseconds <= 86_400_000_000_000
-                else {
-                    throw ValidationError(
-                        "--snapshot-interval must be a duration from 10ms to 24h such as 1s, 500ms or 5m (got '\(interval)')"
-                    )
-                }
-            }
-            if let signal = snapshotSignal {
-                guard mode == .aggregate else { throw ValidationError("--snapshot-signal needs --mode aggregate") }
-                guard Self.snapshotSignalNumber(signal) != nil else {
-                    throw ValidationError("--snapshot-signal must be USR1, USR2, RTMIN+N or none (got '\(signal)')")
-                }
-            }
-            if let interval = sampleInterval {
-                guard mode == .sample else { throw ValidationError("--sample-interval needs --mode sample") }
-                guard Self.byteCount(interval) != nil else {
-                    throw ValidationError(
-                        "--sample-interval must be a byte count such as 4096, 512k or 1m (got '\(interval)')")
-                }
-            }
-            if command.first == "--" { command.removeFirst() }
-            guard let first = command.first, !first.isEmpty else {
-                throw ValidationError("missing the command to run: memprof run [-o FILE] -- CMD [ARGS...]")
-            }
-        }
-
         /// A positive byte count with an optional k, m or g suffix (powers of 1024), as
         /// the preload reads MEMPROF_SAMPLE_INTERVAL.
         static func byteCount(_ text: String) -> UInt64? {
@@ -176,6 +138,83 @@ extension Memprof {
                 || (number >= __libc_current_sigrtmin() && number <= __libc_current_sigrtmax()) ? number : nil
         }
 
+        /// The parsed arguments as a plain value (the fast start of ``Memprof/main()``
+        /// makes one without the parser).
+        var request: Request {
+            Request(
+                output: output, followExec: followExec, mode: mode, snapshotInterval: snapshotInterval,
+                snapshotSignal: snapshotSignal, sampleInterval: sampleInterval, leakCheck: leakCheck,
+                jemalloc: jemalloc, command: command)
+        }
+
+        mutating func validate() throws {
+            // Passthrough capture would run "--help" as the command.
+            if let first = command.first, first == "--help" || first == "-h" {
+                throw CleanExit.helpRequest(self)
+            }
+            var request = self.request
+            try request.validate()
+            command = request.command
+        }
+
+        func run() throws {
+            try request.run()
+        }
+    }
+}
+
+extension Memprof.Run {
+    /// What `memprof run` was asked to do: the options' values, without the parser's
+    /// property wrappers (whose set-up alone costs a few tenths of a millisecond).
+    struct Request {
+        var output: String?
+        var followExec = false
+        var mode: Mode = .full
+        var snapshotInterval: String?
+        var snapshotSignal: String?
+        var sampleInterval: String?
+        var leakCheck = true
+        var jemalloc = false
+        var command: [String] = []
+
+        /// The checks the parser's `validate()` makes, but the help request; drops a
+        /// leading `--` from `command`.
+        mutating func validate() throws {
+            if followExec, let output, !output.contains("%p") {
+                throw ValidationError(
+                    "--follow-exec writes one file per program: put %p (the process id) in -o, e.g. -o trace.%p.mprof")
+            }
+            if let interval = snapshotInterval {
+                guard mode == .aggregate else { throw ValidationError("--snapshot-interval needs --mode aggregate") }
+                guard let nanoseconds = try? Quantity.nanoseconds(interval),
+                    nanoseconds >= 10_000_000, nanoseconds <= 86_400_000_000_000
+                else {
+                    throw ValidationError(
+                        "--snapshot-interval must be a duration from 10ms to 24h such as 1s, 500ms or 5m (got '\(interval)')"
+                    )
+                }
+            }
+            if let signal = snapshotSignal {
+                guard mode == .aggregate else { throw ValidationError("--snapshot-signal needs --mode aggregate") }
+                guard Memprof.Run.snapshotSignalNumber(signal) != nil else {
+                    throw ValidationError("--snapshot-signal must be USR1, USR2, RTMIN+N or none (got '\(signal)')")
+                }
+            }
+            if let interval = sampleInterval {
+                guard mode == .sample else { throw ValidationError("--sample-interval needs --mode sample") }
+                guard Memprof.Run.byteCount(interval) != nil else {
+                    throw ValidationError(
+                        "--sample-interval must be a byte count such as 4096, 512k or 1m (got '\(interval)')")
+                }
+            }
+            if command.first == "--" { command.removeFirst() }
+            guard let first = command.first, !first.isEmpty else {
+                throw ValidationError("missing the command to run: memprof run [-o FILE] -- CMD [ARGS...]")
+            }
+        }
+
+        /// Runs the command (`validate()` first); throws the ExitCode to exit with, or
+        /// dies of the signal that ended the command.
         func run() throws {
             let status = try CLIError.reporting { () throws -> Launcher.Outcome in
                 var settings = ["MEMPROF_MODE": mode.rawValue]
@@ -183,7 +222,7 @@ extension Memprof {
                 if let interval = snapshotInterval, let nanoseconds = try? Quantity.nanoseconds(interval) {
                     settings["MEMPROF_SNAPSHOT_INTERVAL"] = "\(nanoseconds)ns"
                 }
-                if let signal = snapshotSignal, let number = Self.snapshotSignalNumber(signal) {
+                if let signal = snapshotSignal, let number = Memprof.Run.snapshotSignalNumber(signal) {
                     settings["MEMPROF_SNAPSHOT_SIGNAL"] = "\(number)"
                 }
                 if !leakCheck { settings["MEMPROF_LEAK_CHECK"] = "0" }
@@ -196,7 +235,7 @@ extension Memprof {
                     command: command, output: output, environment: settings, allocator: allocator,
                     followExec: followExec)
                 if mode == .aggregate {
-                    let snapshotSignal = snapshotSignal.flatMap(Self.snapshotSignalNumber) ?? SIGUSR2
+                    let snapshotSignal = snapshotSignal.flatMap(Memprof.Run.snapshotSignalNumber) ?? SIGUSR2
                     if snapshotSignal != 0 { launcher.forwardedSignals = [snapshotSignal] }
                 }
                 return try launcher.run()
