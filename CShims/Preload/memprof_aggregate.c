@@ -14,9 +14,11 @@
  * A thread's table is open addressing keyed by stack id. The owner claims an entry by
  * publishing its stack id after the counters are zero (release; the writer reads it
  * with acquire), and grows the table by copying it into one twice the size and
- * publishing that; the old one is retired and unmapped by the writer at its next
- * snapshot, when it can no longer be reading it. Tables of exited threads stay (their
- * counts are part of the totals) and serve the next thread that reuses the state.
+ * publishing that. The old one is kept, never unmapped: the writer may be reading it,
+ * and a leak scan (which runs beside the writer) must not find memory gone under it;
+ * the tables a thread outgrew add up to less than its current one. Tables of exited
+ * threads stay (their counts are part of the totals) and serve the next thread that
+ * reuses the state.
  *
  * The writer reads counters another thread is updating: each is one aligned word
  * that only grows, so a sum may miss the latest few events (the next snapshot has
@@ -39,7 +41,6 @@ struct agg_entry {
 struct agg_table {
     uint32_t mask, count;
     size_t map_size;
-    struct agg_table *retired_next;
     struct agg_entry e[];
 };
 
@@ -56,7 +57,6 @@ struct agg_written {
 
 static struct agg_sum *g_sums;
 static struct agg_written *g_written;
-static _Atomic(struct agg_table *) g_retired;
 
 int memprof_aggregate_init(void) {
     g_sums = memprof_map(sizeof *g_sums * AGG_IDS, MEMPROF_MAP_RESERVE);
@@ -96,11 +96,6 @@ static __attribute__((noinline)) struct agg_entry *claim(struct memprof_thread *
             grown->count++;
         }
         atomic_store_explicit(&t->aggregate, grown, memory_order_release);
-        if (old) {
-            old->retired_next = atomic_load(&g_retired);
-            while (!atomic_compare_exchange_weak(&g_retired, &old->retired_next, old))
-                ;
-        }
         old = grown;
     }
     uint32_t j = slot_of(stack, old->mask);
@@ -167,11 +162,6 @@ static void add_thread(struct memprof_thread *t, void *ctx) {
 }
 
 uint64_t memprof_aggregate_mark(void) {
-    /* Tables retired before this snapshot are no longer read by anyone. */
-    for (struct agg_table *r = atomic_exchange(&g_retired, NULL), *next; r; r = next) {
-        next = r->retired_next;
-        memprof_unmap(r, r->map_size, MEMPROF_MAP_PLAIN);
-    }
     uint32_t limit = memprof_stack_id_limit();
     memset(g_sums, 0, sizeof *g_sums * limit);
     memprof_threads_foreach(add_thread, NULL);
@@ -222,6 +212,12 @@ size_t memprof_aggregate_sites(uint8_t *out, size_t cap, uint32_t *next) {
 void memprof_aggregate_forget_written(void) {
     if (g_written)
         memset(g_written, 0, sizeof *g_written * memprof_stack_id_limit());
+}
+
+void memprof_aggregate_thread_ranges(const struct memprof_thread *t, memprof_range_fn fn, void *ctx) {
+    const struct agg_table *table = atomic_load_explicit(&t->aggregate, memory_order_acquire);
+    if (table)
+        fn((uintptr_t)table, (uintptr_t)table + table->map_size, ctx);
 }
 
 void memprof_aggregate_ranges(memprof_range_fn fn, void *ctx) {

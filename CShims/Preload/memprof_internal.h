@@ -368,6 +368,8 @@ void memprof_live_ranges(memprof_range_fn fn, void *ctx) MEMPROF_HIDDEN;
 void memprof_writer_ranges(memprof_range_fn fn, void *ctx) MEMPROF_HIDDEN;
 void memprof_stack_ranges(memprof_range_fn fn, void *ctx) MEMPROF_HIDDEN;
 void memprof_aggregate_ranges(memprof_range_fn fn, void *ctx) MEMPROF_HIDDEN;
+/* Thread t's counter table (memprof_writer_ranges lists them with the thread states). */
+void memprof_aggregate_thread_ranges(const struct memprof_thread *t, memprof_range_fn fn, void *ctx) MEMPROF_HIDDEN;
 /* The stacks of threads that have exited, as far as memprof knew them. */
 void memprof_dead_thread_stacks(memprof_range_fn fn, void *ctx) MEMPROF_HIDDEN;
 

@@ -638,8 +638,10 @@ static uintptr_t g_writer_stack_lo, g_writer_stack_hi;
 
 void memprof_writer_ranges(memprof_range_fn fn, void *ctx) {
     /* The list only grows at its head, and states are never unmapped. */
-    for (struct memprof_thread *t = g_threads; t; t = t->next_all)
+    for (struct memprof_thread *t = g_threads; t; t = t->next_all) {
         fn((uintptr_t)t, (uintptr_t)(t + 1), ctx);
+        memprof_aggregate_thread_ranges(t, fn, ctx);
+    }
     if (g_writer_stack_hi)
         fn(g_writer_stack_lo, g_writer_stack_hi, ctx);
 }

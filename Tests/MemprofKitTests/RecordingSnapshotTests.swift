@@ -34,6 +34,17 @@ import Testing
         #expect(lines.contains { $0.hasPrefix("snapshot ") && $0.contains("reason=end") })
     }
 
+    @Test("in full mode writeSnapshot() brings the file up to date and succeeds")
+    func fullModeFlush() throws {
+        let trace = FileManager.default.temporaryDirectory.appendingPathComponent("full-snap-\(getpid()).mprof").path
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        let out = try CheckProbe.run("write-snapshot", .memprofRun(trace: trace))
+        #expect(out.error == nil, "\(out.error ?? "")")
+        let lines = try Self.dump(trace)
+        #expect(!lines.contains { $0.hasPrefix("snapshot ") })
+        #expect(lines.filter { $0.hasPrefix("alloc ") }.count >= 64)
+    }
+
     @Test("leak checks work in aggregate mode (the live table is exact)")
     func leakCheckInAggregateMode() throws {
         let trace = FileManager.default.temporaryDirectory.appendingPathComponent("agg-check-\(getpid()).mprof").path
