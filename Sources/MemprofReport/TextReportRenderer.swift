@@ -135,13 +135,18 @@ public struct TextReportRenderer: Sendable {
             lines.append(
                 "  note: aggregate recording, \(HumanUnits.count(UInt64(aggregation.snapshots))) snapshots "
                     + "(every \(HumanUnits.duration(nanoseconds: aggregation.intervalNanoseconds))"
-                    + (onDemand.isEmpty ? "" : "; " + onDemand.joined(separator: ", ")) + "): counts are exact as of "
-                    + "the last snapshot (at \(Self.moment(aggregation.lastSnapshotNanoseconds))); a site's peak is "
-                    + "its own highest at a snapshot; the heap peak is sampled every 10 ms")
-            lines.append(
-                "  memprof's own memory \(HumanUnits.bytes(aggregation.memprofBytesFirst)) at the first snapshot, "
-                    + "\(HumanUnits.bytes(aggregation.memprofBytesLast)) at the last, at most "
-                    + "\(HumanUnits.bytes(aggregation.memprofBytesMaximum))")
+                    + (onDemand.isEmpty ? "" : "; " + onDemand.joined(separator: ", ")) + "): "
+                    + (aggregation.snapshots == 0
+                        ? "no snapshot yet, so nothing is counted"
+                        : "counts are exact as of the last snapshot (at "
+                            + "\(Self.moment(aggregation.lastSnapshotNanoseconds)))")
+                    + "; a site's peak is its own highest at a snapshot; the heap peak is sampled every 10 ms")
+            if aggregation.snapshots > 0 {
+                lines.append(
+                    "  memprof's own memory \(HumanUnits.bytes(aggregation.memprofBytesFirst)) at the first snapshot, "
+                        + "\(HumanUnits.bytes(aggregation.memprofBytesLast)) at the last, at most "
+                        + "\(HumanUnits.bytes(aggregation.memprofBytesMaximum))")
+            }
         }
         if let jemalloc = analysis.jemalloc {
             let latest = jemalloc.latest

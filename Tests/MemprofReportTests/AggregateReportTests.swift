@@ -165,6 +165,15 @@ struct AggregateReportTests {
         #expect(snapshot["allocation_count"] as? Int == 180)
     }
 
+    @Test("--at before the first snapshot: nothing counted yet, and the text says why")
+    func beforeTheFirstSnapshot() {
+        let text = TextReportRenderer().render(Self.report(cutoff: Self.second / 2))
+        #expect(text.contains("0 snapshots (every 1.00 s): no snapshot yet, so nothing is counted"))
+        #expect(!text.contains("memprof's own memory"))
+        let allocations = text.split(separator: "\n").first { $0.hasPrefix("  allocations ") }
+        #expect(allocations?.hasSuffix(" 0  (0.0 per second)") == true)
+    }
+
     @Test("too short for a trend: the heap is sampled at each snapshot")
     func shortTrend() {
         var analyzer = TraceAnalyzer()
