@@ -18,6 +18,12 @@ extension Analysis {
         public var memprofBytesFirst: UInt64
         public var memprofBytesLast: UInt64
         public var memprofBytesMaximum: UInt64
+        /// When the last snapshot read was taken: the moment the counts describe (for
+        /// `--at`, the last snapshot at or before the cutoff).
+        public var lastSnapshotNanoseconds: UInt64 = 0
+
+        /// Snapshots asked for by the signal or the in-process API.
+        public var onDemandSnapshots: Int { signalSnapshots + apiSnapshots }
 
         public init(
             intervalNanoseconds: UInt64, snapshots: Int = 0, signalSnapshots: Int = 0, apiSnapshots: Int = 0,
@@ -42,6 +48,7 @@ extension Analysis {
             case .periodic, .end: break
             }
             memprofBytesLast = record.memprofBytes
+            lastSnapshotNanoseconds = record.nanoseconds
             memprofBytesMaximum = max(memprofBytesMaximum, record.memprofBytes)
         }
     }

@@ -143,6 +143,8 @@ public struct TrendAnalyzer: TraceVisitor, Sendable {
     private var allocations: UInt64 = 0
     private var deallocations: UInt64 = 0
     private var allocatedBytes: UInt64 = 0
+    /// An aggregate trace: ages are per stack (size key ``unknownSize``), old bytes estimated.
+    private var isAggregate = false
 
     /// Creates an analyzer for `window`.
     /// - Parameter ageThreshold: a live block allocated at least this long before the
@@ -194,15 +196,23 @@ public struct TrendAnalyzer: TraceVisitor, Sendable {
         ages.update(stackID, size) { $0.free() }
     }
 
+    /// Aggregate mode: the trace's blocks have no sizes; their ages are estimates.
+    public mutating func aggregation(intervalNanoseconds: UInt64) {
+        isAggregate = true
+    }
+
     /// Aggregate mode: the SITE records that follow are a snapshot's, taken at its time.
     public mutating func snapshot(_ record: SnapshotRecord) {
+        isAggregate = true
         currentTime = record.nanoseconds
     }
 
     /// Aggregate mode: one stack's counts since its previous snapshot, placed at this
     /// snapshot's time. Block ages are kept per stack (sizes are not recorded) at
-    /// snapshot resolution: a snapshot's allocations are one run, and frees take the
-    /// oldest blocks first, as for full traces.
+    /// snapshot resolution: a snapshot's allocations are one run; its temporaries (frees
+    /// of their thread's latest allocation) are taken to be of that run, and its other
+    /// frees take the oldest blocks first, as for full traces. Without the first rule a
+    /// stack that churns temporaries would seem to free its old blocks.
     public mutating func site(_ record: SiteRecord) {
         guard let slot = siteWindow.slot(of: currentTime) else { return }
         if slot > 0 {
@@ -212,9 +222,10 @@ public struct TrendAnalyzer: TraceVisitor, Sendable {
         }
         change(record.stackID, slot: slot, by: Int64(bitPattern: record.allocatedBytes &- record.deallocatedBytes))
         let time = currentTime
+        let temporaries = min(record.temporaries, record.allocations, record.deallocations)
         ages.update(record.stackID, Self.unknownSize) {
-            $0.allocate(count: record.allocations, at: time)
-            $0.free(count: record.deallocations)
+            $0.allocate(count: record.allocations - temporaries, at: time)
+            $0.free(count: record.deallocations - temporaries)
         }
     }
 
@@ -257,11 +268,7 @@ public struct TrendAnalyzer: TraceVisitor, Sendable {
         }
         let oldBefore = window.end >= ageThreshold ? window.end - ageThreshold : nil
         var blocks: [UInt32: (live: UInt64, old: UInt64, oldBytes: UInt64)] = [:]
-        // Aggregate traces' blocks have no size (key 0): their old bytes are estimated
-        // below from the stack's average live block.
-        var sizeless: Set<UInt32> = []
         ages.forEach { stackID, size, ages in
-            if size == Self.unknownSize { sizeless.insert(stackID) }
             guard ages.head < ages.times.count else { return }
             var entry = blocks[stackID] ?? (0, 0, 0)
             for index in ages.head..<ages.times.count {
@@ -283,7 +290,9 @@ public struct TrendAnalyzer: TraceVisitor, Sendable {
             }
             guard series.contains(where: { $0 != 0 }) else { continue }
             var counted = blocks[id] ?? (0, 0, 0)
-            if sizeless.contains(id), counted.live > 0, let last = series.last, last > 0 {
+            // Aggregate traces' blocks have no size (key 0, which a full trace's malloc(0)
+            // blocks share): the old bytes are the old blocks at the stack's average live block.
+            if isAggregate, counted.live > 0, let last = series.last, last > 0 {
                 counted.oldBytes = UInt64(Double(counted.old) * Double(last) / Double(counted.live))
             }
             stacks[id] = StackGrowth(

@@ -69,6 +69,16 @@ import MemprofTrace
 /// from the samples (each sampled block of `s` bytes stands for `1/(1 − exp(−s/R))`
 /// blocks like it).
 ///
+/// Aggregate recordings (`--mode aggregate`): `snapshot` adds `aggregate`
+/// (`snapshots` read, `on_demand_snapshots` = `signal_snapshots` + `api_snapshots`,
+/// `snapshot_interval_seconds`, `last_snapshot_seconds` — the moment the counts
+/// describe — and `memprof_bytes` {`first`, `last`, `max`}, the preload's own memory);
+/// `allocations` has null `median_allocation_size`, `min_allocation_size` and
+/// `max_allocation_size` (sizes are not recorded; the average is exact); a
+/// `top_allocators` entry's `peak_bytes` is the site's own highest at a snapshot, not
+/// its share of the heap peak; `trend` adds `"ages_estimated": true` (`old_blocks` and
+/// `old_bytes` are estimated at snapshot resolution, docs/trends.md).
+///
 /// A `stack` is an array of frames, innermost first, starting at the frame `location`
 /// names: `{function, file, line, module, address, inlined}`, with null for what debug
 /// info does not say and `address` as a `0x…` string. Keys are sorted, so output is
@@ -149,11 +159,15 @@ public struct JSONReportRenderer: Sendable {
             json.beginObject()
             json.key("api_snapshots")
             json.value(aggregation.apiSnapshots)
+            json.key("last_snapshot_seconds")
+            try json.value(seconds(aggregation.lastSnapshotNanoseconds))
             json.key("memprof_bytes")
             json.object([
                 ("first", aggregation.memprofBytesFirst), ("last", aggregation.memprofBytesLast),
                 ("max", aggregation.memprofBytesMaximum),
             ])
+            json.key("on_demand_snapshots")
+            json.value(aggregation.onDemandSnapshots)
             json.key("signal_snapshots")
             json.value(aggregation.signalSnapshots)
             json.key("snapshot_interval_seconds")
@@ -447,6 +461,11 @@ public struct JSONReportRenderer: Sendable {
         json.beginObject()
         json.key("age_threshold_seconds")
         try json.value(seconds(trend.ageThreshold))
+        if report.analysis.aggregation != nil {
+            // Aggregate mode: old blocks and bytes are estimated from the snapshots.
+            json.key("ages_estimated")
+            json.value(true)
+        }
         json.key("allocation_count")
         json.value(trend.allocations)
         json.key("allocation_rate_per_second")

@@ -135,13 +135,18 @@ public struct TextReportRenderer: Sendable {
             lines.append(
                 "  note: aggregate recording, \(HumanUnits.count(UInt64(aggregation.snapshots))) snapshots "
                     + "(every \(HumanUnits.duration(nanoseconds: aggregation.intervalNanoseconds))"
-                    + (onDemand.isEmpty ? "" : "; " + onDemand.joined(separator: ", ")) + "): counts are exact as of "
-                    + "the last snapshot; a site's peak is its own highest at a snapshot; the heap peak is sampled "
-                    + "every 10 ms")
-            lines.append(
-                "  memprof's own memory \(HumanUnits.bytes(aggregation.memprofBytesFirst)) at the first snapshot, "
-                    + "\(HumanUnits.bytes(aggregation.memprofBytesLast)) at the last, at most "
-                    + "\(HumanUnits.bytes(aggregation.memprofBytesMaximum))")
+                    + (onDemand.isEmpty ? "" : "; " + onDemand.joined(separator: ", ")) + "): "
+                    + (aggregation.snapshots == 0
+                        ? "no snapshot yet, so nothing is counted"
+                        : "counts are exact as of the last snapshot (at "
+                            + "\(Self.moment(aggregation.lastSnapshotNanoseconds)))")
+                    + "; a site's peak is its own highest at a snapshot; the heap peak is sampled every 10 ms")
+            if aggregation.snapshots > 0 {
+                lines.append(
+                    "  memprof's own memory \(HumanUnits.bytes(aggregation.memprofBytesFirst)) at the first snapshot, "
+                        + "\(HumanUnits.bytes(aggregation.memprofBytesLast)) at the last, at most "
+                        + "\(HumanUnits.bytes(aggregation.memprofBytesMaximum))")
+            }
         }
         if let jemalloc = analysis.jemalloc {
             let latest = jemalloc.latest
@@ -303,6 +308,9 @@ public struct TextReportRenderer: Sendable {
         switch order {
         case .allocations: title = "Most allocations"
         case .allocatedBytes: title = "Most bytes allocated"
+        case .peakBytes where report.analysis.aggregation != nil:
+            // Aggregate mode: each site's own highest at a snapshot, not a share of one peak.
+            title = "Highest own peak at a snapshot"
         case .peakBytes:
             title = "Largest share of the heap peak"
             if report.analysis.replayPeakBytes > 0 {
@@ -319,7 +327,9 @@ public struct TextReportRenderer: Sendable {
         }
         lines.append(bold(title + " " + showing(sites.count, of: available)))
         let analysis = report.analysis
-        if order == .peakBytes, analysis.replayPeakBytes != analysis.peakHeapBytes, analysis.replayPeakBytes > 0 {
+        if order == .peakBytes, analysis.aggregation == nil, analysis.replayPeakBytes != analysis.peakHeapBytes,
+            analysis.replayPeakBytes > 0
+        {
             // Threads' blocks interleave in the file, so the replay's peak is approximate.
             lines.append(
                 "  (shares of the \(HumanUnits.bytes(analysis.replayPeakBytes)) peak found replaying the events in "
@@ -494,7 +504,11 @@ public struct TextReportRenderer: Sendable {
                 + "\(HumanUnits.duration(nanoseconds: window.interval)), \(HumanUnits.count(statistics.sampleCount)) heap "
                 + plural(statistics.sampleCount, "sample") + ")")
         guard statistics.sampleCount >= 3 else {  // two samples make a line, not a trend
-            lines.append("  (too short for a trend: the heap is sampled every 10 ms)")
+            lines.append(
+                report.analysis.aggregation.map {
+                    "  (too short for a trend: the heap is sampled at each snapshot, every "
+                        + "\(HumanUnits.duration(nanoseconds: $0.intervalNanoseconds)))"
+                } ?? "  (too short for a trend: the heap is sampled every 10 ms)")
             return
         }
         var rows: [(String, String)] = [
@@ -524,10 +538,13 @@ public struct TextReportRenderer: Sendable {
         guard !growing.isEmpty else { return }
         let suspects = report.leakSuspects
         lines.append("")
+        // Aggregate mode: block ages are estimated from the snapshots (docs/trends.md).
+        let agesEstimated = report.analysis.aggregation != nil
         lines.append(
             bold("Live bytes by site " + showing(min(growing.count, max(top, 0)), of: growing.count))
                 + dim(
                     " holding 0.5% of the heap or more; old = allocated \(HumanUnits.duration(nanoseconds: trend.ageThreshold)) or more before the end"
+                        + (agesEstimated ? " (~ estimated from the snapshots)" : "")
                 ))
         var table = TextTable(columns: [
             ("#", .right), ("at end", .right), ("growth", .right), ("last quarter", .right), ("old/live", .right),
@@ -540,7 +557,8 @@ public struct TextReportRenderer: Sendable {
                     "\(rank + 1)", HumanUnits.bytes(growth.liveBytes.last ?? 0),
                     HumanUnits.byteRate(growth.growthBytesPerSecond),
                     HumanUnits.byteRate(growth.recentGrowthBytesPerSecond),
-                    "\(HumanUnits.count(growth.oldBlocks))/\(HumanUnits.count(growth.liveBlocks))",
+                    (agesEstimated ? "~" : "")
+                        + "\(HumanUnits.count(growth.oldBlocks))/\(HumanUnits.count(growth.liveBlocks))",
                     growth.isLeakSuspect ? "LEAK SUSPECT" : growth.shape.rawValue,
                     SymbolAbbreviation.abbreviate(site.location),
                 ],

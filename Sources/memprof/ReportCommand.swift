@@ -140,7 +140,9 @@ extension Memprof {
                 var report = Self.symbolize(analysis, tracePath: file, leakPolicy: policy)
                 report.moment = reportMoment
                 report.attachTrend(
-                    try trendRequest.trend(of: file, endingAt: reportMoment?.nanoseconds ?? whole.durationNanoseconds))
+                    try trendRequest.trend(
+                        of: file, endingAt: reportMoment?.nanoseconds ?? whole.durationNanoseconds,
+                        snapshotInterval: whole.aggregation?.intervalNanoseconds))
                 report.judge(against: thresholds)
                 var output =
                     switch format {

@@ -15,7 +15,8 @@ struct TrendOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "The trend's data points are this far apart (at most 10,000 in the window). Default: the window in 40 intervals.",
+            "The trend's data points are this far apart (at most 10,000 in the window). Default: the window in 40 "
+                + "intervals (for an aggregate trace, none shorter than its snapshot interval).",
             valueName: "duration"))
     var interval: String?
 
@@ -53,9 +54,14 @@ struct TrendRequest {
     var intervalText: String
     var ageThreshold: UInt64?
 
-    /// Reads `file` once more over the window ending at `end`.
-    func trend(of file: String, endingAt end: UInt64) throws -> TrendReport {
-        let window = TrendWindow(lastNanoseconds: duration, before: end, intervalNanoseconds: interval)
+    /// Reads `file` once more over the window ending at `end`. An aggregate trace's
+    /// figures change only at its snapshots (`snapshotInterval` apart): without
+    /// `--interval`, the intervals are no shorter, so that a series has no flat steps.
+    func trend(of file: String, endingAt end: UInt64, snapshotInterval: UInt64? = nil) throws -> TrendReport {
+        var window = TrendWindow(lastNanoseconds: duration, before: end, intervalNanoseconds: interval)
+        if interval == nil, let snapshotInterval, window.interval < snapshotInterval {
+            window = TrendWindow(lastNanoseconds: duration, before: end, intervalNanoseconds: snapshotInterval)
+        }
         guard window.intervalCount <= TrendWindow.maximumIntervals else {
             throw CLIError.invalidOption(
                 option: "--interval",
