@@ -666,8 +666,9 @@ __attribute__((constructor(101))) static void memprof_init(void) {
     int saved = t_guard;
     t_guard = 1;
     pthread_atfork(memprof_fork_prepare, memprof_fork_parent, on_fork_child);
-    memprof_writer_start();
+    /* The handler first: a signal before the writer runs is served by its first turn. */
     memprof_snapshot_signal_install();
+    memprof_writer_start();
     t_guard = saved;
 }
 

@@ -212,7 +212,7 @@ import Testing
     }
 
     /// Waits until the preload has written the trace's first block (its signal handler
-    /// is installed right after), up to 10 s.
+    /// is installed before the writer starts), up to 10 s.
     static func waitForTrace(_ path: String) {
         for _ in 0..<1000 {
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
