@@ -35,7 +35,7 @@
 struct agg_entry {
     _Atomic uint32_t stack; /* 0: empty */
     uint32_t unused;
-    uint64_t allocs, frees, bytes, freed, temporaries;
+    _Atomic uint64_t allocs, frees, bytes, freed, temporaries; /* owner-written (memprof_bump) */
 };
 
 struct agg_table {
@@ -76,6 +76,14 @@ static struct agg_table *table_new(uint32_t capacity) {
     return t;
 }
 
+/* The empty slot where `stack` goes in `table` (which has one). */
+static uint32_t free_slot(const struct agg_table *table, uint32_t stack) {
+    uint32_t j = slot_of(stack, table->mask);
+    while (atomic_load_explicit(&table->e[j].stack, memory_order_relaxed))
+        j = (j + 1) & table->mask;
+    return j;
+}
+
 /* Owner only: the entry of `stack` in t's table, claimed if new; NULL without memory. */
 static __attribute__((noinline)) struct agg_entry *claim(struct memprof_thread *t, uint32_t stack) {
     struct agg_table *old = atomic_load_explicit(&t->aggregate, memory_order_relaxed);
@@ -89,18 +97,13 @@ static __attribute__((noinline)) struct agg_entry *claim(struct memprof_thread *
             uint32_t id = atomic_load_explicit(&old->e[i].stack, memory_order_relaxed);
             if (!id)
                 continue;
-            uint32_t j = slot_of(id, grown->mask);
-            while (atomic_load_explicit(&grown->e[j].stack, memory_order_relaxed))
-                j = (j + 1) & grown->mask;
-            grown->e[j] = old->e[i];
+            grown->e[free_slot(grown, id)] = old->e[i];
             grown->count++;
         }
         atomic_store_explicit(&t->aggregate, grown, memory_order_release);
         old = grown;
     }
-    uint32_t j = slot_of(stack, old->mask);
-    while (atomic_load_explicit(&old->e[j].stack, memory_order_relaxed))
-        j = (j + 1) & old->mask;
+    uint32_t j = free_slot(old, stack);
     old->count++;
     atomic_store_explicit(&old->e[j].stack, stack, memory_order_release);
     return &old->e[j];
@@ -121,25 +124,22 @@ static inline struct agg_entry *entry(struct memprof_thread *t, uint32_t stack) 
     return claim(t, stack);
 }
 
-/* Owner-only increment that the writer may read meanwhile: one aligned store. */
-static inline void bump(uint64_t *c, uint64_t by) { __atomic_store_n(c, *c + by, __ATOMIC_RELAXED); }
-
 void memprof_aggregate_alloc(struct memprof_thread *t, uint32_t stack, uint64_t size) {
     struct agg_entry *e = entry(t, stack);
     if (MEMPROF_UNLIKELY(!e))
         return;
-    bump(&e->allocs, 1);
-    bump(&e->bytes, size);
+    memprof_bump(&e->allocs, 1);
+    memprof_bump(&e->bytes, size);
 }
 
 void memprof_aggregate_free(struct memprof_thread *t, uint32_t stack, uint64_t size, int temporary) {
     struct agg_entry *e = entry(t, stack);
     if (MEMPROF_UNLIKELY(!e))
         return;
-    bump(&e->frees, 1);
-    bump(&e->freed, size);
+    memprof_bump(&e->frees, 1);
+    memprof_bump(&e->freed, size);
     if (temporary)
-        bump(&e->temporaries, 1);
+        memprof_bump(&e->temporaries, 1);
 }
 
 /* ---- the writer's side ------------------------------------------------------------- */
@@ -153,11 +153,11 @@ static void add_thread(struct memprof_thread *t, void *ctx) {
         if (!id || id >= AGG_IDS)
             continue;
         struct agg_sum *s = &g_sums[id];
-        s->allocs += __atomic_load_n(&e->allocs, __ATOMIC_RELAXED);
-        s->frees += __atomic_load_n(&e->frees, __ATOMIC_RELAXED);
-        s->bytes += __atomic_load_n(&e->bytes, __ATOMIC_RELAXED);
-        s->freed += __atomic_load_n(&e->freed, __ATOMIC_RELAXED);
-        s->temporaries += __atomic_load_n(&e->temporaries, __ATOMIC_RELAXED);
+        s->allocs += atomic_load_explicit(&e->allocs, memory_order_relaxed);
+        s->frees += atomic_load_explicit(&e->frees, memory_order_relaxed);
+        s->bytes += atomic_load_explicit(&e->bytes, memory_order_relaxed);
+        s->freed += atomic_load_explicit(&e->freed, memory_order_relaxed);
+        s->temporaries += atomic_load_explicit(&e->temporaries, memory_order_relaxed);
     }
 }
 

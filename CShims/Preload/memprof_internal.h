@@ -151,6 +151,9 @@ struct memprof_thread {
     const struct memprof_buffer *tail_buf;
     uint64_t tail_seq;
     size_t tail_len;
+    /* The stack-table slot this thread claimed and has not published yet, or NULL
+     * (memprof_stacks.c; opaque here). */
+    void *claiming;
     /* Aggregate mode: this thread's per-stack counters (memprof_aggregate.c). */
     _Atomic(struct agg_table *) aggregate;
     struct memprof_unwind_cache unwind;
@@ -286,10 +289,8 @@ size_t memprof_aggregate_sites(uint8_t *out, size_t cap, uint32_t *next) MEMPROF
 /* A traced fork child: nothing has been written to its file yet, so its first
  * snapshot lists every stack's counts (its parent's at the fork included). */
 void memprof_aggregate_forget_written(void) MEMPROF_HIDDEN;
-/* Aggregate mode: the snapshot interval (MEMPROF_SNAPSHOT_INTERVAL), and snapshots
- * asked for by the signal or the API (memprof_writer.c). */
+/* Aggregate mode: the snapshot interval (MEMPROF_SNAPSHOT_INTERVAL; memprof_writer.c). */
 extern uint64_t g_snapshot_interval_ns MEMPROF_HIDDEN;
-void memprof_snapshot_request(int reason) MEMPROF_HIDDEN;
 /* Asks the writer for a snapshot (aggregate mode) or, in the other modes, to bring
  * the file up to date, and waits until it is written: 0; -1 when tracing ended (or
  * the writer has not started); -2 when no file is written (linked without

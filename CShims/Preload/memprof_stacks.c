@@ -178,9 +178,11 @@ static uint32_t intern(struct memprof_thread *t, const uintptr_t *frames, int n,
                 sh = expected; /* lost the race: look at what the winner put here */
                 goto occupied;
             }
+            t->claiming = s; /* until published (a fork in between: memprof_stacks_replay) */
             size_t bytes = (size_t)n * sizeof(uintptr_t);
             size_t off = atomic_fetch_add(&g_stack_arena_used, (bytes + 7) & ~(size_t)7);
             if (off + bytes > STACK_ARENA_SIZE) {
+                t->claiming = NULL;
                 memprof_fail("stack arena full", 0);
                 return 0;
             }
@@ -196,6 +198,7 @@ static uint32_t intern(struct memprof_thread *t, const uintptr_t *frames, int n,
             emit_stack(t, id, generation, frames, n);
             g_stack_by_id[id] = s;
             atomic_store_explicit(&s->id, id, memory_order_release);
+            t->claiming = NULL;
             return id;
         }
     occupied:
@@ -318,20 +321,25 @@ void memprof_stack_ranges(memprof_range_fn fn, void *ctx) {
 void memprof_stacks_lock(void) { pthread_mutex_lock(&g_module_lock); }
 void memprof_stacks_unlock(void) { pthread_mutex_unlock(&g_module_lock); }
 
+/* A slot another thread of the parent had claimed but not published when the process
+ * forked will never be published in the child: it is made unmatchable. */
+static void abandon_claim(struct memprof_thread *other, void *ctx) {
+    (void)ctx;
+    struct stack_slot *s = other->claiming;
+    if (s && !atomic_load(&s->id)) {
+        s->nframes = UINT32_MAX;
+        atomic_store(&s->id, UINT32_MAX);
+    }
+    other->claiming = NULL;
+}
+
 /* In a fork child that records into a file of its own: the file has none of the
  * stacks the parent interned, so write the module map and every stack again, into t's
- * buffer. A slot another thread of the parent had claimed but not published when the
- * process forked will never be published: it is made unmatchable. */
+ * buffer. */
 void memprof_stacks_replay(struct memprof_thread *t) {
     if (!stacks_ready())
         return;
-    for (uint32_t i = 0; i < STACK_TABLE_SIZE; i++) {
-        struct stack_slot *s = &g_stack_slots[i];
-        if (atomic_load(&s->hash) && !atomic_load(&s->id)) {
-            s->nframes = UINT32_MAX;
-            atomic_store(&s->id, UINT32_MAX);
-        }
-    }
+    memprof_threads_foreach(abandon_claim, NULL);
     atomic_store(&g_module_generation, 0); /* forces the next refresh to write the map */
     memprof_modules_refresh(t);
     uint32_t generation = atomic_load(&g_module_generation);

@@ -787,14 +787,9 @@ int memprof_snapshot_now(void) {
     return 0;
 }
 
-void memprof_snapshot_request(int reason) {
-    if (reason == MEMPROF_SNAPSHOT_SIGNAL)
-        atomic_fetch_add_explicit(&g_signal_requests, 1, memory_order_relaxed);
-}
-
 static void on_snapshot_signal(int sig) {
     (void)sig;
-    memprof_snapshot_request(MEMPROF_SNAPSHOT_SIGNAL); /* one atomic add: async-signal-safe */
+    atomic_fetch_add_explicit(&g_signal_requests, 1, memory_order_relaxed); /* async-signal-safe */
 }
 
 /* MEMPROF_SNAPSHOT_SIGNAL: a number, or USR1, USR2, RTMIN+n (with or without SIG);
@@ -878,8 +873,11 @@ static void *writer_main(void *arg) {
     uint64_t next_snapshot = g_snapshot_interval_ns;
     uint64_t next_jemalloc = 0;
     jemalloc_lookup();
+    /* Aggregate mode writes ticks with snapshots only (serve_snapshots reads the RSS
+     * then); its 10 ms ticks only sample the heap for the peak. */
+    int tick_writes = g_mode != MEMPROF_MODE_AGGREGATE;
     for (;;) {
-        uint64_t rss = read_rss();
+        uint64_t rss = tick_writes ? read_rss() : 0;
         struct jemalloc_stats jemalloc = {0, {0}};
         if (g_mallctl && memprof_now_ns() >= next_jemalloc) {
             jemalloc = jemalloc_read();
@@ -900,7 +898,7 @@ static void *writer_main(void *arg) {
         }
         uint64_t now = memprof_now_ns();
         if (now >= next_tick && atomic_load(&g_state) == MEMPROF_STATE_ACTIVE) {
-            record_tick(now, rss, g_mode != MEMPROF_MODE_AGGREGATE);
+            record_tick(now, rss, tick_writes);
             next_tick = now + TICK_INTERVAL_NS;
         }
         if (now >= next_process_flush && g_process && g_process->len) {
