@@ -133,7 +133,7 @@ public struct TextReportRenderer: Sendable {
             if aggregation.signalSnapshots > 0 { onDemand.append("\(aggregation.signalSnapshots) on the signal") }
             if aggregation.apiSnapshots > 0 { onDemand.append("\(aggregation.apiSnapshots) from the API") }
             lines.append(
-                "  note: aggregate recording, \(HumanUnits.count(UInt64(aggregation.snapshots))) snapshots "
+                "  note: aggregate recording, \(HumanUnits.count(UInt64(aggregation.snapshots))) snapshot\(aggregation.snapshots == 1 ? "" : "s") "
                     + "(every \(HumanUnits.duration(nanoseconds: aggregation.intervalNanoseconds))"
                     + (onDemand.isEmpty ? "" : "; " + onDemand.joined(separator: ", ")) + "): "
                     + (aggregation.snapshots == 0
