@@ -34,7 +34,7 @@ extern const struct memprof_api_v1 memprof_api_v1;
 #define MEMPROF_EXPORT __attribute__((visibility("default")))
 
 _Atomic int g_state = MEMPROF_STATE_UNINIT;
-MEMPROF_TLS int t_guard;
+MEMPROF_TLS struct memprof_tls t_tls = {&g_no_sampler, 0};
 
 /* ---- the real functions ---------------------------------------------------- */
 
@@ -50,6 +50,7 @@ static void *(*real_valloc)(size_t);
 static void *(*real_pvalloc)(size_t);
 static size_t (*real_malloc_usable_size)(void *);
 static void (*real__exit)(int) __attribute__((noreturn));
+static void (*real_exit)(int) __attribute__((noreturn));
 static void (*real__Exit)(int) __attribute__((noreturn));
 
 /* dlsym may allocate (calloc for its error state) before the real functions are
@@ -110,6 +111,7 @@ static int resolve_real(void) {
     RESOLVE(malloc_usable_size);
     RESOLVE(_exit);
     RESOLVE(_Exit);
+    RESOLVE(exit);
 #undef RESOLVE
     memprof_leaks_init((void *)real_malloc);
     t_guard = saved;
@@ -199,12 +201,8 @@ static __attribute__((noinline)) void record_alloc(void *p, size_t size, const s
         if (t->bytes_until_sample == 0)
             t->bytes_until_sample = memprof_next_sample_gap(t);
         t->bytes_until_sample -= (int64_t)size;
-        if (t->bytes_until_sample > 0) {
-            /* Not a sample point. It is still an allocation: freeing the last sampled
-             * block after it is not a temporary. */
-            t->last_alloc = NULL;
-            return;
-        }
+        if (t->bytes_until_sample > 0)
+            return; /* not a sample point (counted: freeing the last sample is no temporary now) */
         t->bytes_until_sample = memprof_next_sample_gap(t);
         heap_delta = (int64_t)memprof_sample_weighted_bytes(size);
     }
@@ -224,6 +222,7 @@ static __attribute__((noinline)) void record_alloc(void *p, size_t size, const s
         /* Counted at its stack; no record. */
         memprof_aggregate_alloc(t, stack, size);
         t->last_alloc = p;
+        t->last_alloc_count = atomic_load_explicit(&t->count_allocs, memory_order_relaxed);
         return;
     }
     uint8_t *w = memprof_reserve(t, 32);
@@ -234,6 +233,7 @@ static __attribute__((noinline)) void record_alloc(void *p, size_t size, const s
     w = memprof_put_varint(w, stack);
     memprof_commit(t, w);
     t->last_alloc = p;
+    t->last_alloc_count = atomic_load_explicit(&t->count_allocs, memory_order_relaxed);
     t->last_alloc_seq = t->buf_seq;
     memprof_tick_event(t);
 }
@@ -249,14 +249,16 @@ static void record_free(void *p, int found, uint64_t size, uint32_t stack) {
         memprof_bump(&t->count_freed_bytes, size);
     if (g_mode == MEMPROF_MODE_SAMPLE && !found)
         return; /* an unsampled block */
+    int last = p == t->last_alloc;
+    int temporary = last && atomic_load_explicit(&t->count_allocs, memory_order_relaxed) == t->last_alloc_count;
+    if (last)
+        t->last_alloc = NULL;
     if (g_mode == MEMPROF_MODE_AGGREGATE) {
         /* A block memprof never saw allocated is counted in the thread's counts only. */
         if (found) {
             memprof_bump(&t->heap_bytes, -size);
-            memprof_aggregate_free(t, stack, size, p == t->last_alloc);
+            memprof_aggregate_free(t, stack, size, temporary);
         }
-        if (p == t->last_alloc)
-            t->last_alloc = NULL;
         return;
     }
     uint8_t *w = memprof_reserve(t, 32);
@@ -265,18 +267,16 @@ static void record_free(void *p, int found, uint64_t size, uint32_t stack) {
     if (found) {
         uint64_t freed = g_mode == MEMPROF_MODE_SAMPLE ? memprof_sample_weighted_bytes(size) : size;
         memprof_bump(&t->heap_bytes, -freed);
-        if (p == t->last_alloc && t->last_alloc_seq == t->buf_seq) {
+        if (temporary && t->last_alloc_seq == t->buf_seq) {
             *w++ = MEMPROF_TAG_FREE_LAST; /* size and stack: the ALLOC just before */
         } else {
-            *w++ = p == t->last_alloc ? MEMPROF_TAG_FREE_TEMP : MEMPROF_TAG_FREE;
+            *w++ = temporary ? MEMPROF_TAG_FREE_TEMP : MEMPROF_TAG_FREE;
             w = memprof_put_varint(w, size);
             w = memprof_put_varint(w, stack);
         }
     } else {
         *w++ = MEMPROF_TAG_FREE_UNKNOWN;
     }
-    if (p == t->last_alloc)
-        t->last_alloc = NULL;
     memprof_commit(t, w);
     memprof_tick_event(t);
 }
@@ -306,11 +306,14 @@ static inline struct removed take_live(void *p) {
 /* ---- sample mode's fast path ------------------------------------------------------ */
 
 /* In sample mode most events are not sampled; they only count. At the very top of a
- * hook: one initial-exec TLS load (t_sampler, set once the thread's state exists in
- * sample mode), the countdown of bytes to the next sample point, the recursion guard,
- * and for frees one load from the small address filter. Everything else — a sample
- * point, the thread's first event, memprof's own calls, a block that may have been
- * sampled, the bootstrap pool — takes the hook's full path, which decides as before.
+ * hook: one initial-exec TLS block (t_sampler, the thread's state in sample mode, and
+ * the recursion guard), the countdown of bytes to the next sample point, and for
+ * frees one load from the small address filter. Everything else — a sample point,
+ * the thread's first event, memprof's own calls, a block that may have been sampled
+ * or that memprof's own heap or the bootstrap pool served — takes the hook's full
+ * path, which decides as before. An allocation is counted before the real call, which
+ * is then a tail call: an allocation below the next sample point that fails (out of
+ * memory) is counted all the same (documented in docs/production.md).
  *
  * The counts stay exact in the thread's state (owner-only stores, no locked
  * instruction): allocations, frees and bytes allocated; bytes freed counts only the
@@ -324,8 +327,7 @@ static inline struct removed take_live(void *p) {
  * the countdown already advanced; NULL when the hook must take its full path. */
 static inline struct memprof_thread *sample_skip(uint64_t size) {
     struct memprof_thread *t = t_sampler;
-    if (MEMPROF_LIKELY(t != NULL) && MEMPROF_LIKELY(size < (uint64_t)t->bytes_until_sample) &&
-        MEMPROF_LIKELY(!t_guard)) {
+    if (MEMPROF_LIKELY(size < (uint64_t)t->bytes_until_sample) && MEMPROF_LIKELY(!t_guard)) {
         t->bytes_until_sample -= (int64_t)size;
         return t;
     }
@@ -335,11 +337,66 @@ static inline struct memprof_thread *sample_skip(uint64_t size) {
 static inline void sample_count_alloc(struct memprof_thread *t, uint64_t size) {
     memprof_bump(&t->count_allocs, 1);
     memprof_bump(&t->count_bytes, size);
-    t->last_alloc = NULL; /* freeing the last sample after this is not a temporary */
 }
 
 /* Whether p (non-null) was certainly not sampled, nor served from the bootstrap pool. */
 static inline int sample_unsampled(const void *p) { return !memprof_filter_maybe((uintptr_t)p); }
+
+/* ---- memprof's own calls --------------------------------------------------------- */
+
+/* Allocations made with t_guard set are memprof's (or a signal handler's that
+ * interrupted memprof): they come from memprof's own heap (memprof_own_heap.c), so
+ * the program's heap is laid out as without memprof. NULL when that heap cannot serve
+ * the request; the caller then passes it to the program's malloc as before. */
+static void *own_alloc(size_t size, size_t align, int zero) {
+    void *p = memprof_own_heap_alloc(size, align, zero);
+    /* Sample mode's fast free must send the block to free_full, never to glibc. */
+    if (p && g_mode == MEMPROF_MODE_SAMPLE)
+        memprof_filter_add((uintptr_t)p);
+    return p;
+}
+
+static void own_free(void *p) {
+    int saved = t_guard;
+    t_guard = 1; /* the filter's lock is taken only guarded */
+    if (g_mode == MEMPROF_MODE_SAMPLE)
+        memprof_filter_remove((uintptr_t)p);
+    memprof_own_heap_free(p);
+    t_guard = saved;
+}
+
+/* A block of memprof's own heap resized: in place, or moved within that heap. */
+static void *own_realloc(void *p, size_t size) {
+    if (size == 0) {
+        own_free(p); /* as glibc's realloc(p, 0) */
+        return NULL;
+    }
+    if (size <= memprof_own_heap_usable(p))
+        return p;
+    int saved = t_guard;
+    t_guard = 1;
+    void *q = own_alloc(size, 16, 0);
+    t_guard = saved;
+    if (!q) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    memcpy(q, p, memprof_own_heap_usable(p));
+    own_free(p);
+    return q;
+}
+
+static size_t own_calloc_size(size_t n, size_t size) {
+    size_t total;
+    return __builtin_mul_overflow(n, size, &total) ? SIZE_MAX : total;
+}
+
+static size_t own_page_size(void) { return (size_t)getpagesize(); }
+
+static size_t own_whole_pages(size_t size) {
+    size_t page = own_page_size();
+    return size > SIZE_MAX - page ? SIZE_MAX : (size + page - 1) & ~(page - 1);
+}
 
 /* ---- the interposed functions ------------------------------------------------ */
 
@@ -349,6 +406,10 @@ static inline int sample_unsampled(const void *p) { return !memprof_filter_maybe
 static __attribute__((noinline)) void free_full(void *p) {
     if (!p || in_pool(p))
         return;
+    if (memprof_own_heap_contains(p)) {
+        own_free(p);
+        return;
+    }
     if (!recording() && passing_through()) {
         if (MEMPROF_LIKELY(real_free != NULL))
             real_free(p);
@@ -369,7 +430,7 @@ static __attribute__((noinline)) void free_full(void *p) {
 
 MEMPROF_EXPORT void free(void *p) {
     struct memprof_thread *st = t_sampler;
-    if (MEMPROF_LIKELY(st != NULL) && p && MEMPROF_LIKELY(!t_guard) && sample_unsampled(p)) {
+    if (MEMPROF_LIKELY(st->bytes_until_sample > 0) && p && MEMPROF_LIKELY(!t_guard) && sample_unsampled(p)) {
         memprof_bump(&st->count_frees, 1);
         real_free(p);
         return;
@@ -380,8 +441,15 @@ MEMPROF_EXPORT void free(void *p) {
 /* realloc and reallocarray share this; `call` performs the real resize. */
 static void *resize(void *p, size_t size, void *(*call)(void *, size_t, size_t), size_t a, size_t b,
                     const struct memprof_regs *regs) {
-    if (!recording() && passing_through())
-        return call(p, a, b);
+    if (!recording()) {
+        if (!p && t_guard) {
+            void *own = own_alloc(size, 16, 0);
+            if (own)
+                return own;
+        }
+        if (passing_through())
+            return call(p, a, b);
+    }
     t_guard = 1;
     struct removed r = {0, 0, 0};
     if (p) {
@@ -427,11 +495,13 @@ static __attribute__((noinline)) void *realloc_full(void *p, size_t size, const 
     ENSURE_REAL_OR(pool_alloc(size));
     if (p && in_pool(p))
         return pool_realloc(p, size);
+    if (p && memprof_own_heap_contains(p))
+        return own_realloc(p, size);
     return resize(p, size, call_realloc, size, 0, regs);
 }
 
 MEMPROF_EXPORT void *realloc(void *p, size_t size) {
-    if (t_sampler && (!p || sample_unsampled(p))) {
+    if (!p || sample_unsampled(p)) {
         struct memprof_thread *st = sample_skip(size);
         if (st) {
             void *q = real_realloc(p, size);
@@ -455,6 +525,8 @@ MEMPROF_EXPORT void *reallocarray(void *p, size_t n, size_t size) {
     ENSURE_REAL_OR(pool_alloc(total));
     if (p && in_pool(p))
         return pool_realloc(p, total);
+    if (p && memprof_own_heap_contains(p))
+        return own_realloc(p, total);
     if (!real_reallocarray)
         return realloc(p, total);
     MEMPROF_CAPTURE_REGS(regs);
@@ -464,8 +536,16 @@ MEMPROF_EXPORT void *reallocarray(void *p, size_t n, size_t size) {
 static __attribute__((noinline)) int posix_memalign_full(void **out, size_t align, size_t size,
                                                          const struct memprof_regs *regs) {
     ENSURE_REAL_OR(ENOMEM);
-    if (!recording() && passing_through())
-        return real_posix_memalign(out, align, size);
+    if (!recording()) {
+        /* An alignment posix_memalign refuses is left to glibc to refuse. */
+        void *own = t_guard && align % sizeof(void *) == 0 ? own_alloc(size, align, 0) : NULL;
+        if (own) {
+            *out = own;
+            return 0;
+        }
+        if (passing_through())
+            return real_posix_memalign(out, align, size);
+    }
     t_guard = 1;
     int rc = real_posix_memalign(out, align, size);
     if (rc == 0 && *out)
@@ -491,11 +571,22 @@ MEMPROF_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
 /* Every function that returns the new block: they differ only in the real call, the
  * size recorded, and what they return while dlsym is still resolving (malloc and
  * calloc serve dlsym itself from the static pool). */
-#define ALLOC_HOOK(name, params, args, size_expr, bootstrap)                                                           \
+/* Every function that returns the new block: they differ only in the real call, the
+ * size recorded (and, for the fast path, that size or SIZE_MAX when it overflows),
+ * what memprof's own calls get from its own heap (size, alignment,
+ * zeroed), and what they return while dlsym is still resolving (malloc and calloc
+ * serve dlsym itself from the static pool). */
+#define ALLOC_HOOK(name, params, args, size_expr, fast_size, own_args, bootstrap)                                      \
     static __attribute__((noinline)) void *name##_full(const struct memprof_regs *regs, HOOK_UNPAREN params) {         \
         ENSURE_REAL_OR(bootstrap);                                                                                     \
-        if (!recording() && passing_through())                                                                         \
-            return real_##name args;                                                                                   \
+        if (!recording()) {                                                                                            \
+            if (t_guard) {                                                                                             \
+                void *own = own_alloc own_args;                                                                        \
+                return own ? own : real_##name args;                                                                   \
+            }                                                                                                          \
+            if (passing_through())                                                                                     \
+                return real_##name args;                                                                               \
+        }                                                                                                              \
         t_guard = 1;                                                                                                   \
         void *p = real_##name args;                                                                                    \
         if (p)                                                                                                         \
@@ -504,31 +595,32 @@ MEMPROF_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
         return p;                                                                                                      \
     }                                                                                                                  \
     MEMPROF_EXPORT void *name params {                                                                                 \
-        struct memprof_thread *st = sample_skip(size_expr);                                                            \
+        struct memprof_thread *st = sample_skip(fast_size);                                                            \
         if (st) {                                                                                                      \
-            void *q = real_##name args;                                                                                \
-            if (q)                                                                                                     \
-                sample_count_alloc(st, size_expr);                                                                     \
-            return q;                                                                                                  \
+            sample_count_alloc(st, fast_size);                                                                         \
+            return real_##name args;                                                                                   \
         }                                                                                                              \
         MEMPROF_CAPTURE_REGS(regs);                                                                                    \
         return name##_full(&regs, HOOK_UNPAREN args);                                                                  \
     }
 
-ALLOC_HOOK(malloc, (size_t size), (size), size, pool_alloc(size))
+ALLOC_HOOK(malloc, (size_t size), (size), size, size, (size, 16, 0), pool_alloc(size))
 /* calloc's pool memory is zeroed: the pool is static. */
-ALLOC_HOOK(calloc, (size_t n, size_t size), (n, size), n *size, pool_alloc(n *size))
-ALLOC_HOOK(aligned_alloc, (size_t align, size_t size), (align, size), size, NULL)
-ALLOC_HOOK(memalign, (size_t align, size_t size), (align, size), size, NULL)
-ALLOC_HOOK(valloc, (size_t size), (size), size, NULL)
+ALLOC_HOOK(calloc, (size_t n, size_t size), (n, size), n *size, own_calloc_size(n, size),
+           (own_calloc_size(n, size), 16, 1), pool_alloc(n *size))
+ALLOC_HOOK(aligned_alloc, (size_t align, size_t size), (align, size), size, size, (size, align, 0), NULL)
+ALLOC_HOOK(memalign, (size_t align, size_t size), (align, size), size, size, (size, align, 0), NULL)
+ALLOC_HOOK(valloc, (size_t size), (size), size, size, (size, own_page_size(), 0), NULL)
 /* pvalloc rounds up to whole pages; record what the caller asked for, as valgrind does. */
-ALLOC_HOOK(pvalloc, (size_t size), (size), size, NULL)
+ALLOC_HOOK(pvalloc, (size_t size), (size), size, size, (own_whole_pages(size), own_page_size(), 0), NULL)
 
 MEMPROF_EXPORT size_t malloc_usable_size(void *p) {
     if (!p)
         return 0;
     if (in_pool(p))
         return pool_size(p);
+    if (memprof_own_heap_contains(p))
+        return memprof_own_heap_usable(p);
     if (MEMPROF_UNLIKELY(!real_malloc_usable_size)) {
         if (resolve_real() != 0 || !real_malloc_usable_size)
             return 0;
@@ -553,6 +645,19 @@ MEMPROF_EXPORT void _exit(int status) {
     if (!real__exit)
         resolve_real();
     real__exit(status);
+}
+
+/* exit runs the atexit handlers and destructors, memprof's last: its leak scan then
+ * takes this thread's stack from the frame that called exit, with the registers it
+ * had there. The frames of the exit machinery in between hold nothing of the
+ * program's, but whatever earlier, deeper calls left in their unwritten slots (a
+ * freed block's address, a lost one's). */
+MEMPROF_EXPORT void exit(int status) {
+    CAPTURE_CALLEE_SAVED(regs);
+    memprof_note_exit((uintptr_t)__builtin_frame_address(0) + 16, regs);
+    if (!real_exit)
+        resolve_real();
+    real_exit(status);
 }
 
 MEMPROF_EXPORT void _Exit(int status) {

@@ -40,10 +40,21 @@ enum {
 };
 extern _Atomic int g_state MEMPROF_HIDDEN;
 
-/* Per-thread recursion guard: non-zero while the thread runs memprof code, so
- * allocations made by libunwind, zstd, libc or dlsym on our behalf pass through
- * unrecorded. Initial-exec TLS: reading it never allocates. */
-extern MEMPROF_TLS int t_guard MEMPROF_HIDDEN;
+/* The thread-local words every hook reads, in one initial-exec TLS block (reading it
+ * never allocates, and one address load serves both):
+ *   guard: the per-thread recursion guard, non-zero while the thread runs memprof
+ *     code, so allocations made by libunwind, zstd, libc or dlsym on our behalf are
+ *     not recorded (they come from memprof's own heap);
+ *   sampler: sample mode's fast path state (see t_sampler below).
+ * t_guard and t_sampler name the two words. */
+struct memprof_thread;
+struct memprof_tls {
+    struct memprof_thread *sampler;
+    int guard;
+};
+extern MEMPROF_TLS struct memprof_tls t_tls MEMPROF_HIDDEN;
+#define t_guard (t_tls.guard)
+#define t_sampler (t_tls.sampler)
 
 /* ---- event buffers (memprof_writer.c) ------------------------------------ */
 
@@ -121,8 +132,11 @@ struct memprof_thread {
     _Atomic uint64_t count_allocs, count_frees, count_bytes;
     /* Bytes of the blocks this thread freed that memprof knew (full mode: all). */
     _Atomic uint64_t count_freed_bytes;
-    /* The thread's most recent allocation: freeing it next is a temporary. */
+    /* The thread's most recent recorded allocation, and count_allocs just after it:
+     * freeing it with no allocation in between is a temporary. (Sample mode's fast
+     * path counts its allocations without touching last_alloc.) */
     void *last_alloc;
+    uint64_t last_alloc_count;
     struct memprof_thread *next_all; /* g_threads list, under g_queue_lock */
     uint32_t index;
     struct memprof_buffer *buf;
@@ -184,10 +198,11 @@ static inline struct memprof_thread *memprof_thread_self(void) {
     return MEMPROF_LIKELY(t != NULL) ? t : memprof_thread_create();
 }
 
-/* Sample mode: the calling thread's state once memprof_thread_self made it, else
- * NULL (always NULL in full mode; reset when the thread exits). The hooks' fast path
- * for unsampled events reads it: one initial-exec TLS load. */
-extern MEMPROF_TLS struct memprof_thread *t_sampler MEMPROF_HIDDEN;
+/* Sample mode: t_sampler is the calling thread's state once memprof_thread_self made
+ * it; before that (and in the other modes, and after the thread's exit) it is
+ * g_no_sampler, whose countdown is 0, so the hooks' fast path never needs a NULL test:
+ * no allocation fits before its next sample point, and a free there is not fast. */
+extern struct memprof_thread g_no_sampler MEMPROF_HIDDEN;
 
 /* Calls fn for every thread state ever created (exited threads' included), under
  * the writer's queue lock. */
@@ -439,6 +454,10 @@ void memprof_leaks_end_scan(int next) MEMPROF_HIDDEN;
                      : "r"(r)                                                                                          \
                      : "memory")
 
+/* exit() was called from the frame at `sp` with these callee-saved registers: the
+ * exit scan starts this thread's stack there (memprof_writer.c). */
+void memprof_note_exit(uintptr_t sp, const uintptr_t regs[6]) MEMPROF_HIDDEN;
+
 /* ---- the in-process API (memprof_api.c) --------------------------------------------- */
 
 /* Non-zero while an in-process leak check runs: new blocks get check flags. */
@@ -462,6 +481,22 @@ void memprof_unmap(void *p, size_t size, int kind) MEMPROF_HIDDEN;
  * its reservations (scratch is not counted). For the writer thread (it uses a static
  * buffer). */
 uint64_t memprof_own_bytes(void) MEMPROF_HIDDEN;
+
+/* ---- memprof's own heap (memprof_own_heap.c) ---------------------------------- */
+
+/* What memprof's own code allocates (t_guard set): a block of at least `size` bytes
+ * aligned to `align` (a power of two up to 64 KiB), zeroed if asked; NULL when it
+ * cannot be served here (too large, an odd alignment, the lock taken). */
+void *memprof_own_heap_alloc(size_t size, size_t align, int zero) MEMPROF_HIDDEN;
+void memprof_own_heap_free(void *p) MEMPROF_HIDDEN;
+size_t memprof_own_heap_usable(const void *p) MEMPROF_HIDDEN;
+int memprof_own_heap_contains(const void *p) MEMPROF_HIDDEN;
+/* Its reservation, which the leak scan does not take for a root (it held no program
+ * block before either: memprof's allocations were not roots in glibc's heap). */
+void memprof_own_heap_ranges(void (*fn)(uintptr_t lo, uintptr_t hi, void *ctx), void *ctx) MEMPROF_HIDDEN;
+/* Held across fork. */
+void memprof_own_heap_lock(void) MEMPROF_HIDDEN;
+void memprof_own_heap_unlock(void) MEMPROF_HIDDEN;
 
 /* Writes up to three strings (NULL ones skipped) to stderr without allocating. */
 void memprof_log(const char *a, const char *b, const char *c) MEMPROF_HIDDEN;

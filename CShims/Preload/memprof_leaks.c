@@ -830,6 +830,7 @@ int memprof_leaks_classify(uintptr_t caller_sp, const uintptr_t *caller_regs, in
             memprof_writer_ranges(add_own_ranges, &own);
             memprof_stack_ranges(add_own_ranges, &own);
             memprof_aggregate_ranges(add_own_ranges, &own);
+            memprof_own_heap_ranges(add_own_ranges, &own);
             add_own_ranges((uintptr_t)g_stw, (uintptr_t)g_stw + MAX_STOPPED * sizeof *g_stw, &own);
             /* glibc keeps the stacks of exited threads mapped for reuse, with the stale
              * pointers of their last frames: not roots, unless a live thread runs there

@@ -66,7 +66,7 @@ static pthread_t g_writer;
 
 static pthread_key_t g_thread_key;
 MEMPROF_TLS struct memprof_thread *t_self;
-MEMPROF_TLS struct memprof_thread *t_sampler;
+struct memprof_thread g_no_sampler;
 
 /* The compressor and its output buffer: used by the writer thread, then by the
  * finisher after the writer has been joined — never by both at once. */
@@ -296,8 +296,8 @@ static void thread_exit(void *arg) {
         t->buf = NULL; /* stays listed; buf == NULL lets a new thread reuse it */
     }
     pthread_mutex_unlock(&g_queue_lock);
-    t_self = NULL;    /* a later allocation in this thread's teardown re-registers */
-    t_sampler = NULL; /* the state may go to a new thread now */
+    t_self = NULL;             /* a later allocation in this thread's teardown re-registers */
+    t_sampler = &g_no_sampler; /* the state may go to a new thread now */
     t_guard = saved;
 }
 
@@ -1277,6 +1277,7 @@ int memprof_output_open(void) {
  * interned stack and every inherited live block (INHERITED) into the new file. */
 
 void memprof_fork_prepare(void) {
+    memprof_own_heap_lock();
     memprof_stacks_lock();
     pthread_mutex_lock(&g_queue_lock);
     memprof_live_lock_all();
@@ -1288,6 +1289,7 @@ void memprof_fork_parent(void) {
     memprof_live_unlock_all();
     pthread_mutex_unlock(&g_queue_lock);
     memprof_stacks_unlock();
+    memprof_own_heap_unlock();
 }
 
 static void recycle(struct memprof_buffer *b) {
@@ -1299,6 +1301,7 @@ int memprof_fork_child(void) {
     memprof_filter_unlock();
     memprof_live_unlock_all();
     memprof_stacks_unlock();
+    memprof_own_heap_unlock();
     /* g_queue_lock is still held: the state below is the child's alone anyway. */
     int traced = g_output_pattern[0] && !g_in_memory;
     if (traced) {
@@ -1335,7 +1338,7 @@ int memprof_fork_child(void) {
             atomic_store(&t->count_freed_bytes, 0);
         }
         t_self = NULL;
-        t_sampler = NULL; /* sample mode's fast path waits for the child's own state */
+        t_sampler = &g_no_sampler; /* sample mode's fast path waits for the child's own state */
         g_thread_count = 0;
         g_tick_peak = 0;
         g_fork_replay = 1;
@@ -1400,10 +1403,27 @@ static int leak_check_wanted(void) {
     return !v || !(strcmp(v, "0") == 0 || strcmp(v, "no") == 0 || strcmp(v, "off") == 0);
 }
 
+static uintptr_t g_exit_sp, g_exit_regs[6];
+static _Atomic pid_t g_exit_tid;
+
+void memprof_note_exit(uintptr_t sp, const uintptr_t regs[6]) {
+    pid_t none = 0;
+    if (!atomic_compare_exchange_strong(&g_exit_tid, &none, -1))
+        return; /* another thread is exiting first */
+    g_exit_sp = sp;
+    memcpy(g_exit_regs, regs, sizeof g_exit_regs);
+    atomic_store(&g_exit_tid, (pid_t)syscall(SYS_gettid));
+}
+
 void memprof_finish(uint64_t end_flags) {
     CAPTURE_CALLEE_SAVED(caller_regs);
     /* The caller's frames start above ours (the preload keeps frame pointers). */
     uintptr_t caller_sp = (uintptr_t)__builtin_frame_address(0) + 16;
+    /* Called from exit's destructors on the thread that called exit: from there. */
+    if (atomic_load(&g_exit_tid) == (pid_t)syscall(SYS_gettid) && g_exit_sp > caller_sp) {
+        caller_sp = g_exit_sp;
+        memcpy(caller_regs, g_exit_regs, sizeof g_exit_regs);
+    }
     /* A vfork child shares our memory: it must not end the parent's trace. */
     if (g_pid == 0 || getpid() != g_pid)
         return;

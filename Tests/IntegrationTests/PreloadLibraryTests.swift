@@ -28,6 +28,8 @@ import Testing
         let expected: Set = [
             "malloc", "free", "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc", "memalign",
             "valloc", "pvalloc", "malloc_usable_size", "_exit", "_Exit",
+            // exit notes where the program called it: the exit scan starts that stack there.
+            "exit",
             // exec replaces the image without destructors: the trace is finished first.
             "execve", "execv", "execvp", "execvpe", "execl", "execlp", "execle", "fexecve",
             // The program's way to tell the leak check a block is not a leak.
@@ -36,5 +38,22 @@ import Testing
             "memprof_api_v1",
         ]
         #expect(symbols == expected)
+    }
+
+    /// memprof's own allocations (pthread_getattr_np's at a thread's start, stdio's,
+    /// zstd's) come from its own heap: the program's blocks land where they land without
+    /// memprof. Before, a thread's blocks moved, and with them when glibc trims its heap.
+    @Test(arguments: ["full", "sample", "aggregate"])
+    func memprofsOwnAllocationsLeaveTheProgramsHeapAlone(mode: String) throws {
+        let program = Harness.examples.appendingPathComponent("heap_layout").path
+        let bare = try Harness.run([program])
+        try #require(bare.status == 0)
+        #expect(bare.stdout.hasPrefix("main 0 ") && bare.stdout.contains("\nthread 0 "))
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let trace = directory.appendingPathComponent("layout.mprof").path
+        let traced = try Harness.run([Harness.memprof.path, "run", "--mode", mode, "-o", trace, "--", program])
+        #expect(traced.stderr.contains("trace written to"), "memprof run said: \(traced.stderr)")
+        #expect(traced.stdout == bare.stdout)
     }
 }
