@@ -36,6 +36,10 @@ if [ "$config" = release ]; then
   else
     rm -rf "$archives"
   fi
+  # A position-dependent executable: the 30 MB binary then has no relative relocations
+  # for the dynamic loader to apply (41,000, and the page faults of writing them): about
+  # 0.6 ms off every `memprof run` (4.4 -> 3.8 ms for `memprof run -- /bin/true`).
+  flags+=(-Xlinker -no-pie)
 fi
 swift build -c "$config" "${flags[@]}"
 bin=$(swift build -c "$config" "${flags[@]}" --show-bin-path)
