@@ -55,20 +55,18 @@ static void add_counts(struct memprof_thread *t, void *ctx) {
 
 static void api_thread_counts(struct memprof_counts *out) {
     memset(out, 0, sizeof *out);
-    int saved = t_guard;
-    t_guard = 1;
+    int saved = memprof_guard_set();
     struct memprof_thread *t = memprof_thread_self();
     if (t)
         add_counts(t, out);
-    t_guard = saved;
+    memprof_guard_restore(saved);
 }
 
 static void api_process_counts(struct memprof_counts *out) {
     memset(out, 0, sizeof *out);
-    int saved = t_guard;
-    t_guard = 1;
+    int saved = memprof_guard_set();
     memprof_threads_foreach(add_counts, out);
-    t_guard = saved;
+    memprof_guard_restore(saved);
 }
 
 static int api_check_begin(int all_threads) {
@@ -78,10 +76,9 @@ static int api_check_begin(int all_threads) {
     int expected = 0;
     if (!atomic_compare_exchange_strong(&g_check_claimed, &expected, 1))
         return MEMPROF_API_NESTED;
-    int saved = t_guard;
-    t_guard = 1;
+    int saved = memprof_guard_set();
     struct memprof_thread *t = memprof_thread_self();
-    t_guard = saved;
+    memprof_guard_restore(saved);
     if (!t) {
         atomic_store(&g_check_claimed, 0);
         return MEMPROF_API_NOT_RECORDING;
@@ -108,10 +105,9 @@ static int api_check_end(struct memprof_check_result *out) {
     memset(out, 0, sizeof *out);
     if (!atomic_load(&g_check_claimed) || !atomic_load(&g_check_active))
         return MEMPROF_API_NOT_STARTED;
-    int saved = t_guard;
-    t_guard = 1;
+    int saved = memprof_guard_set();
     struct memprof_thread *self = memprof_thread_self();
-    t_guard = saved;
+    memprof_guard_restore(saved);
     if (self != atomic_load(&g_check_owner))
         return MEMPROF_API_WRONG_THREAD;
     atomic_store(&g_check_active, 0);
@@ -122,7 +118,7 @@ static int api_check_end(struct memprof_check_result *out) {
     if (!atomic_compare_exchange_strong(&g_state, &expected, MEMPROF_STATE_SCANNING)) {
         rc = MEMPROF_API_NOT_RECORDING;
     } else {
-        t_guard = 1;
+        memprof_guard_set();
         struct memprof_leak_result leaks;
         int scanned = memprof_leaks_classify(caller_sp, caller_regs, 6, memprof_writer_tid(),
                                              MEMPROF_SCAN_SWIFT_REFS | MEMPROF_SCAN_THREAD_DTV, &leaks) == 0;
@@ -152,7 +148,7 @@ static int api_check_end(struct memprof_check_result *out) {
             }
             memprof_leaks_release(&leaks);
         }
-        t_guard = saved;
+        memprof_guard_restore(saved);
     }
     memprof_live_clear(MEMPROF_LIVE_CHECK_OWN | MEMPROF_LIVE_CHECK_OTHER);
     atomic_store(&g_check_owner, NULL);
@@ -186,8 +182,7 @@ static int api_live_sites(struct memprof_site_list *out) {
     int status = api_status();
     if (status != MEMPROF_API_OK)
         return status;
-    int saved = t_guard;
-    t_guard = 1;
+    int saved = memprof_guard_set();
     struct sites_ctx c = {NULL, memprof_stack_id_limit()};
     void *memory;
     uint64_t memory_size;
@@ -210,7 +205,7 @@ static int api_live_sites(struct memprof_site_list *out) {
         out->memory_size = memory_size;
         rc = MEMPROF_API_OK;
     }
-    t_guard = saved;
+    memprof_guard_restore(saved);
     return rc;
 }
 
@@ -232,10 +227,9 @@ static int api_write_snapshot(void) {
     int state = atomic_load(&g_state);
     if (state != MEMPROF_STATE_ACTIVE && state != MEMPROF_STATE_SCANNING)
         return MEMPROF_API_NOT_RECORDING;
-    int saved = t_guard;
-    t_guard = 1;
+    int saved = memprof_guard_set();
     int rc = memprof_snapshot_now();
-    t_guard = saved;
+    memprof_guard_restore(saved);
     return rc == 0 ? MEMPROF_API_OK : rc == -2 ? MEMPROF_API_NO_TRACE_FILE : MEMPROF_API_NOT_RECORDING;
 }
 

@@ -95,8 +95,7 @@ static int resolve_real(void) {
             ;
         return 0;
     }
-    int saved = t_guard;
-    t_guard = 1;
+    int saved = memprof_guard_set();
 #define RESOLVE(name) *(void **)&real_##name = dlsym(RTLD_NEXT, #name)
     RESOLVE(malloc);
     RESOLVE(free);
@@ -114,7 +113,7 @@ static int resolve_real(void) {
     RESOLVE(exit);
 #undef RESOLVE
     memprof_leaks_init((void *)real_malloc);
-    t_guard = saved;
+    memprof_guard_restore(saved);
     if (!real_malloc || !real_free || !real_calloc || !real_realloc || !real_posix_memalign || !real_aligned_alloc ||
         !real_memalign || !real_valloc || !real__exit) {
         /* Without the real allocator nothing can work; there is no safe way on. */
@@ -125,9 +124,9 @@ static int resolve_real(void) {
 #ifdef MEMPROF_LINKED
     /* Linked into the program with a preloaded libmemprof.so behind us (`memprof
      * run`): that one records, and serves the API; every call passes through to it. */
-    t_guard = 1;
+    memprof_guard_set();
     g_deferred = dlsym(RTLD_NEXT, "memprof_api_v1") != NULL;
-    t_guard = saved;
+    memprof_guard_restore(saved);
     if (g_deferred) {
         atomic_store(&g_state, MEMPROF_STATE_DISABLED);
         return 0;
@@ -135,9 +134,9 @@ static int resolve_real(void) {
 #endif
     /* Output and module map are set up before any event is recorded. Allocations
      * during that setup pass through (guard set). */
-    t_guard = 1;
+    memprof_guard_set();
     int ok = memprof_output_open() == 0;
-    t_guard = saved;
+    memprof_guard_restore(saved);
     atomic_store(&g_state, ok ? MEMPROF_STATE_ACTIVE : MEMPROF_STATE_DISABLED);
     return 0;
 }
@@ -181,9 +180,9 @@ static inline int passing_through(void) {
  * drop meanwhile and the thread be stopped like any other. One predictable load. */
 static inline void scan_barrier(void) {
     if (MEMPROF_UNLIKELY(atomic_load_explicit(&g_state, memory_order_relaxed) == MEMPROF_STATE_SCANNING)) {
-        t_guard = 0;
+        memprof_guard_restore(0);
         memprof_leaks_wait();
-        t_guard = 1;
+        memprof_guard_set();
     }
 }
 
@@ -327,7 +326,7 @@ static inline struct removed take_live(void *p) {
  * the countdown already advanced; NULL when the hook must take its full path. */
 static inline struct memprof_thread *sample_skip(uint64_t size) {
     struct memprof_thread *t = t_sampler;
-    if (MEMPROF_LIKELY(size < (uint64_t)t->bytes_until_sample) && MEMPROF_LIKELY(!t_guard)) {
+    if (MEMPROF_LIKELY(size < (uint64_t)t->bytes_until_sample)) {
         t->bytes_until_sample -= (int64_t)size;
         return t;
     }
@@ -357,12 +356,11 @@ static void *own_alloc(size_t size, size_t align, int zero) {
 }
 
 static void own_free(void *p) {
-    int saved = t_guard;
-    t_guard = 1; /* the filter's lock is taken only guarded */
+    int saved = memprof_guard_set(); /* the filter's lock is taken only guarded */
     if (g_mode == MEMPROF_MODE_SAMPLE)
         memprof_filter_remove((uintptr_t)p);
     memprof_own_heap_free(p);
-    t_guard = saved;
+    memprof_guard_restore(saved);
 }
 
 /* A block of memprof's own heap resized: in place, or moved within that heap. */
@@ -373,10 +371,9 @@ static void *own_realloc(void *p, size_t size) {
     }
     if (size <= memprof_own_heap_usable(p))
         return p;
-    int saved = t_guard;
-    t_guard = 1;
+    int saved = memprof_guard_set();
     void *q = own_alloc(size, 16, 0);
-    t_guard = saved;
+    memprof_guard_restore(saved);
     if (!q) {
         errno = ENOMEM;
         return NULL;
@@ -415,7 +412,7 @@ static __attribute__((noinline)) void free_full(void *p) {
             real_free(p);
         return;
     }
-    t_guard = 1;
+    memprof_guard_set();
     struct removed r = take_live(p);
     scan_barrier();
     /* While an in-process leak check runs, a freed block's words could be the only
@@ -425,12 +422,12 @@ static __attribute__((noinline)) void free_full(void *p) {
         memset(p, 0, r.size);
     real_free(p);
     record_free(p, r.found, r.size, r.stack);
-    t_guard = 0;
+    memprof_guard_restore(0);
 }
 
 MEMPROF_EXPORT void free(void *p) {
     struct memprof_thread *st = t_sampler;
-    if (MEMPROF_LIKELY(st->bytes_until_sample > 0) && p && MEMPROF_LIKELY(!t_guard) && sample_unsampled(p)) {
+    if (MEMPROF_LIKELY(st->bytes_until_sample > 0) && p && sample_unsampled(p)) {
         memprof_bump(&st->count_frees, 1);
         real_free(p);
         return;
@@ -450,7 +447,7 @@ static void *resize(void *p, size_t size, void *(*call)(void *, size_t, size_t),
         if (passing_through())
             return call(p, a, b);
     }
-    t_guard = 1;
+    memprof_guard_set();
     struct removed r = {0, 0, 0};
     if (p) {
         r = take_live(p);
@@ -470,7 +467,7 @@ static void *resize(void *p, size_t size, void *(*call)(void *, size_t, size_t),
         if (g_mode == MEMPROF_MODE_SAMPLE)
             memprof_filter_add((uintptr_t)p);
     }
-    t_guard = 0;
+    memprof_guard_restore(0);
     return q;
 }
 
@@ -546,11 +543,11 @@ static __attribute__((noinline)) int posix_memalign_full(void **out, size_t alig
         if (passing_through())
             return real_posix_memalign(out, align, size);
     }
-    t_guard = 1;
+    memprof_guard_set();
     int rc = real_posix_memalign(out, align, size);
     if (rc == 0 && *out)
         record_alloc(*out, size, regs);
-    t_guard = 0;
+    memprof_guard_restore(0);
     return rc;
 }
 
@@ -587,11 +584,11 @@ MEMPROF_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
             if (passing_through())                                                                                     \
                 return real_##name args;                                                                               \
         }                                                                                                              \
-        t_guard = 1;                                                                                                   \
+        memprof_guard_set();                                                                                           \
         void *p = real_##name args;                                                                                    \
         if (p)                                                                                                         \
             record_alloc(p, size_expr, regs);                                                                          \
-        t_guard = 0;                                                                                                   \
+        memprof_guard_restore(0);                                                                                      \
         return p;                                                                                                      \
     }                                                                                                                  \
     MEMPROF_EXPORT void *name params {                                                                                 \
@@ -750,10 +747,9 @@ static void on_fork_child(void) {
      * hooks pass straight through from here on. A scan the parent was running is not
      * the child's to wait for. */
     int state = atomic_load(&g_state);
-    int saved = t_guard;
-    t_guard = 1;
+    int saved = memprof_guard_set();
     int traced = memprof_fork_child() == 0;
-    t_guard = saved;
+    memprof_guard_restore(saved);
     if (state == MEMPROF_STATE_SCANNING || (state == MEMPROF_STATE_ACTIVE && !traced))
         atomic_store(&g_state, MEMPROF_STATE_DISABLED);
 }
@@ -768,13 +764,12 @@ __attribute__((constructor(101))) static void memprof_init(void) {
 #endif
     if (atomic_load(&g_state) != MEMPROF_STATE_ACTIVE)
         return;
-    int saved = t_guard;
-    t_guard = 1;
+    int saved = memprof_guard_set();
     pthread_atfork(memprof_fork_prepare, memprof_fork_parent, on_fork_child);
     /* The handler first: a signal before the writer runs is served by its first turn. */
     memprof_snapshot_signal_install();
     memprof_writer_start();
-    t_guard = saved;
+    memprof_guard_restore(saved);
 }
 
 /* Runs from _dl_fini after the program's atexit handlers and the destructors of

@@ -199,9 +199,10 @@ static inline struct memprof_thread *memprof_thread_self(void) {
 }
 
 /* Sample mode: t_sampler is the calling thread's state once memprof_thread_self made
- * it; before that (and in the other modes, and after the thread's exit) it is
- * g_no_sampler, whose countdown is 0, so the hooks' fast path never needs a NULL test:
- * no allocation fits before its next sample point, and a free there is not fast. */
+ * it, while the guard is clear; otherwise (before that, with the guard set, in the
+ * other modes, after the thread's exit) it is g_no_sampler, whose countdown is 0, so
+ * the hooks' fast path needs neither a NULL test nor a look at the guard: no
+ * allocation fits before its next sample point, and a free there is not fast. */
 extern struct memprof_thread g_no_sampler MEMPROF_HIDDEN;
 
 /* Calls fn for every thread state ever created (exited threads' included), under
@@ -248,6 +249,27 @@ uint64_t memprof_now_ns(void) MEMPROF_HIDDEN;
 extern int g_mode MEMPROF_HIDDEN;
 /* Mean sampling interval in bytes (MEMPROF_SAMPLE_INTERVAL). */
 extern uint64_t g_sample_interval MEMPROF_HIDDEN;
+
+/* Sets the recursion guard; returns its previous value for memprof_guard_restore.
+ * While it is set t_sampler is g_no_sampler, so sample mode's fast path, which reads
+ * only t_sampler, sends every call to the full path (which sees the guard). The
+ * compiler barriers keep that order for a signal handler on this thread. */
+static inline int memprof_guard_set(void) {
+    int saved = t_guard;
+    t_sampler = &g_no_sampler;
+    atomic_signal_fence(memory_order_seq_cst);
+    t_guard = 1;
+    return saved;
+}
+
+static inline void memprof_guard_restore(int saved) {
+    t_guard = saved;
+    if (!saved) {
+        atomic_signal_fence(memory_order_seq_cst);
+        struct memprof_thread *t = t_self;
+        t_sampler = g_mode == MEMPROF_MODE_SAMPLE && t ? t : &g_no_sampler;
+    }
+}
 
 /* Bytes to the next sample point: exponentially distributed with mean g_sample_interval. */
 int64_t memprof_next_sample_gap(struct memprof_thread *t) MEMPROF_HIDDEN;

@@ -287,8 +287,7 @@ uint8_t *memprof_reserve(struct memprof_thread *t, size_t need) {
 
 static void thread_exit(void *arg) {
     struct memprof_thread *t = arg;
-    int saved = t_guard;
-    t_guard = 1;
+    int saved = memprof_guard_set();
     pthread_mutex_lock(&g_queue_lock);
     if (atomic_load(&g_state) == MEMPROF_STATE_ACTIVE && t->buf) {
         t->buf->len = atomic_load(&t->committed);
@@ -298,7 +297,7 @@ static void thread_exit(void *arg) {
     pthread_mutex_unlock(&g_queue_lock);
     t_self = NULL;             /* a later allocation in this thread's teardown re-registers */
     t_sampler = &g_no_sampler; /* the state may go to a new thread now */
-    t_guard = saved;
+    memprof_guard_restore(saved);
 }
 
 struct memprof_thread *memprof_thread_create(void) {
@@ -350,9 +349,7 @@ struct memprof_thread *memprof_thread_create(void) {
         }
         pthread_attr_destroy(&attr);
     }
-    t_self = t;
-    if (g_mode == MEMPROF_MODE_SAMPLE)
-        t_sampler = t;
+    t_self = t; /* and t_sampler when the caller drops the guard */
     pthread_setspecific(g_thread_key, t);
     if (MEMPROF_UNLIKELY(g_fork_replay))
         fork_replay(t);
@@ -857,7 +854,7 @@ void memprof_dead_thread_stacks(memprof_range_fn fn, void *ctx) {
 
 static void *writer_main(void *arg) {
     (void)arg;
-    t_guard = 1; /* nothing this thread allocates is the program's */
+    memprof_guard_set(); /* nothing this thread allocates is the program's */
     atomic_store(&g_writer_tid, (pid_t)syscall(SYS_gettid));
     pthread_attr_t attr;
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {
@@ -1446,8 +1443,7 @@ void memprof_finish(uint64_t end_flags) {
     int expected = MEMPROF_STATE_ACTIVE;
     if (!atomic_compare_exchange_strong(&g_state, &expected, scan ? MEMPROF_STATE_SCANNING : MEMPROF_STATE_FINISHED))
         return;
-    int saved = t_guard;
-    t_guard = 1;
+    int saved = memprof_guard_set();
 
     struct memprof_leak_result leaks;
     memset(&leaks, 0, sizeof leaks);
@@ -1541,5 +1537,5 @@ void memprof_finish(uint64_t end_flags) {
     if (err) {
         memprof_log("memprof: cannot write the end of the trace: ", strerrordesc_np(err), "\n");
     }
-    t_guard = saved;
+    memprof_guard_restore(saved);
 }
