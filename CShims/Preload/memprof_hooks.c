@@ -34,7 +34,7 @@ extern const struct memprof_api_v1 memprof_api_v1;
 #define MEMPROF_EXPORT __attribute__((visibility("default")))
 
 _Atomic int g_state = MEMPROF_STATE_UNINIT;
-MEMPROF_TLS struct memprof_tls t_tls = {&g_no_sampler, 0};
+MEMPROF_TLS struct memprof_tls t_tls = {&g_no_sampler, 0, &g_no_sampler};
 
 /* ---- the real functions ---------------------------------------------------- */
 
@@ -221,7 +221,7 @@ static __attribute__((noinline)) void record_alloc(void *p, size_t size, const s
         /* Counted at its stack; no record. */
         memprof_aggregate_alloc(t, stack, size);
         t->last_alloc = p;
-        t->last_alloc_count = atomic_load_explicit(&t->count_allocs, memory_order_relaxed);
+        t->last_alloc_count = memprof_own_count(&t->count_allocs);
         return;
     }
     uint8_t *w = memprof_reserve(t, 32);
@@ -232,7 +232,7 @@ static __attribute__((noinline)) void record_alloc(void *p, size_t size, const s
     w = memprof_put_varint(w, stack);
     memprof_commit(t, w);
     t->last_alloc = p;
-    t->last_alloc_count = atomic_load_explicit(&t->count_allocs, memory_order_relaxed);
+    t->last_alloc_count = memprof_own_count(&t->count_allocs);
     t->last_alloc_seq = t->buf_seq;
     memprof_tick_event(t);
 }
@@ -249,7 +249,7 @@ static void record_free(void *p, int found, uint64_t size, uint32_t stack) {
     if (g_mode == MEMPROF_MODE_SAMPLE && !found)
         return; /* an unsampled block */
     int last = p == t->last_alloc;
-    int temporary = last && atomic_load_explicit(&t->count_allocs, memory_order_relaxed) == t->last_alloc_count;
+    int temporary = last && memprof_own_count(&t->count_allocs) == t->last_alloc_count;
     if (last)
         t->last_alloc = NULL;
     if (g_mode == MEMPROF_MODE_AGGREGATE) {

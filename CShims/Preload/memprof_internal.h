@@ -51,6 +51,9 @@ struct memprof_thread;
 struct memprof_tls {
     struct memprof_thread *sampler;
     int guard;
+    /* What sampler is while the guard is clear: the thread's state in sample mode once
+     * made, else g_no_sampler. */
+    struct memprof_thread *home;
 };
 extern MEMPROF_TLS struct memprof_tls t_tls MEMPROF_HIDDEN;
 #define t_guard (t_tls.guard)
@@ -266,8 +269,7 @@ static inline void memprof_guard_restore(int saved) {
     t_guard = saved;
     if (!saved) {
         atomic_signal_fence(memory_order_seq_cst);
-        struct memprof_thread *t = t_self;
-        t_sampler = g_mode == MEMPROF_MODE_SAMPLE && t ? t : &g_no_sampler;
+        t_sampler = t_tls.home;
     }
 }
 
@@ -308,6 +310,9 @@ static inline void memprof_bump(_Atomic uint64_t *c, uint64_t by) {
      * loads of an aligned word see the value before or after it. */
     *(uint64_t *)c += by;
 }
+
+/* The owner's own read of a counter only it writes (memprof_bump): a plain load. */
+static inline uint64_t memprof_own_count(const _Atomic uint64_t *c) { return *(const uint64_t *)c; }
 
 /* ---- aggregate mode (memprof_aggregate.c) ------------------------------------------ */
 
@@ -512,7 +517,13 @@ uint64_t memprof_own_bytes(void) MEMPROF_HIDDEN;
 void *memprof_own_heap_alloc(size_t size, size_t align, int zero) MEMPROF_HIDDEN;
 void memprof_own_heap_free(void *p) MEMPROF_HIDDEN;
 size_t memprof_own_heap_usable(const void *p) MEMPROF_HIDDEN;
-int memprof_own_heap_contains(const void *p) MEMPROF_HIDDEN;
+/* Where the heap's reservation starts; before it is made, an address no user-space
+ * pointer is within MEMPROF_OWN_HEAP_SIZE of (p - start wraps past the size). */
+#define MEMPROF_OWN_HEAP_SIZE (256ull << 20)
+extern _Atomic uintptr_t g_own_heap_start MEMPROF_HIDDEN;
+static inline int memprof_own_heap_contains(const void *p) {
+    return (uintptr_t)p - atomic_load_explicit(&g_own_heap_start, memory_order_relaxed) < MEMPROF_OWN_HEAP_SIZE;
+}
 /* Its reservation, which the leak scan does not take for a root (it held no program
  * block before either: memprof's allocations were not roots in glibc's heap). */
 void memprof_own_heap_ranges(void (*fn)(uintptr_t lo, uintptr_t hi, void *ctx), void *ctx) MEMPROF_HIDDEN;

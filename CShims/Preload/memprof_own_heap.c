@@ -25,7 +25,7 @@
 
 #include "memprof_internal.h"
 
-#define REGION_SIZE (256ull << 20)
+#define REGION_SIZE MEMPROF_OWN_HEAP_SIZE
 #define SLAB_SHIFT 16
 #define SLAB_SIZE (1ull << SLAB_SHIFT)
 #define SLABS (REGION_SIZE >> SLAB_SHIFT)
@@ -33,7 +33,8 @@
 #define MAX_SHIFT 24
 
 static atomic_flag g_lock = ATOMIC_FLAG_INIT;
-static _Atomic uintptr_t g_lo, g_hi;                    /* the reservation, once made; 0/0 before */
+#define NOT_MADE ((uintptr_t)0xffff800000000000ull) /* kernel space */
+_Atomic uintptr_t g_own_heap_start = NOT_MADE;
 static size_t g_top;                                    /* bytes of the reservation handed out as slabs */
 static uint8_t g_slab_shift[SLABS];                     /* block size (as a shift) of each slab; 0 = unused */
 static void *g_free[MAX_SHIFT + 1];                     /* freed blocks by size, linked through their first word */
@@ -50,27 +51,21 @@ void memprof_own_heap_lock(void) {
 
 void memprof_own_heap_unlock(void) { unlock(); }
 
-int memprof_own_heap_contains(const void *p) {
-    uintptr_t a = (uintptr_t)p;
-    return a >= atomic_load_explicit(&g_lo, memory_order_relaxed) &&
-           a < atomic_load_explicit(&g_hi, memory_order_relaxed);
-}
+static int made(void) { return atomic_load(&g_own_heap_start) != NOT_MADE; }
 
 static unsigned shift_of(const void *p) {
-    return g_slab_shift[((uintptr_t)p - atomic_load_explicit(&g_lo, memory_order_relaxed)) >> SLAB_SHIFT];
+    return g_slab_shift[((uintptr_t)p - atomic_load_explicit(&g_own_heap_start, memory_order_relaxed)) >> SLAB_SHIFT];
 }
 
 /* `count` fresh slabs of blocks of 2^shift bytes, or 0. Called locked. */
 static uintptr_t take_slabs(size_t count, unsigned shift) {
-    uintptr_t lo = atomic_load_explicit(&g_lo, memory_order_relaxed);
-    if (!lo) {
+    if (!made()) {
         void *m = memprof_map(REGION_SIZE, MEMPROF_MAP_RESERVE);
         if (!m)
             return 0;
-        lo = (uintptr_t)m;
-        atomic_store_explicit(&g_hi, lo + REGION_SIZE, memory_order_relaxed);
-        atomic_store_explicit(&g_lo, lo, memory_order_release);
+        atomic_store_explicit(&g_own_heap_start, (uintptr_t)m, memory_order_release);
     }
+    uintptr_t lo = atomic_load_explicit(&g_own_heap_start, memory_order_relaxed);
     /* mmap gives page alignment; slabs are counted from the reservation's start. */
     if (g_top + count * SLAB_SIZE > REGION_SIZE)
         return 0;
@@ -128,7 +123,8 @@ void memprof_own_heap_free(void *p) {
 }
 
 void memprof_own_heap_ranges(void (*fn)(uintptr_t lo, uintptr_t hi, void *ctx), void *ctx) {
-    uintptr_t lo = atomic_load(&g_lo);
-    if (lo)
+    if (made()) {
+        uintptr_t lo = atomic_load(&g_own_heap_start);
         fn(lo, lo + REGION_SIZE, ctx);
+    }
 }

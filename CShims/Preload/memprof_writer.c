@@ -295,8 +295,8 @@ static void thread_exit(void *arg) {
         t->buf = NULL; /* stays listed; buf == NULL lets a new thread reuse it */
     }
     pthread_mutex_unlock(&g_queue_lock);
-    t_self = NULL;             /* a later allocation in this thread's teardown re-registers */
-    t_sampler = &g_no_sampler; /* the state may go to a new thread now */
+    t_self = NULL;                          /* a later allocation in this thread's teardown re-registers */
+    t_tls.home = t_sampler = &g_no_sampler; /* the state may go to a new thread now */
     memprof_guard_restore(saved);
 }
 
@@ -349,7 +349,9 @@ struct memprof_thread *memprof_thread_create(void) {
         }
         pthread_attr_destroy(&attr);
     }
-    t_self = t; /* and t_sampler when the caller drops the guard */
+    t_self = t;
+    if (g_mode == MEMPROF_MODE_SAMPLE)
+        t_tls.home = t; /* t_sampler from when the caller drops the guard */
     pthread_setspecific(g_thread_key, t);
     if (MEMPROF_UNLIKELY(g_fork_replay))
         fork_replay(t);
@@ -1335,7 +1337,7 @@ int memprof_fork_child(void) {
             atomic_store(&t->count_freed_bytes, 0);
         }
         t_self = NULL;
-        t_sampler = &g_no_sampler; /* sample mode's fast path waits for the child's own state */
+        t_tls.home = t_sampler = &g_no_sampler; /* sample mode's fast path waits for the child's own state */
         g_thread_count = 0;
         g_tick_peak = 0;
         g_fork_replay = 1;
