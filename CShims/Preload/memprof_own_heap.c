@@ -15,9 +15,9 @@
  * slabs. A byte per slab says the size of its blocks, so a block needs no header.
  * Freed blocks go on a list per size and are reused; nothing goes back to the system.
  *
- * One lock, only ever tried: a caller that finds it taken (another thread, or a
- * signal handler interrupting this thread inside the lock) is told no and uses the
- * program's malloc as before; a free that finds it taken keeps the block for good.
+ * One lock, waited for a bounded time: a caller that cannot get it (a signal handler
+ * interrupting this thread inside the lock) is told no and uses the program's malloc as
+ * before; a free that cannot get it keeps the block for good.
  * The fork handlers hold it across fork, so the child's lists are whole.
  */
 #define _GNU_SOURCE
@@ -40,7 +40,17 @@ static uint8_t g_slab_shift[SLABS];                     /* block size (as a shif
 static void *g_free[MAX_SHIFT + 1];                     /* freed blocks by size, linked through their first word */
 static uintptr_t g_next[SLAB_SHIFT], g_end[SLAB_SHIFT]; /* the slab being cut, per small size */
 
-static int try_lock(void) { return !atomic_flag_test_and_set_explicit(&g_lock, memory_order_acquire); }
+/* Taken within a bounded wait: holders keep it for a few dozen instructions (the first
+ * one for an mmap), so giving up means a signal handler interrupted this thread's own
+ * holder, which the wait must not deadlock on. */
+static int try_lock(void) {
+    for (int spins = 0; spins < (1 << 14); spins++) {
+        if (!atomic_flag_test_and_set_explicit(&g_lock, memory_order_acquire))
+            return 1;
+        __builtin_ia32_pause();
+    }
+    return 0;
+}
 
 static void unlock(void) { atomic_flag_clear_explicit(&g_lock, memory_order_release); }
 
