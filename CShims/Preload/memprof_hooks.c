@@ -113,6 +113,9 @@ static int resolve_real(void) {
     RESOLVE(exit);
 #undef RESOLVE
     memprof_leaks_init((void *)real_malloc);
+    /* free(NULL) leaves sample mode's fast path by the filter, with no test of its own:
+     * address 0's slot says "maybe sampled" for good. */
+    memprof_filter_pin(0);
     memprof_guard_restore(saved);
     if (!real_malloc || !real_free || !real_calloc || !real_realloc || !real_posix_memalign || !real_aligned_alloc ||
         !real_memalign || !real_valloc || !real__exit) {
@@ -338,7 +341,8 @@ static inline void sample_count_alloc(struct memprof_thread *t, uint64_t size) {
     memprof_bump(&t->count_bytes, size);
 }
 
-/* Whether p (non-null) was certainly not sampled, nor served from the bootstrap pool. */
+/* Whether p was certainly not sampled, nor served from the bootstrap pool or memprof's
+ * own heap, nor NULL (whose slot is pinned). */
 static inline int sample_unsampled(const void *p) { return !memprof_filter_maybe((uintptr_t)p); }
 
 /* ---- memprof's own calls --------------------------------------------------------- */
@@ -427,7 +431,7 @@ static __attribute__((noinline)) void free_full(void *p) {
 
 MEMPROF_EXPORT void free(void *p) {
     struct memprof_thread *st = t_sampler;
-    if (MEMPROF_LIKELY(st->bytes_until_sample > 0) && p && sample_unsampled(p)) {
+    if (MEMPROF_LIKELY(st->bytes_until_sample > 0) && sample_unsampled(p)) {
         memprof_bump(&st->count_frees, 1);
         real_free(p);
         return;
