@@ -22,9 +22,12 @@ uint64_t g_sample_interval = 512 * 1024;
 
 uint64_t g_sample_seed;
 
-_Atomic uint64_t g_filter_bits[(1u << MEMPROF_FILTER_BITS) / 64];
-static uint8_t g_filter_count[1u << MEMPROF_FILTER_BITS]; /* under g_filter_lock */
-static atomic_flag g_filter_lock = ATOMIC_FLAG_INIT;
+/* The lock and the counts are written by every thread's samples: each on lines of its
+ * own, so that g_mode and the other read-mostly words next to them stay in every core's
+ * cache. */
+_Alignas(64) _Atomic uint64_t g_filter_bits[(1u << MEMPROF_FILTER_BITS) / 64];
+static _Alignas(64) uint8_t g_filter_count[1u << MEMPROF_FILTER_BITS]; /* under g_filter_lock */
+static _Alignas(64) atomic_flag g_filter_lock = ATOMIC_FLAG_INIT;
 
 /* Taken only with t_guard set, so a signal handler's calls on this thread pass through
  * and never wait for it; held across fork like every memprof lock. */
