@@ -54,10 +54,11 @@ static inline void lock(struct stripe *s) {
 
 static inline void unlock(struct stripe *s) { atomic_flag_clear_explicit(&s->lock, memory_order_release); }
 
-/* A stripe's first entries live here, so that a process with few live blocks (sample
- * mode's sampled ones) maps nothing for them: 64 stripes' first maps and page faults
- * were a tenth of a millisecond at every start. */
-#define FIRST_CAPACITY 16u
+/* A stripe's first entries live here (untouched pages cost nothing), so that a process
+ * with few live blocks (sample mode's sampled ones) maps nothing for them: 64 stripes'
+ * first maps were a tenth of a millisecond at every start. As many as the first map
+ * held: fewer slots would make probe runs longer in full mode. */
+#define FIRST_CAPACITY 256u
 static struct entry g_first_slots[STRIPES][FIRST_CAPACITY];
 
 static int grow(struct stripe *s) {
