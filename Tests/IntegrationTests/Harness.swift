@@ -93,7 +93,10 @@ enum Harness {
     /// program gets the same standard streams as under ``record(_:environment:in:)``, so
     /// programs that look at their streams (python) behave the same, and `environment`
     /// plus the MEMPROF_OUTPUT that `memprof run` adds. No freeres: memprof's trace ends
-    /// before libc's and libstdc++'s would run.
+    /// before libc's and libstdc++'s would run. Fair scheduling: with valgrind's default
+    /// lock a thread spinning on another (leaks_busy_threads) sometimes waited minutes
+    /// for its turn (`valgrind … leaks_busy_threads park`: 0.6 s, then 104 s and 12 s in 5
+    /// runs; 0.54–0.65 s in 5 runs with --fair-sched=yes).
     static func valgrindLog(_ options: [String], _ command: [String], environment: [String: String] = [:]) throws
         -> String
     {
@@ -102,8 +105,10 @@ enum Harness {
         var environment = environment
         environment["MEMPROF_OUTPUT"] = "/dev/null"
         try run(
-            ["/usr/bin/valgrind", "--log-file=\(log.path)", "--run-libc-freeres=no", "--run-cxx-freeres=no"] + options
-                + command, environment: environment)
+            [
+                "/usr/bin/valgrind", "--log-file=\(log.path)", "--run-libc-freeres=no", "--run-cxx-freeres=no",
+                "--fair-sched=yes",
+            ] + options + command, environment: environment)
         return try String(contentsOf: log, encoding: .utf8)
     }
 
