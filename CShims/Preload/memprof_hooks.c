@@ -570,13 +570,10 @@ MEMPROF_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
 #define HOOK_UNPAREN(...) __VA_ARGS__
 
 /* Every function that returns the new block: they differ only in the real call, the
- * size recorded, and what they return while dlsym is still resolving (malloc and
- * calloc serve dlsym itself from the static pool). */
-/* Every function that returns the new block: they differ only in the real call, the
  * size recorded (and, for the fast path, that size or SIZE_MAX when it overflows),
- * what memprof's own calls get from its own heap (size, alignment,
- * zeroed), and what they return while dlsym is still resolving (malloc and calloc
- * serve dlsym itself from the static pool). */
+ * what memprof's own calls get from its own heap (size, alignment, zeroed), and what
+ * they return while dlsym is still resolving (malloc and calloc serve dlsym itself
+ * from the static pool). */
 #define ALLOC_HOOK(name, params, args, size_expr, fast_size, own_args, bootstrap)                                      \
     static __attribute__((noinline)) void *name##_full(const struct memprof_regs *regs, HOOK_UNPAREN params) {         \
         ENSURE_REAL_OR(bootstrap);                                                                                     \
@@ -658,7 +655,9 @@ MEMPROF_EXPORT void exit(int status) {
     memprof_note_exit((uintptr_t)__builtin_frame_address(0) + 16, regs);
     if (!real_exit)
         resolve_real();
-    real_exit(status);
+    if (real_exit)
+        real_exit(status);
+    _exit(status); /* exit could not be found: end at least */
 }
 
 MEMPROF_EXPORT void _Exit(int status) {

@@ -41,12 +41,12 @@ enum {
 extern _Atomic int g_state MEMPROF_HIDDEN;
 
 /* The thread-local words every hook reads, in one initial-exec TLS block (reading it
- * never allocates, and one address load serves both):
+ * never allocates, and one address load serves them all):
  *   guard: the per-thread recursion guard, non-zero while the thread runs memprof
  *     code, so allocations made by libunwind, zstd, libc or dlsym on our behalf are
  *     not recorded (they come from memprof's own heap);
- *   sampler: sample mode's fast path state (see t_sampler below).
- * t_guard and t_sampler name the two words. */
+ *   sampler: sample mode's fast path state (see g_no_sampler below).
+ * t_guard and t_sampler name the first two. */
 struct memprof_thread;
 struct memprof_tls {
     struct memprof_thread *sampler;
@@ -513,7 +513,7 @@ uint64_t memprof_own_bytes(void) MEMPROF_HIDDEN;
 
 /* What memprof's own code allocates (t_guard set): a block of at least `size` bytes
  * aligned to `align` (a power of two up to 64 KiB), zeroed if asked; NULL when it
- * cannot be served here (too large, an odd alignment, the lock taken). */
+ * cannot be served here (too large, an odd alignment, the lock held too long). */
 void *memprof_own_heap_alloc(size_t size, size_t align, int zero) MEMPROF_HIDDEN;
 void memprof_own_heap_free(void *p) MEMPROF_HIDDEN;
 size_t memprof_own_heap_usable(const void *p) MEMPROF_HIDDEN;
