@@ -48,6 +48,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "memprof_build_id.h"
 #include "memprof_internal.h"
 
 /* Block states while marking; the final kinds are MEMPROF_LEAK_*. */
@@ -693,15 +694,7 @@ static int g_nself;
 static int self_segments(struct dl_phdr_info *info, size_t size, void *data) {
     (void)size;
     (void)data;
-    uintptr_t here = (uintptr_t)&self_segments;
-    int mine = 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && here >= start && here < start + ph->p_memsz)
-            mine = 1;
-    }
-    if (!mine)
+    if (!memprof_segment_holding(info, (uintptr_t)&self_segments))
         return 0;
     for (int i = 0; i < info->dlpi_phnum && g_nself < MAX_SELF_SEGMENTS; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -760,14 +753,9 @@ int memprof_leaks_swift_program(void) { return g_swift_program; }
  * start.) */
 static int address_in_libc(struct dl_phdr_info *info, size_t size, void *data) {
     (void)size;
-    uintptr_t a = (uintptr_t)data;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && a >= start && a < start + ph->p_memsz)
-            return info->dlpi_name && strstr(info->dlpi_name, "libc.so") != NULL ? 1 : -1;
-    }
-    return 0;
+    if (!memprof_segment_holding(info, (uintptr_t)data))
+        return 0;
+    return info->dlpi_name && strstr(info->dlpi_name, "libc.so") != NULL ? 1 : -1;
 }
 
 void memprof_leaks_init(void *real_malloc) {

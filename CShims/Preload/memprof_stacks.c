@@ -60,17 +60,12 @@ static pthread_mutex_t g_module_lock = PTHREAD_MUTEX_INITIALIZER;
 static int find_self(struct dl_phdr_info *info, size_t size, void *data) {
     (void)size;
     (void)data;
-    uintptr_t here = (uintptr_t)&find_self;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && here >= start && here < start + ph->p_memsz) {
-            g_self_start = start;
-            g_self_end = start + ph->p_memsz;
-            return 1;
-        }
-    }
-    return 0;
+    const ElfW(Phdr) *ph = memprof_segment_holding(info, (uintptr_t)&find_self);
+    if (!ph)
+        return 0;
+    g_self_start = info->dlpi_addr + ph->p_vaddr;
+    g_self_end = g_self_start + ph->p_memsz;
+    return 1;
 }
 
 static int stacks_ready(void) {

@@ -18,6 +18,7 @@
 #include <link.h>
 #include <string.h>
 
+#include "memprof_build_id.h"
 #include "memprof_internal.h"
 
 /* ---- rules and their cache ------------------------------------------------------ */
@@ -197,22 +198,11 @@ struct find_ctx {
 static int find_module(struct dl_phdr_info *info, size_t size, void *data) {
     (void)size;
     struct find_ctx *ctx = data;
-    const ElfW(Phdr) *hdr = NULL;
-    int inside = 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type == PT_LOAD) {
-            uintptr_t start = info->dlpi_addr + ph->p_vaddr;
-            if (ctx->ip >= start && ctx->ip < start + ph->p_memsz)
-                inside = 1;
-        } else if (ph->p_type == PT_GNU_EH_FRAME) {
-            hdr = ph;
-        }
-    }
-    if (!inside)
+    if (!memprof_segment_holding(info, ctx->ip))
         return 0;
-    if (hdr)
-        ctx->eh_frame_hdr = (const uint8_t *)(info->dlpi_addr + hdr->p_vaddr);
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME)
+            ctx->eh_frame_hdr = (const uint8_t *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
     return 1;
 }
 

@@ -721,9 +721,6 @@ static int write_snapshot(uint8_t reason, uint64_t now) {
     return err;
 }
 
-static int write_tails(void);
-static int drain(struct memprof_buffer *list);
-
 /* Writes the process buffer now. */
 static int flush_process(void) {
     pthread_mutex_lock(&g_queue_lock);
@@ -743,8 +740,8 @@ static int serve_snapshots(uint64_t *next_snapshot, uint64_t *next_tails) {
     uint64_t api = atomic_load(&g_api_requests), signal = atomic_load(&g_signal_requests);
     uint64_t now = memprof_now_ns();
     int aggregate = g_mode == MEMPROF_MODE_AGGREGATE;
-    int asked = api != atomic_load(&g_api_served) || signal != g_signal_served;
-    if (!asked && !(aggregate && now >= *next_snapshot))
+    int api_asked = api != atomic_load(&g_api_served), signal_asked = signal != g_signal_served;
+    if (!api_asked && !signal_asked && !(aggregate && now >= *next_snapshot))
         return 0;
     int err = write_tails();
     *next_tails = now + TAIL_INTERVAL_NS;
@@ -753,9 +750,9 @@ static int serve_snapshots(uint64_t *next_snapshot, uint64_t *next_tails) {
         if (atomic_load(&g_state) == MEMPROF_STATE_ACTIVE)
             record_tick(now, read_rss(), 1);
         pthread_mutex_unlock(&g_queue_lock);
-        uint8_t reason = api != atomic_load(&g_api_served) ? MEMPROF_SNAPSHOT_API
-                         : signal != g_signal_served       ? MEMPROF_SNAPSHOT_SIGNAL
-                                                           : MEMPROF_SNAPSHOT_PERIODIC;
+        uint8_t reason = api_asked      ? MEMPROF_SNAPSHOT_API
+                         : signal_asked ? MEMPROF_SNAPSHOT_SIGNAL
+                                        : MEMPROF_SNAPSHOT_PERIODIC;
         err = write_snapshot(reason, now);
         *next_snapshot = now + g_snapshot_interval_ns;
     }

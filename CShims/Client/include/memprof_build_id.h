@@ -1,6 +1,6 @@
 /*
  * memprof — a loaded module's GNU build-id, read from its PT_NOTE segments in
- * memory, and a segment's permissions. Shared by the interposer (MODULE records) and
+ * memory, a segment's permissions, and the segment holding an address. Shared by the interposer (MODULE records) and
  * MemprofKit's client (the in-process module map); nothing here allocates.
  */
 #ifndef MEMPROF_BUILD_ID_H
@@ -15,6 +15,18 @@
  * 2 writable, 4 executable. */
 static inline uint8_t memprof_segment_flags(const ElfW(Phdr) *ph) {
     return (uint8_t)(((ph->p_flags & PF_R) ? 1 : 0) | ((ph->p_flags & PF_W) ? 2 : 0) | ((ph->p_flags & PF_X) ? 4 : 0));
+}
+
+/* The loaded (PT_LOAD) segment of the module described as `info` that holds address
+ * `a`, or NULL. */
+static inline const ElfW(Phdr) *memprof_segment_holding(const struct dl_phdr_info *info, uintptr_t a) {
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && a >= start && a < start + ph->p_memsz)
+            return ph;
+    }
+    return NULL;
 }
 
 /* The build-id of the module dl_iterate_phdr described as `info`, and its length in
