@@ -152,7 +152,7 @@ void memprof_live_foreach(void (*fn)(uintptr_t, uint64_t, uint32_t, void *), voi
     for (uint32_t k = 0; k < STRIPES; k++) {
         struct stripe *s = &g_stripes[k];
         lock(s);
-        if (s->slots) {
+        if (s->count) {
             for (uint32_t i = 0; i <= s->mask; i++) {
                 struct entry e = s->slots[i];
                 if (e.addr)
@@ -167,7 +167,7 @@ void memprof_live_foreach_packed(void (*fn)(uintptr_t, uint64_t, void *), void *
     for (uint32_t k = 0; k < STRIPES; k++) {
         struct stripe *s = &g_stripes[k];
         lock(s);
-        if (s->slots) {
+        if (s->count) {
             for (uint32_t i = 0; i <= s->mask; i++)
                 if (s->slots[i].addr)
                     fn(s->slots[i].addr, s->slots[i].packed, ctx);
@@ -180,7 +180,7 @@ void memprof_live_clear(uint64_t flags) {
     for (uint32_t k = 0; k < STRIPES; k++) {
         struct stripe *s = &g_stripes[k];
         lock(s);
-        if (s->slots) {
+        if (s->count) {
             for (uint32_t i = 0; i <= s->mask; i++)
                 s->slots[i].packed &= ~flags;
         }
