@@ -4,10 +4,12 @@
     scripts/bench [--rounds N] [--only NAME,...] [--no-heaptrack] [--hour-seconds S]
 
 Builds its workloads, then runs every variant of every workload in interleaved
-rounds (bare, memprof full, memprof sample, sample preloaded, heaptrack, bare, ...)
-and prints medians. "sample preloaded" runs the program with LD_PRELOAD and
+rounds (bare, memprof full, memprof sample, sample preloaded, heaptrack, untraced,
+bare, ...) and prints medians. "sample preloaded" runs the program with LD_PRELOAD and
 MEMPROF_MODE=sample directly, without `memprof run`: its ratio is the preload's own
-cost, without the CLI's start-up (see the start-up line).
+cost, without the CLI's start-up (see the start-up line). "untraced" is a process
+the preload is loaded into but does not trace (its output file is taken, as for a
+child `memprof run` leaves out): what memprof costs a program it only passes through.
 Aggregate mode is measured apart (after the tables): the trace size of full and
 aggregate mode as the event count grows, and an hour's worth of 1-second snapshots
 (about 3,600: every 10 ms, plus the writer's wake-up granularity, over S = 42 seconds of a steady workload) with memprof's own
@@ -111,6 +113,12 @@ def variants(spec, scratch, heaptrack):
                                            MEMPROF_OUTPUT=os.path.join(scratch, "preload.mprof")))
     out["aggregate"] = ([MEMPROF, "run", "--mode", "aggregate", "-o", os.path.join(scratch, "aggregate.mprof"), "--",
                          *cmd], env)
+    # A process memprof does not trace: it finds its MEMPROF_OUTPUT taken, as a child
+    # of `memprof run` left out (no %p in -o) does, and its hooks only pass through.
+    taken = os.path.join(scratch, TAKEN)
+    with open(taken, "w") as f:
+        f.write("taken")
+    out["untraced"] = (cmd, dict(env, LD_PRELOAD=PRELOAD, MEMPROF_OUTPUT=taken))
     if heaptrack:
         out["heaptrack"] = (["heaptrack", "-o", os.path.join(scratch, "ht"), *cmd], env)
     return out
@@ -214,9 +222,13 @@ def fmt_size(n):
     return f"{n / 1e3:.0f} KB" if n < 10e6 else f"{n / 1e6:.1f} MB"
 
 
+TAKEN = "taken.mprof"
+
+
 def fresh_output(env):
-    """The preload writes only into an empty MEMPROF_OUTPUT (`memprof run` makes it)."""
-    if "MEMPROF_OUTPUT" in env:
+    """The preload writes only into an empty MEMPROF_OUTPUT (`memprof run` makes it);
+    the untraced variant's stays taken."""
+    if "MEMPROF_OUTPUT" in env and os.path.basename(env["MEMPROF_OUTPUT"]) != TAKEN:
         open(env["MEMPROF_OUTPUT"], "w").close()
 
 
@@ -253,12 +265,12 @@ def print_tables(results):
               f"{ratio('full')} | {ratio('sample')} | {ratio('sample-preload', bare)} | {ratio('heaptrack')} | "
               f"{ht_full} |")
 
-    print("\n| workload | memprof aggregate | aggregate/bare | aggregate/full |")
-    print("|---|---|---|---|")
+    print("\n| workload | memprof aggregate | aggregate/bare | aggregate/full | untraced (preloaded, file taken)/bare |")
+    print("|---|---|---|---|---|")
     for name, r in results.items():
         m = r["median"]
         print(f"| {name} | {fmt_s(m['aggregate'])} | {m['aggregate'] / m['bare']:.2f}x | "
-              f"{m['aggregate'] / m['full']:.2f}x |")
+              f"{m['aggregate'] / m['full']:.2f}x | {ratio_of(m, 'untraced')} |")
 
     print("\n| workload | program RSS bare | under memprof | heaptrack run (largest process) | events "
           "| memprof trace | bytes/event | heaptrack trace | bytes/event |")
@@ -286,6 +298,10 @@ def print_tables(results):
         per = (m["full"] - m["bare"]) / 1e6 * 1e9
         print(f"\nper-event cost (pairs, depth 10, no frame pointers): {per:.0f} ns per malloc+free pair "
               f"(includes memprof run's start-up)")
+
+
+def ratio_of(m, k):
+    return f"{m[k] / m['bare']:.2f}x" if k in m else "-"
 
 
 def startup(rounds):

@@ -169,6 +169,14 @@ static __attribute__((noinline)) int wait_for_scan(void) {
     return recording();
 }
 
+/* This process is not traced (memprof_output_open said so: a child left out, the file
+ * taken or not writable) and the call is the program's: the hooks forward it at once,
+ * with a tail call, so such a process runs at nearly its own speed. Memprof's own
+ * calls (t_guard) still take the full path, which serves them from its own heap. */
+static inline int untraced_call(void) {
+    return atomic_load_explicit(&g_state, memory_order_relaxed) == MEMPROF_STATE_DISABLED && !t_guard;
+}
+
 /* Recording is off for this call, unless a scan it waited for says otherwise. */
 static inline int passing_through(void) {
     if (MEMPROF_LIKELY(atomic_load_explicit(&g_state, memory_order_relaxed) != MEMPROF_STATE_SCANNING))
@@ -436,6 +444,11 @@ MEMPROF_EXPORT void free(void *p) {
         real_free(p);
         return;
     }
+    /* Blocks of the bootstrap pool and memprof's own heap are never the real free's. */
+    if (untraced_call() && p && !in_pool(p) && !memprof_own_heap_contains(p)) {
+        real_free(p);
+        return;
+    }
     free_full(p);
 }
 
@@ -513,6 +526,8 @@ MEMPROF_EXPORT void *realloc(void *p, size_t size) {
             return q;
         }
     }
+    if (untraced_call() && (!p || (!in_pool(p) && !memprof_own_heap_contains(p))))
+        return real_realloc(p, size);
     MEMPROF_CAPTURE_REGS(regs);
     return realloc_full(p, size, &regs);
 }
@@ -598,6 +613,8 @@ MEMPROF_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
             sample_count_alloc(st, fast_size);                                                                         \
             return real_##name args;                                                                                   \
         }                                                                                                              \
+        if (untraced_call())                                                                                           \
+            return real_##name args;                                                                                   \
         MEMPROF_CAPTURE_REGS(regs);                                                                                    \
         return name##_full(&regs, HOOK_UNPAREN args);                                                                  \
     }

@@ -56,4 +56,26 @@ import Testing
         #expect(traced.stderr.contains("trace written to"), "memprof run said: \(traced.stderr)")
         #expect(traced.stdout == bare.stdout)
     }
+
+    /// A process the preload is loaded into but does not trace — its output file is
+    /// taken, as for a child `memprof run` leaves out — has its calls forwarded as they
+    /// come (the hooks' shortcut for an untraced process): its heap is laid out as
+    /// bare, it says nothing, and the taken file is left as it was.
+    @Test(arguments: ["full", "sample", "aggregate"])
+    func anUntracedProcessIsOnlyPassedThrough(mode: String) throws {
+        let program = Harness.examples.appendingPathComponent("heap_layout").path
+        let bare = try Harness.run([program])
+        try #require(bare.status == 0)
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let taken = directory.appendingPathComponent("taken.mprof")
+        try Data("another process's trace".utf8).write(to: taken)
+        let run = try Harness.run(
+            [program],
+            environment: ["LD_PRELOAD": Harness.preload.path, "MEMPROF_OUTPUT": taken.path, "MEMPROF_MODE": mode])
+        #expect(run.status == 0)
+        #expect(run.stderr.isEmpty, "\(run.stderr)")
+        #expect(run.stdout == bare.stdout)
+        #expect(try String(contentsOf: taken, encoding: .utf8) == "another process's trace")
+    }
 }
