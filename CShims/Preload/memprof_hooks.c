@@ -545,6 +545,8 @@ MEMPROF_EXPORT void *reallocarray(void *p, size_t n, size_t size) {
         return own_realloc(p, total);
     if (!real_reallocarray)
         return realloc(p, total);
+    if (untraced_call())
+        return real_reallocarray(p, n, size);
     MEMPROF_CAPTURE_REGS(regs);
     return resize(p, total, call_reallocarray, n, size, &regs);
 }
@@ -578,6 +580,8 @@ MEMPROF_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
             sample_count_alloc(st, size);
         return rc;
     }
+    if (untraced_call())
+        return real_posix_memalign(out, align, size);
     MEMPROF_CAPTURE_REGS(regs);
     return posix_memalign_full(out, align, size, &regs);
 }

@@ -60,7 +60,7 @@ import Testing
     /// A process the preload is loaded into but does not trace — its output file is
     /// taken, as for a child `memprof run` leaves out — has its calls forwarded as they
     /// come (the hooks' shortcut for an untraced process): its heap is laid out as
-    /// bare, it says nothing, and the taken file is left as it was.
+    /// bare, every entry point works, it says nothing, and the taken file is left as it was.
     @Test(arguments: ["full", "sample", "aggregate"])
     func anUntracedProcessIsOnlyPassedThrough(mode: String) throws {
         let program = Harness.examples.appendingPathComponent("heap_layout").path
@@ -76,6 +76,12 @@ import Testing
         #expect(run.status == 0)
         #expect(run.stderr.isEmpty, "\(run.stderr)")
         #expect(run.stdout == bare.stdout)
+        // Every entry point (the aligned ones, reallocarray, pvalloc) on that path too.
+        let knownCounts = Harness.examples.appendingPathComponent("known_counts").path
+        let all = try Harness.run(
+            [knownCounts, "pvalloc"],
+            environment: ["LD_PRELOAD": Harness.preload.path, "MEMPROF_OUTPUT": taken.path, "MEMPROF_MODE": mode])
+        #expect(all.status == 0 && all.stderr.isEmpty, "\(all.stderr)")
         #expect(try String(contentsOf: taken, encoding: .utf8) == "another process's trace")
     }
 }
