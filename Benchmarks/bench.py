@@ -34,6 +34,8 @@ WORK = os.path.join(ROOT, "Benchmarks", "workloads")
 BIN = os.path.join(ROOT, ".build", "bench")
 MEMPROF = os.path.join(ROOT, ".build", "release", "memprof")
 PRELOAD = os.path.join(ROOT, ".build", "preload", "libmemprof.so")
+# The untraced variant's output file: taken (not empty), so the preload does not trace.
+TAKEN = "taken.mprof"
 
 
 def build():
@@ -222,9 +224,6 @@ def fmt_size(n):
     return f"{n / 1e3:.0f} KB" if n < 10e6 else f"{n / 1e6:.1f} MB"
 
 
-TAKEN = "taken.mprof"
-
-
 def fresh_output(env):
     """The preload writes only into an empty MEMPROF_OUTPUT (`memprof run` makes it);
     the untraced variant's stays taken."""
@@ -252,17 +251,14 @@ def print_tables(results):
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
         m = r["median"]
-        bare = m["bare"]
 
         def cell(k):
             return fmt_s(m[k]) if k in m else "-"
 
-        def ratio(k, base=bare):
-            return f"{m[k] / base:.2f}x" if k in m else "-"
-
         ht_full = f"{m['heaptrack'] / m['full']:.1f}x" if "heaptrack" in m else "-"
         print(f"| {name} | {cell('bare')} | {cell('full')} | {cell('sample')} | {cell('heaptrack')} | "
-              f"{ratio('full')} | {ratio('sample')} | {ratio('sample-preload', bare)} | {ratio('heaptrack')} | "
+              f"{ratio_of(m, 'full')} | {ratio_of(m, 'sample')} | {ratio_of(m, 'sample-preload')} | "
+              f"{ratio_of(m, 'heaptrack')} | "
               f"{ht_full} |")
 
     print("\n| workload | memprof aggregate | aggregate/bare | aggregate/full | untraced (preloaded, file taken)/bare |")
@@ -301,6 +297,7 @@ def print_tables(results):
 
 
 def ratio_of(m, k):
+    """Variant k's median against the bare run's, or - when k did not run."""
     return f"{m[k] / m['bare']:.2f}x" if k in m else "-"
 
 

@@ -177,6 +177,10 @@ static inline int untraced_call(void) {
     return atomic_load_explicit(&g_state, memory_order_relaxed) == MEMPROF_STATE_DISABLED && !t_guard;
 }
 
+/* Whether a block (NULL included) is the real allocator's to free or resize: not one
+ * of the bootstrap pool's nor of memprof's own heap. */
+static inline int real_allocators(const void *p) { return !in_pool(p) && !memprof_own_heap_contains(p); }
+
 /* Recording is off for this call, unless a scan it waited for says otherwise. */
 static inline int passing_through(void) {
     if (MEMPROF_LIKELY(atomic_load_explicit(&g_state, memory_order_relaxed) != MEMPROF_STATE_SCANNING))
@@ -444,8 +448,7 @@ MEMPROF_EXPORT void free(void *p) {
         real_free(p);
         return;
     }
-    /* Blocks of the bootstrap pool and memprof's own heap are never the real free's. */
-    if (untraced_call() && p && !in_pool(p) && !memprof_own_heap_contains(p)) {
+    if (untraced_call() && p && real_allocators(p)) {
         real_free(p);
         return;
     }
@@ -526,7 +529,7 @@ MEMPROF_EXPORT void *realloc(void *p, size_t size) {
             return q;
         }
     }
-    if (untraced_call() && (!p || (!in_pool(p) && !memprof_own_heap_contains(p))))
+    if (untraced_call() && real_allocators(p))
         return real_realloc(p, size);
     MEMPROF_CAPTURE_REGS(regs);
     return realloc_full(p, size, &regs);

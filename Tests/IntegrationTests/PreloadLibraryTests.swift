@@ -70,17 +70,14 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let taken = directory.appendingPathComponent("taken.mprof")
         try Data("another process's trace".utf8).write(to: taken)
-        let run = try Harness.run(
-            [program],
-            environment: ["LD_PRELOAD": Harness.preload.path, "MEMPROF_OUTPUT": taken.path, "MEMPROF_MODE": mode])
+        let untraced = ["LD_PRELOAD": Harness.preload.path, "MEMPROF_OUTPUT": taken.path, "MEMPROF_MODE": mode]
+        let run = try Harness.run([program], environment: untraced)
         #expect(run.status == 0)
         #expect(run.stderr.isEmpty, "\(run.stderr)")
         #expect(run.stdout == bare.stdout)
         // Every entry point (the aligned ones, reallocarray, pvalloc) on that path too.
         let knownCounts = Harness.examples.appendingPathComponent("known_counts").path
-        let all = try Harness.run(
-            [knownCounts, "pvalloc"],
-            environment: ["LD_PRELOAD": Harness.preload.path, "MEMPROF_OUTPUT": taken.path, "MEMPROF_MODE": mode])
+        let all = try Harness.run([knownCounts, "pvalloc"], environment: untraced)
         #expect(all.status == 0 && all.stderr.isEmpty, "\(all.stderr)")
         #expect(try String(contentsOf: taken, encoding: .utf8) == "another process's trace")
     }
