@@ -61,8 +61,9 @@ struct Launcher {
     let preload: String
     /// The trace path given with -o, or nil for the default name (known after spawn).
     let requestedOutput: String?
-    /// Settings for the preload (MEMPROF_MODE, …), added to the command's environment.
-    let settings: [String: String]
+    /// Settings for the preload (MEMPROF_MODE, …), added to the command's environment
+    /// in this order.
+    let settings: [(name: String, value: String)]
     /// A library preloaded right after memprof's, so that it serves malloc behind it
     /// (libjemalloc.so.2 for `--jemalloc`).
     let allocator: String?
@@ -75,7 +76,8 @@ struct Launcher {
     var forwardedSignals: [Int32] = []
 
     init(
-        command: [String], output: String?, environment settings: [String: String] = [:], allocator: String? = nil,
+        command: [String], output: String?, environment settings: [(name: String, value: String)] = [],
+        allocator: String? = nil,
         followExec: Bool = false
     ) throws {
         self.followExec = followExec
@@ -134,14 +136,16 @@ struct Launcher {
         return outcome
     }
 
-    /// The command's environment: ours, with the preload (and the allocator behind it)
-    /// first in LD_PRELOAD, MEMPROF_OUTPUT, and the preload's settings.
-    private func commandEnvironment(output: String) -> [String: String] {
+    /// The command's environment: ours in its own order, with the preload (and the
+    /// allocator behind it) first in LD_PRELOAD, MEMPROF_OUTPUT, and the preload's
+    /// settings. A program that walks `environ` sees what it would see without memprof,
+    /// plus our variables.
+    private func commandEnvironment(output: String) -> Environment {
         var environment = Environment.current()
         let existing = environment["LD_PRELOAD"].map { $0.isEmpty ? "" : " " + $0 } ?? ""
         environment["LD_PRELOAD"] = preload + (allocator.map { " " + $0 } ?? "") + existing
         environment["MEMPROF_OUTPUT"] = output
-        environment.merge(settings) { _, new in new }
+        for (name, value) in settings { environment[name] = value }
         return environment
     }
 
@@ -203,9 +207,9 @@ struct Launcher {
         return result
     }
 
-    private func spawn(environment: [String: String]) throws -> pid_t {
+    private func spawn(environment: Environment) throws -> pid_t {
         let argv = arguments.map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let envp = environment.entries.map { strdup($0) } + [nil]
         defer {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
@@ -398,27 +402,52 @@ enum FilePath {
     }
 }
 
-/// The process's environment read from `environ` (ProcessInfo's copy costs its
-/// initialization at every start).
-enum Environment {
-    /// Every variable, as `NAME=value` entries give it (the first of repeated names).
-    static func current() -> [String: String] {
-        var variables: [String: String] = [:]
+/// An environment block in `environ`'s order: entries as the process has them
+/// (`NAME=value`, or whatever else a parent put there), read from `environ` directly
+/// (ProcessInfo's copy costs its initialization at every start, and a dictionary
+/// would lose the order).
+struct Environment {
+    /// The entries, in order.
+    private(set) var entries: [String]
+
+    /// This process's environment.
+    static func current() -> Environment {
+        var entries: [String] = []
         var entry = environ
         while let pointer = entry.pointee {
-            let text = String(cString: pointer)
-            if let equals = text.firstIndex(of: "=") {
-                let name = String(text[..<equals])
-                if variables[name] == nil { variables[name] = String(text[text.index(after: equals)...]) }
-            }
+            entries.append(String(cString: pointer))
             entry += 1
         }
-        return variables
+        return Environment(entries: entries)
     }
 
-    /// One variable's value, nil if unset.
+    /// One variable's value in this process, nil if unset.
     static func value(_ name: String) -> String? {
         getenv(name).map { String(cString: $0) }
+    }
+
+    /// The index of the first entry that sets `name`, as getenv finds it.
+    private func index(of name: String) -> Int? {
+        let prefix = name + "="
+        return entries.firstIndex { $0.hasPrefix(prefix) }
+    }
+
+    /// A variable's value (the first entry's, as getenv reads it). Setting it replaces
+    /// that entry where it stands, or appends one; setting nil removes every entry of
+    /// the name.
+    subscript(name: String) -> String? {
+        get { index(of: name).map { String(entries[$0].dropFirst(name.utf8.count + 1)) } }
+        set {
+            guard let newValue else {
+                entries.removeAll { $0.hasPrefix(name + "=") }
+                return
+            }
+            if let i = index(of: name) {
+                entries[i] = name + "=" + newValue
+            } else {
+                entries.append(name + "=" + newValue)
+            }
+        }
     }
 }
 

@@ -217,19 +217,20 @@ extension Memprof.Run {
         /// dies of the signal that ended the command.
         func run() throws {
             let status = try CLIError.reporting { () throws -> Launcher.Outcome in
-                var settings = ["MEMPROF_MODE": mode.rawValue]
-                if let interval = sampleInterval { settings["MEMPROF_SAMPLE_INTERVAL"] = interval }
+                // In a fixed order: the command's environment is the same from run to run.
+                var settings = [(name: "MEMPROF_MODE", value: mode.rawValue)]
+                if let interval = sampleInterval { settings.append(("MEMPROF_SAMPLE_INTERVAL", interval)) }
                 if let interval = snapshotInterval, let nanoseconds = try? Quantity.nanoseconds(interval) {
-                    settings["MEMPROF_SNAPSHOT_INTERVAL"] = "\(nanoseconds)ns"
+                    settings.append(("MEMPROF_SNAPSHOT_INTERVAL", "\(nanoseconds)ns"))
                 }
                 if let signal = snapshotSignal, let number = Memprof.Run.snapshotSignalNumber(signal) {
-                    settings["MEMPROF_SNAPSHOT_SIGNAL"] = "\(number)"
+                    settings.append(("MEMPROF_SNAPSHOT_SIGNAL", "\(number)"))
                 }
-                if !leakCheck { settings["MEMPROF_LEAK_CHECK"] = "0" }
+                if !leakCheck { settings.append(("MEMPROF_LEAK_CHECK", "0")) }
                 var allocator: String?
                 if jemalloc {
                     allocator = try Launcher.findJemalloc()
-                    settings["MEMPROF_JEMALLOC"] = "1"
+                    settings.append(("MEMPROF_JEMALLOC", "1"))
                 }
                 var launcher = try Launcher(
                     command: command, output: output, environment: settings, allocator: allocator,
