@@ -1,4 +1,5 @@
 import FoundationEssentials
+import MemprofSymbolize
 
 #if canImport(Glibc)
     import Glibc
@@ -113,6 +114,7 @@ struct Launcher {
 
         let environment = commandEnvironment(output: outputPath)
 
+        let warned = warnOfOwnAllocator(exportedOnly: true)
         let pid: pid_t
         do {
             pid = try spawn(environment: environment)
@@ -121,6 +123,7 @@ struct Launcher {
             throw error
         }
         let outcome = wait(for: pid)
+        if !warned { warnOfOwnAllocator(exportedOnly: false) }
 
         var finalPath = outputPath
         if requestedOutput == nil {
@@ -160,8 +163,10 @@ struct Launcher {
         var environment = commandEnvironment(output: pattern)
         environment["MEMPROF_FOLLOW_EXEC"] = followExec ? "1" : nil
         let started = time(nil)
+        let warned = warnOfOwnAllocator(exportedOnly: true)
         let pid = try spawn(environment: environment)
         let outcome = wait(for: pid)
+        if !warned { warnOfOwnAllocator(exportedOnly: false) }
 
         let own = Self.expand(pattern, pid: pid)
         var info = stat()
@@ -304,6 +309,21 @@ struct Launcher {
         if !ELFFile.hasInterpreter(fd: fd) {
             throw RunError.staticallyLinked(path: path)
         }
+    }
+
+    /// Warns when the executable defines allocator functions of its own, which the
+    /// preload cannot see. Before the run only its exported symbols are read (an
+    /// executable that replaces malloc exports it, and then nothing at all is
+    /// recorded); after the run the whole symbol table, for prefixed allocators
+    /// (reading it can take milliseconds, which the program's start should not wait
+    /// for). Returns whether it warned.
+    @discardableResult
+    func warnOfOwnAllocator(exportedOnly: Bool) -> Bool {
+        guard let symbols = AllocatorSymbols(executable: executable, exportedOnly: exportedOnly),
+            symbols.bypassesThePreload
+        else { return false }
+        writeToStandardError("memprof: warning: \(executable): \(symbols.explanation); \(AllocatorSymbols.advice)\n")
+        return true
     }
 
     /// Where libmemprof.so is: $MEMPROF_PRELOAD, next to the memprof binary, in
