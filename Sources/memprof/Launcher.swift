@@ -145,6 +145,9 @@ struct Launcher {
     /// plus our variables.
     private func commandEnvironment(output: String) -> Environment {
         var environment = Environment.current()
+        // A shell sets `_` to the path of the command it runs: that is memprof's now,
+        // and would be CMD's without memprof.
+        if environment["_"] != nil { environment["_"] = executable }
         let existing = environment["LD_PRELOAD"].map { $0.isEmpty ? "" : " " + $0 } ?? ""
         environment["LD_PRELOAD"] = preload + (allocator.map { " " + $0 } ?? "") + existing
         environment["MEMPROF_OUTPUT"] = output

@@ -36,6 +36,13 @@ struct EnvironmentOrderTests {
         #expect(try environments(variables, mode: mode).traced == traced)
     }
 
+    /// A shell sets `_` to the command's path: under memprof that would be memprof's.
+    @Test func theShellsCommandVariableNamesTheCommand() throws {
+        let (bare, traced) = try environments(["_=/usr/bin/env", "A=1"], mode: "full")
+        #expect(bare.first == "_=/usr/bin/env")
+        #expect(traced.first == "_=/usr/bin/env")
+    }
+
     @Test func anExistingPreloadStaysWhereItIsWithOursFirst() throws {
         let (bare, traced) = try environments(["A=1", "LD_PRELOAD=", "B=2"], mode: "full")
         #expect(bare == ["A=1", "LD_PRELOAD=", "B=2", "MEMPROF_PRELOAD=\(Harness.preload.path)"])
