@@ -34,7 +34,7 @@ extern const struct memprof_api_v1 memprof_api_v1;
 #define MEMPROF_EXPORT __attribute__((visibility("default")))
 
 _Atomic int g_state = MEMPROF_STATE_UNINIT;
-MEMPROF_TLS struct memprof_tls t_tls = {&g_no_sampler, 0, &g_no_sampler};
+MEMPROF_TLS struct memprof_tls t_tls = {&g_no_sampler, 0, &g_no_sampler, 0};
 
 /* ---- the real functions ---------------------------------------------------- */
 
@@ -52,6 +52,7 @@ static size_t (*real_malloc_usable_size)(void *);
 static void (*real__exit)(int) __attribute__((noreturn));
 static void (*real_exit)(int) __attribute__((noreturn));
 static void (*real__Exit)(int) __attribute__((noreturn));
+static int (*real_pthread_getattr_np)(pthread_t, pthread_attr_t *);
 
 /* dlsym may allocate (calloc for its error state) before the real functions are
  * known; those requests are served from this static pool and never freed. Each
@@ -111,6 +112,7 @@ static int resolve_real(void) {
     RESOLVE(_exit);
     RESOLVE(_Exit);
     RESOLVE(exit);
+    RESOLVE(pthread_getattr_np);
 #undef RESOLVE
     memprof_leaks_init((void *)real_malloc);
     /* free(NULL) leaves sample mode's fast path by the filter, with no test of its own:
@@ -691,6 +693,26 @@ MEMPROF_EXPORT void _Exit(int status) {
     if (real__Exit)
         real__Exit(status);
     real__exit(status);
+}
+
+/* ---- threads ------------------------------------------------------------------------ */
+
+/* glibc's pthread_getattr_np holds the thread's lock while it allocates; memprof asks
+ * it for a thread's stack bounds at the thread's first event, so it must know when
+ * that event happens inside it (memprof_thread_stack_bounds). */
+MEMPROF_EXPORT int pthread_getattr_np(pthread_t thread, pthread_attr_t *attr) {
+    if (MEMPROF_UNLIKELY(!real_pthread_getattr_np)) {
+        if (atomic_load(&g_state) == MEMPROF_STATE_UNINIT)
+            resolve_real();
+        if (!real_pthread_getattr_np)
+            *(void **)&real_pthread_getattr_np = dlsym(RTLD_NEXT, "pthread_getattr_np");
+        if (!real_pthread_getattr_np)
+            return ENOSYS;
+    }
+    t_tls.in_getattr++;
+    int rc = real_pthread_getattr_np(thread, attr);
+    t_tls.in_getattr--;
+    return rc;
 }
 
 /* ---- exec ------------------------------------------------------------------------ */
