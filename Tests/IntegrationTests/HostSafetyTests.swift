@@ -108,4 +108,52 @@ struct HostSafetyTests {
         let json = try runAlike(["/usr/bin/java", "-cp", directory.path, "Work"], mode: mode)
         #expect(json.int("snapshot", "allocation_count") ?? 0 > 0)
     }
+
+    /// Every entry point against valgrind, in every mode. glibc's reallocarray calls
+    /// realloc through the PLT: when memprof called it, that realloc landed in memprof's
+    /// own hook with the guard set, which served reallocarray(NULL, …) from memprof's
+    /// own heap, and the block's later calls went unrecorded (100 allocations, 0 frees).
+    @Test(.enabled(if: Harness.isInstalled("/usr/bin/valgrind")), arguments: modes)
+    func everyEntryPointCountsAsValgrind(mode: String) throws {
+        let program = Harness.examples.appendingPathComponent("entry_points").path
+        let json = try runAlike([program], mode: mode)
+        let valgrind = try Harness.valgrindHeapUsage([program])
+        #expect(json.int("snapshot", "allocation_count") == valgrind.allocs)
+        #expect(json.int("snapshot", "deallocation_count") == valgrind.frees)
+        #expect(json.int("snapshot", "total_allocated") == valgrind.bytes)
+    }
+
+    /// With jemalloc behind memprof, the entry points jemalloc lacks (pvalloc,
+    /// reallocarray) must not reach glibc's allocator: its block, freed by jemalloc,
+    /// crashed the program. Each of the program's sites has its 100 rounds.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: JemallocRunTests.library)), arguments: modes)
+    func everyEntryPointBehindJemalloc(mode: String) throws {
+        let program = Harness.examples.appendingPathComponent("entry_points").path
+        let trace = directory.appendingPathComponent("je-\(mode).mprof").path
+        let bare = try Harness.run([program, "pvalloc"])
+        let run = try Harness.run(
+            [
+                "/usr/bin/timeout", "60", Harness.memprof.path, "run", "--jemalloc", "--mode", mode, "-o", trace, "--",
+                program, "pvalloc",
+            ])
+        #expect(run.status == bare.status, "\(run.stderr)")
+        #expect(run.stdout == bare.stdout)
+        let report = try Harness.run([Harness.memprof.path, "report", "--format", "json", "--top", "100", trace])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])
+        // The exact totals hold in every mode; per-site figures only outside sample mode.
+        #expect(json.int("snapshot", "deallocation_count") == 1000)
+        guard mode != "sample" else { return }
+        let sites = json.object("allocations")?["top_allocators"] as? [[String: Any]] ?? []
+        func allocations(_ function: String) -> Int {
+            sites.filter { ($0["location"] as? String)?.hasPrefix(function + " ") == true }
+                .reduce(0) { $0 + ($1["allocation_count"] as? Int ?? 0) }
+        }
+        #expect(allocations("ep_reallocarray") == 200)
+        #expect(allocations("ep_realloc") == 200)
+        for function in [
+            "ep_calloc", "ep_memalign", "ep_aligned_alloc", "ep_posix_memalign", "ep_valloc", "ep_pvalloc",
+        ] {
+            #expect(allocations(function) == 100, "\(function)")
+        }
+    }
 }
