@@ -34,7 +34,7 @@ extern const struct memprof_api_v1 memprof_api_v1;
 #define MEMPROF_EXPORT __attribute__((visibility("default")))
 
 _Atomic int g_state = MEMPROF_STATE_UNINIT;
-MEMPROF_TLS struct memprof_tls t_tls = {&g_no_sampler, 0, &g_no_sampler};
+MEMPROF_TLS struct memprof_tls t_tls = {&g_no_sampler, 0, &g_no_sampler, 0};
 
 /* ---- the real functions ---------------------------------------------------- */
 
@@ -42,16 +42,15 @@ static void *(*real_malloc)(size_t);
 static void (*real_free)(void *);
 static void *(*real_calloc)(size_t, size_t);
 static void *(*real_realloc)(void *, size_t);
-static void *(*real_reallocarray)(void *, size_t, size_t);
 static int (*real_posix_memalign)(void **, size_t, size_t);
 static void *(*real_aligned_alloc)(size_t, size_t);
 static void *(*real_memalign)(size_t, size_t);
 static void *(*real_valloc)(size_t);
-static void *(*real_pvalloc)(size_t);
 static size_t (*real_malloc_usable_size)(void *);
 static void (*real__exit)(int) __attribute__((noreturn));
 static void (*real_exit)(int) __attribute__((noreturn));
 static void (*real__Exit)(int) __attribute__((noreturn));
+static int (*real_pthread_getattr_np)(pthread_t, pthread_attr_t *);
 
 /* dlsym may allocate (calloc for its error state) before the real functions are
  * known; those requests are served from this static pool and never freed. Each
@@ -101,16 +100,15 @@ static int resolve_real(void) {
     RESOLVE(free);
     RESOLVE(calloc);
     RESOLVE(realloc);
-    RESOLVE(reallocarray);
     RESOLVE(posix_memalign);
     RESOLVE(aligned_alloc);
     RESOLVE(memalign);
     RESOLVE(valloc);
-    RESOLVE(pvalloc);
     RESOLVE(malloc_usable_size);
     RESOLVE(_exit);
     RESOLVE(_Exit);
     RESOLVE(exit);
+    RESOLVE(pthread_getattr_np);
 #undef RESOLVE
     memprof_leaks_init((void *)real_malloc);
     /* free(NULL) leaves sample mode's fast path by the filter, with no test of its own:
@@ -455,9 +453,8 @@ MEMPROF_EXPORT void free(void *p) {
     free_full(p);
 }
 
-/* realloc and reallocarray share this; `call` performs the real resize. */
-static void *resize(void *p, size_t size, void *(*call)(void *, size_t, size_t), size_t a, size_t b,
-                    const struct memprof_regs *regs) {
+/* The recorded resize of realloc and reallocarray. */
+static void *resize(void *p, size_t size, const struct memprof_regs *regs) {
     if (!recording()) {
         if (!p && t_guard) {
             void *own = own_alloc(size, 16, 0);
@@ -465,7 +462,7 @@ static void *resize(void *p, size_t size, void *(*call)(void *, size_t, size_t),
                 return own;
         }
         if (passing_through())
-            return call(p, a, b);
+            return real_realloc(p, size);
     }
     memprof_guard_set();
     struct removed r = {0, 0, 0};
@@ -473,7 +470,7 @@ static void *resize(void *p, size_t size, void *(*call)(void *, size_t, size_t),
         r = take_live(p);
         scan_barrier();
     }
-    void *q = call(p, a, b);
+    void *q = real_realloc(p, size);
     if (q) {
         if (p)
             record_free(p, r.found, r.size, r.stack);
@@ -491,13 +488,6 @@ static void *resize(void *p, size_t size, void *(*call)(void *, size_t, size_t),
     return q;
 }
 
-static void *call_realloc(void *p, size_t size, size_t unused) {
-    (void)unused;
-    return real_realloc(p, size);
-}
-
-static void *call_reallocarray(void *p, size_t n, size_t size) { return real_reallocarray(p, n, size); }
-
 static void *pool_realloc(void *p, size_t size) {
     /* Moving a bootstrap block out of the pool: copy what it held. */
     void *q = malloc(size);
@@ -514,10 +504,13 @@ static __attribute__((noinline)) void *realloc_full(void *p, size_t size, const 
         return pool_realloc(p, size);
     if (p && memprof_own_heap_contains(p))
         return own_realloc(p, size);
-    return resize(p, size, call_realloc, size, 0, regs);
+    return resize(p, size, regs);
 }
 
-MEMPROF_EXPORT void *realloc(void *p, size_t size) {
+/* realloc's path before the full one: sample mode's fast path, or an untraced
+ * process's call forwarded. Sets *done and returns the result when it served it. */
+static inline void *realloc_shortcut(void *p, size_t size, int *done) {
+    *done = 1;
     if (!p || sample_unsampled(p)) {
         struct memprof_thread *st = sample_skip(size);
         if (st) {
@@ -531,27 +524,35 @@ MEMPROF_EXPORT void *realloc(void *p, size_t size) {
     }
     if (untraced_call() && real_allocators(p))
         return real_realloc(p, size);
+    *done = 0;
+    return NULL;
+}
+
+MEMPROF_EXPORT void *realloc(void *p, size_t size) {
+    int done;
+    void *q = realloc_shortcut(p, size, &done);
+    if (done)
+        return q;
     MEMPROF_CAPTURE_REGS(regs);
     return realloc_full(p, size, &regs);
 }
 
+/* reallocarray is realloc after an overflow check, and goes through realloc's path
+ * with the real realloc: glibc's reallocarray calls realloc through the PLT, which
+ * would land in memprof's own realloc with the guard set and serve the program's
+ * block from memprof's own heap (that block's later calls then went unrecorded). */
 MEMPROF_EXPORT void *reallocarray(void *p, size_t n, size_t size) {
     size_t total;
     if (__builtin_mul_overflow(n, size, &total)) {
         errno = ENOMEM;
         return NULL;
     }
-    ENSURE_REAL_OR(pool_alloc(total));
-    if (p && in_pool(p))
-        return pool_realloc(p, total);
-    if (p && memprof_own_heap_contains(p))
-        return own_realloc(p, total);
-    if (!real_reallocarray)
-        return realloc(p, total);
-    if (untraced_call())
-        return real_reallocarray(p, n, size);
+    int done;
+    void *q = realloc_shortcut(p, total, &done);
+    if (done)
+        return q;
     MEMPROF_CAPTURE_REGS(regs);
-    return resize(p, total, call_reallocarray, n, size, &regs);
+    return realloc_full(p, total, &regs);
 }
 
 static __attribute__((noinline)) int posix_memalign_full(void **out, size_t align, size_t size,
@@ -633,8 +634,21 @@ ALLOC_HOOK(calloc, (size_t n, size_t size), (n, size), n *size, own_calloc_size(
 ALLOC_HOOK(aligned_alloc, (size_t align, size_t size), (align, size), size, size, (size, align, 0), NULL)
 ALLOC_HOOK(memalign, (size_t align, size_t size), (align, size), size, size, (size, align, 0), NULL)
 ALLOC_HOOK(valloc, (size_t size), (size), size, size, (size, own_page_size(), 0), NULL)
-/* pvalloc rounds up to whole pages; record what the caller asked for, as valgrind does. */
+/* pvalloc rounds up to whole pages; record what the caller asked for, as valgrind does.
+ * It is memalign of whole pages (glibc's is exactly that): an allocator behind memprof
+ * that has no pvalloc (jemalloc) would otherwise leave it to glibc's, whose block the
+ * other allocator's free then gets. */
+static void *real_pvalloc_of(size_t size) {
+    size_t whole = own_whole_pages(size);
+    if (whole == SIZE_MAX) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return real_memalign(own_page_size(), whole);
+}
+#define real_pvalloc real_pvalloc_of
 ALLOC_HOOK(pvalloc, (size_t size), (size), size, size, (own_whole_pages(size), own_page_size(), 0), NULL)
+#undef real_pvalloc
 
 MEMPROF_EXPORT size_t malloc_usable_size(void *p) {
     if (!p)
@@ -691,6 +705,26 @@ MEMPROF_EXPORT void _Exit(int status) {
     if (real__Exit)
         real__Exit(status);
     real__exit(status);
+}
+
+/* ---- threads ------------------------------------------------------------------------ */
+
+/* glibc's pthread_getattr_np holds the thread's lock while it allocates; memprof asks
+ * it for a thread's stack bounds at the thread's first event, so it must know when
+ * that event happens inside it (memprof_thread_stack_bounds). */
+MEMPROF_EXPORT int pthread_getattr_np(pthread_t thread, pthread_attr_t *attr) {
+    if (MEMPROF_UNLIKELY(!real_pthread_getattr_np)) {
+        if (atomic_load(&g_state) == MEMPROF_STATE_UNINIT)
+            resolve_real();
+        if (!real_pthread_getattr_np)
+            *(void **)&real_pthread_getattr_np = dlsym(RTLD_NEXT, "pthread_getattr_np");
+        if (!real_pthread_getattr_np)
+            return ENOSYS;
+    }
+    t_tls.in_getattr++;
+    int rc = real_pthread_getattr_np(thread, attr);
+    t_tls.in_getattr--;
+    return rc;
 }
 
 /* ---- exec ------------------------------------------------------------------------ */

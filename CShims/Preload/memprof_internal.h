@@ -54,6 +54,10 @@ struct memprof_tls {
     /* What sampler is while the guard is clear: the thread's state in sample mode once
      * made, else g_no_sampler. */
     struct memprof_thread *home;
+    /* Non-zero while the thread is inside pthread_getattr_np (memprof_hooks.c), which
+     * holds a thread's lock and allocates: memprof must not ask for the stack bounds
+     * then (that takes the same lock again). */
+    int in_getattr;
 };
 extern MEMPROF_TLS struct memprof_tls t_tls MEMPROF_HIDDEN;
 #define t_guard (t_tls.guard)
@@ -155,8 +159,10 @@ struct memprof_thread {
     uint32_t events_until_time;
     uint64_t last_time_ns;
     /* The thread's stack, [stack_lo, stack_hi); 0/0 when unknown. The unwinder reads
-     * only inside it. */
+     * only inside it. stack_pending: the bounds are still to be asked for (the state
+     * was made inside pthread_getattr_np; see memprof_thread_stack_bounds). */
     uintptr_t stack_lo, stack_hi;
+    int stack_pending;
     /* Bytes this thread allocated minus bytes it freed (blocks freed here may have
      * been allocated elsewhere, so it can go negative). Written only by the owner;
      * the writer sums every thread's for TICK records. Kept when the state is reused. */
@@ -193,6 +199,11 @@ static inline void memprof_tick_event(struct memprof_thread *t) {
 extern MEMPROF_TLS struct memprof_thread *t_self MEMPROF_HIDDEN;
 /* Makes the calling thread's state; NULL if tracing cannot go on. */
 struct memprof_thread *memprof_thread_create(void) MEMPROF_HIDDEN;
+
+/* Asks glibc for the calling thread's stack bounds (t is its state), unless the
+ * thread is inside pthread_getattr_np: then they stay pending for a later event, and
+ * the unwinder falls back to libunwind meanwhile. Call with t_guard set. */
+void memprof_thread_stack_bounds(struct memprof_thread *t) MEMPROF_HIDDEN;
 
 /* Returns the calling thread's state, creating it on first use; NULL if tracing
  * cannot go on. Call only with t_guard set. Inline: every recorded event asks. */

@@ -129,21 +129,53 @@ static int unwind_with_libunwind(const struct memprof_regs *regs, uintptr_t *out
 
 static uint32_t intern(struct memprof_thread *t, const uintptr_t *frames, int n, uint64_t h);
 
+/* A frame in memprof's own code above the hook is one of its wrappers that stays on
+ * the stack while the real function runs (pthread_getattr_np, exit): a bare run has
+ * no such frame, so stacks leave them out. Copies `in` without them into `out` (which
+ * may be `in`) and returns how many are left, or -1 when there was none (out
+ * untouched). Linked into the program, memprof's code is the program's segment: no
+ * frame is left out there. */
+static int drop_passthrough_frames(const uintptr_t *in, int n, uintptr_t *out) {
+#ifdef MEMPROF_LINKED
+    (void)in, (void)n, (void)out;
+    return -1;
+#else
+    int i = 0;
+    while (i < n && (in[i] < g_self_start || in[i] >= g_self_end))
+        i++;
+    if (i == n)
+        return -1;
+    int k = 0;
+    for (int j = 0; j < n; j++)
+        if (in[j] < g_self_start || in[j] >= g_self_end)
+            out[k++] = in[j];
+    return k;
+#endif
+}
+
 uint32_t memprof_stack_current(struct memprof_thread *t, const struct memprof_regs *regs) {
     if (MEMPROF_UNLIKELY(!stacks_ready())) {
         memprof_fail("cannot map memory for the stack table", 0);
         return 0;
     }
+    if (MEMPROF_UNLIKELY(t->stack_pending))
+        memprof_thread_stack_bounds(t);
     struct memprof_unwind_cache *c = &t->unwind;
+    uintptr_t outer[MEMPROF_MAX_FRAMES];
     if (MEMPROF_LIKELY(regs->sp >= t->stack_lo && regs->sp < t->stack_hi) &&
         memprof_unwind(regs, t->stack_lo, t->stack_hi, c) == 0) {
         if (c->stack_id)
             return c->stack_id; /* the same stack as this thread's last event */
+        int kept = drop_passthrough_frames(c->ip, c->n, outer);
+        if (kept >= 0)
+            return c->stack_id = intern(t, outer, kept, memprof_hash_frames(outer, kept));
         uint64_t h = c->n ? c->hash[c->n - 1] | 1 : MEMPROF_HASH_SEED | 1;
         return c->stack_id = intern(t, c->ip, c->n, h);
     }
-    uintptr_t outer[MEMPROF_MAX_FRAMES];
     int n = unwind_with_libunwind(regs, outer);
+    int kept = drop_passthrough_frames(outer, n, outer);
+    if (kept >= 0)
+        n = kept;
     return intern(t, outer, n, memprof_hash_frames(outer, n));
 }
 

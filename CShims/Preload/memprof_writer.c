@@ -300,6 +300,28 @@ static void thread_exit(void *arg) {
     memprof_guard_restore(saved);
 }
 
+/* The stack bounds come from pthread_getattr_np, which takes the thread's own lock
+ * and allocates under it (its cpu set; for the main thread, stdio reading
+ * /proc/self/maps). A thread whose first allocation is made there (Rust's std and the
+ * JVM ask at every thread's start) would wait for that lock for ever if memprof asked
+ * then: it asks at the first event outside pthread_getattr_np instead. An allocation
+ * inside it on behalf of memprof's own call passes through (the guard is set). */
+void memprof_thread_stack_bounds(struct memprof_thread *t) {
+    if (t_tls.in_getattr)
+        return;
+    t->stack_pending = 0;
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void *addr;
+        size_t size;
+        if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+            t->stack_lo = (uintptr_t)addr;
+            t->stack_hi = (uintptr_t)addr + size;
+        }
+        pthread_attr_destroy(&attr);
+    }
+}
+
 struct memprof_thread *memprof_thread_create(void) {
     struct memprof_thread *t;
     pthread_mutex_lock(&g_queue_lock);
@@ -335,20 +357,10 @@ struct memprof_thread *memprof_thread_create(void) {
         return NULL;
     }
     start_thread_buffer(t);
-    /* The stack bounds the unwinder may read. For the main thread glibc reads
-     * /proc/self/maps here, allocating: the guard is set, so that passes through. */
     t->stack_lo = t->stack_hi = 0;
+    t->stack_pending = 1;
     t->unwind.n = 0; /* a reused state holds another thread's stack */
-    pthread_attr_t attr;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-        void *addr;
-        size_t size;
-        if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
-            t->stack_lo = (uintptr_t)addr;
-            t->stack_hi = (uintptr_t)addr + size;
-        }
-        pthread_attr_destroy(&attr);
-    }
+    memprof_thread_stack_bounds(t);
     t_self = t;
     if (g_mode == MEMPROF_MODE_SAMPLE)
         t_tls.home = t; /* t_sampler from when the caller drops the guard */

@@ -32,6 +32,8 @@ import Testing
             "exit",
             // exec replaces the image without destructors: the trace is finished first.
             "execve", "execv", "execvp", "execvpe", "execl", "execlp", "execle", "fexecve",
+            // It allocates under the thread's lock: thread set-up must know (HostSafetyTests).
+            "pthread_getattr_np",
             // The program's way to tell the leak check a block is not a leak.
             "memprof_ignore_object",
             // The in-process API's table, which MemprofKit finds with dlsym.
