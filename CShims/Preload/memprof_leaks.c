@@ -37,6 +37,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
 #include <link.h>
 #include <linux/futex.h>
 #include <sched.h>
@@ -758,8 +760,43 @@ static int address_in_libc(struct dl_phdr_info *info, size_t size, void *data) {
     return info->dlpi_name && strstr(info->dlpi_name, "libc.so") != NULL ? 1 : -1;
 }
 
+/* libc's exit (memprof_leaks_init): where the exit frame search stops. */
+static uintptr_t g_libc_exit;
+
+int memprof_leaks_exit_frame(uintptr_t *sp, uintptr_t regs[6]) {
+    if (!g_libc_exit)
+        return -1;
+    unw_context_t context;
+    unw_cursor_t cursor;
+    if (unw_getcontext(&context) != 0 || unw_init_local(&cursor, &context) != 0)
+        return -1;
+    for (int depth = 0; depth < 64; depth++) {
+        unw_proc_info_t info;
+        int in_exit = unw_get_proc_info(&cursor, &info) == 0 && info.start_ip == g_libc_exit;
+        if (unw_step(&cursor) <= 0)
+            return -1;
+        if (!in_exit)
+            continue;
+        /* The caller's frame, as it was at the call: its stack pointer and the
+         * callee-saved registers the unwinder restored. */
+        static const int saved[6] = {UNW_X86_64_RBX, UNW_X86_64_RBP, UNW_X86_64_R12,
+                                     UNW_X86_64_R13, UNW_X86_64_R14, UNW_X86_64_R15};
+        unw_word_t v;
+        if (unw_get_reg(&cursor, UNW_REG_SP, &v) != 0)
+            return -1;
+        *sp = (uintptr_t)v;
+        for (int i = 0; i < 6; i++)
+            regs[i] = unw_get_reg(&cursor, saved[i], &v) == 0 ? (uintptr_t)v : 0;
+        return 0;
+    }
+    return -1;
+}
+
 void memprof_leaks_init(void *real_malloc) {
     g_swift_program = dl_iterate_phdr(find_swift_runtime, NULL) != 0;
+    /* exit's own address: main's return reaches it inside libc, not through the PLT
+     * entry memprof interposes. */
+    g_libc_exit = (uintptr_t)dlsym(RTLD_NEXT, "exit");
     g_glibc_malloc = real_malloc && dl_iterate_phdr(address_in_libc, real_malloc) == 1;
     g_nself = 0;
 #ifndef MEMPROF_LINKED
