@@ -49,6 +49,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -829,11 +830,12 @@ static int address_in_libc(struct dl_phdr_info *info, size_t size, void *data) {
     return info->dlpi_name && strstr(info->dlpi_name, "libc.so") != NULL ? 1 : -1;
 }
 
-/* Notes the segments of the modules holding libc's malloc or the loader's _r_debug. */
+/* Notes the segments of libc (the module holding its malloc, marks[0]) and of the
+ * dynamic loader (loaded at marks[1], the kernel's AT_BASE). */
 static int glibc_segments(struct dl_phdr_info *info, size_t size, void *data) {
     (void)size;
     const uintptr_t *marks = data;
-    if (!memprof_segment_holding(info, marks[0]) && !memprof_segment_holding(info, marks[1]))
+    if (!memprof_segment_holding(info, marks[0]) && !(marks[1] && info->dlpi_addr == marks[1]))
         return 0;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -891,7 +893,7 @@ void memprof_leaks_init(void *real_malloc) {
     g_glibc_malloc = real_malloc && dl_iterate_phdr(address_in_libc, real_malloc) == 1;
     g_nglibc_data = g_nglibc_code = 0;
     if (g_glibc_malloc) {
-        uintptr_t marks[2] = {(uintptr_t)real_malloc, (uintptr_t)&_r_debug};
+        uintptr_t marks[2] = {(uintptr_t)real_malloc, (uintptr_t)getauxval(AT_BASE)};
         dl_iterate_phdr(glibc_segments, marks);
     }
     g_nself = 0;
