@@ -441,6 +441,12 @@ struct memprof_mapping {
  * program's that would then vanish unrecorded, and the loader's lock may be held by a
  * thread waiting for the scan. */
 void memprof_leaks_init(void *real_malloc) MEMPROF_HIDDEN;
+/* Finds, on this thread's stack, the frame that called libc's exit (main's return
+ * calls it from inside libc, where the exit hook never sees it): its stack pointer at
+ * the call and its callee-saved registers (rbx, rbp, r12-r15). Returns 0, or -1 when
+ * exit is not on the stack. Unwinds with libunwind: call with t_guard set, before
+ * the scan starts (libunwind may take the loader's lock). */
+int memprof_leaks_exit_frame(uintptr_t *sp, uintptr_t regs[6]) MEMPROF_HIDDEN;
 /* Whether the Swift runtime was loaded at start-up (a Swift program): its scans read
  * words as Swift references too (MEMPROF_SCAN_SWIFT_REFS). */
 int memprof_leaks_swift_program(void) MEMPROF_HIDDEN;

@@ -31,17 +31,25 @@
  * With another allocator behind memprof the scan is skipped (blocks stay
  * "unfreed"): its metadata would make everything look reachable.
  *
+ * glibc's own blocks, which valgrind's default run frees with __libc_freeres, are
+ * found by what they are and counted reachable: an exited thread's cached control
+ * block keeps its DTV, and a pointer into a block from glibc's own data counts as one
+ * to its start when glibc's code allocated the block (mark).
+ *
  * Everything here comes from mmap; nothing allocates through the interposed calls.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
 #include <link.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -288,6 +296,32 @@ static inline void push(size_t i) {
         g_heap.work[g_heap.nwork++] = (uint32_t)i;
 }
 
+/* glibc's own modules (memprof_leaks_init): libc.so and the dynamic loader. Their
+ * writable segments hold glibc's runtime data; their code ranges tell the blocks glibc
+ * allocated for itself. */
+#define MAX_GLIBC_SEGMENTS 16
+static struct range g_glibc_data[MAX_GLIBC_SEGMENTS], g_glibc_code[MAX_GLIBC_SEGMENTS];
+static int g_nglibc_data, g_nglibc_code;
+
+/* Set while a root range inside glibc's writable segments is scanned. */
+static int g_in_glibc_data;
+
+static int in_ranges(const struct range *r, int n, uintptr_t a) {
+    for (int i = 0; i < n; i++)
+        if (a >= r[i].lo && a < r[i].hi)
+            return 1;
+    return 0;
+}
+
+/* Whether block i was allocated by glibc's own code: the frame that called the
+ * allocator is in libc.so or the loader (allocate_dtv, _dlfo_mappings_segment_allocate,
+ * the locale loader), not in the program. */
+static int allocated_by_glibc(size_t i) {
+    uint64_t frame;
+    return memprof_stack_frames(memprof_live_stack(g_heap.info[i]), &frame, 1) == 1 &&
+           in_ranges(g_glibc_code, g_nglibc_code, (uintptr_t)frame);
+}
+
 /* A candidate pointer found in a root (definite = 1) or a reached block. */
 static inline void mark(uintptr_t v, int definite) {
     ptrdiff_t i = find_block(v);
@@ -297,6 +331,13 @@ static inline void mark(uintptr_t v, int definite) {
     if (now == REACHABLE)
         return;
     uint8_t next = (definite && candidate(v) == g_heap.addr[i]) ? REACHABLE : POSSIBLE;
+    /* glibc keeps some of its own blocks by a pointer into them (the loader's
+     * _dl_find_object segments, aligned inside their block) and frees them in
+     * __libc_freeres, which valgrind's default run calls: held by glibc's own data,
+     * such a block is glibc's, not lost. A program's block that glibc points into
+     * (strtok's place in the program's string) keeps the plain rule. */
+    if (next == POSSIBLE && definite && g_in_glibc_data && allocated_by_glibc((size_t)i))
+        next = REACHABLE;
     if (next > now) {
         g_heap.state[i] = next;
         push((size_t)i);
@@ -322,16 +363,26 @@ static void scan_words(uintptr_t lo, uintptr_t hi, int definite) {
         mark(*(const uintptr_t *)p, definite);
 }
 
-/* A root: scan_words, plus the TCB rule when the scan has it. */
+/* Where glibc's thread descriptor keeps the thread's kernel id (memprof_leaks_init,
+ * from the descriptor glibc exports for libthread_db), or 0 when unknown. */
+static uint32_t g_tcb_tid_offset;
+
+/* Whether the TCB at p, inside a root that ends at hi, is an exited thread's: the
+ * kernel clears the descriptor's tid when the thread exits, and glibc marks a cached
+ * one with -1 (its own test for a reusable descriptor is tid <= 0). */
+static int exited_tcb(uintptr_t p, uintptr_t hi) {
+    return g_tcb_tid_offset && p + g_tcb_tid_offset + 4 <= hi && *(const int32_t *)(p + g_tcb_tid_offset) <= 0;
+}
+
+/* A root: scan_words, plus the TCB rules. An exited thread's control block (glibc
+ * caches it with the thread's stack for reuse) keeps its DTV, which __libc_freeres
+ * frees, as valgrind's default run shows; a live thread's DTV keeps valgrind's plain
+ * rule (possibly lost), unless the scan has MEMPROF_SCAN_THREAD_DTV. */
 static void scan_root_words(uintptr_t lo, uintptr_t hi) {
-    if (!(g_heap.rules & MEMPROF_SCAN_THREAD_DTV)) {
-        scan_words(lo, hi, 1);
-        return;
-    }
     lo = (lo + 7) & ~(uintptr_t)7;
     for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
         uintptr_t v = *(const uintptr_t *)p;
-        if (v == p && p + 24 <= hi && is_tcb(p))
+        if (v == p && p + 24 <= hi && is_tcb(p) && ((g_heap.rules & MEMPROF_SCAN_THREAD_DTV) || exited_tcb(p, hi)))
             mark_dtv(p);
         mark(v, 1);
     }
@@ -625,7 +676,7 @@ struct root_ctx {
 };
 
 /* Scans [lo, hi) minus the skip ranges. */
-static void scan_root(const struct root_ctx *ctx, uintptr_t lo, uintptr_t hi) {
+static void scan_root_part(const struct root_ctx *ctx, uintptr_t lo, uintptr_t hi) {
     for (size_t k = 0; k < ctx->skip->n && lo < hi; k++) {
         const struct range *s = &ctx->skip->r[k];
         if (s->hi <= lo || s->lo >= hi)
@@ -636,6 +687,28 @@ static void scan_root(const struct root_ctx *ctx, uintptr_t lo, uintptr_t hi) {
     }
     if (lo < hi)
         scan_root_words(lo, hi);
+}
+
+/* scan_root_part, with the parts inside glibc's writable segments marked as such. */
+static void scan_root(const struct root_ctx *ctx, uintptr_t lo, uintptr_t hi) {
+    while (lo < hi) {
+        uintptr_t end = hi;
+        int inside = 0;
+        for (int i = 0; i < g_nglibc_data; i++) {
+            const struct range *g = &g_glibc_data[i];
+            if (lo >= g->lo && lo < g->hi) {
+                inside = 1;
+                end = g->hi < hi ? g->hi : hi;
+                break;
+            }
+            if (g->lo > lo && g->lo < end)
+                end = g->lo;
+        }
+        g_in_glibc_data = inside;
+        scan_root_part(ctx, lo, end);
+        g_in_glibc_data = 0;
+        lo = end;
+    }
 }
 
 static void scan_mappings(const struct root_ctx *ctx) {
@@ -723,13 +796,12 @@ static void skip_dead_stack(uintptr_t lo, uintptr_t hi, void *ctx) {
             return;
     ranges_add(d->skip, lo, hi);
     /* glibc caches the exited thread's control block with the stack, at its top, and
-     * keeps its TLS table (DTV) for reuse: still glibc's, not a leak. */
-    if (g_heap.rules & MEMPROF_SCAN_THREAD_DTV) {
-        uintptr_t from = hi - lo > (64u << 10) ? hi - (64u << 10) : lo;
-        for (uintptr_t p = (from + 7) & ~(uintptr_t)7; p + 24 <= hi; p += 8)
-            if (is_tcb(p))
-                mark_dtv(p);
-    }
+     * keeps its TLS table (DTV) for reuse: still glibc's, not a leak (__libc_freeres,
+     * which valgrind's default run calls, frees it with the cached stack). */
+    uintptr_t from = hi - lo > (64u << 10) ? hi - (64u << 10) : lo;
+    for (uintptr_t p = (from + 7) & ~(uintptr_t)7; p + 24 <= hi; p += 8)
+        if (is_tcb(p))
+            mark_dtv(p);
 }
 
 /* ---- the whole pass ------------------------------------------------------------------ */
@@ -758,9 +830,72 @@ static int address_in_libc(struct dl_phdr_info *info, size_t size, void *data) {
     return info->dlpi_name && strstr(info->dlpi_name, "libc.so") != NULL ? 1 : -1;
 }
 
+/* Notes the segments of libc (the module holding its malloc, marks[0]) and of the
+ * dynamic loader (loaded at marks[1], the kernel's AT_BASE). */
+static int glibc_segments(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    const uintptr_t *marks = data;
+    if (!memprof_segment_holding(info, marks[0]) && !(marks[1] && info->dlpi_addr == marks[1]))
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        struct range r = {info->dlpi_addr + ph->p_vaddr, info->dlpi_addr + ph->p_vaddr + ph->p_memsz};
+        if ((ph->p_flags & PF_W) && g_nglibc_data < MAX_GLIBC_SEGMENTS)
+            g_glibc_data[g_nglibc_data++] = r;
+        else if ((ph->p_flags & PF_X) && g_nglibc_code < MAX_GLIBC_SEGMENTS)
+            g_glibc_code[g_nglibc_code++] = r;
+    }
+    return 0;
+}
+
+/* libc's exit (memprof_leaks_init): where the exit frame search stops. */
+static uintptr_t g_libc_exit;
+
+int memprof_leaks_exit_frame(uintptr_t *sp, uintptr_t regs[6]) {
+    if (!g_libc_exit)
+        return -1;
+    unw_context_t context;
+    unw_cursor_t cursor;
+    if (unw_getcontext(&context) != 0 || unw_init_local(&cursor, &context) != 0)
+        return -1;
+    for (int depth = 0; depth < 64; depth++) {
+        unw_proc_info_t info;
+        int in_exit = unw_get_proc_info(&cursor, &info) == 0 && info.start_ip == g_libc_exit;
+        if (unw_step(&cursor) <= 0)
+            return -1;
+        if (!in_exit)
+            continue;
+        /* The caller's frame, as it was at the call: its stack pointer and the
+         * callee-saved registers the unwinder restored. */
+        static const int saved[6] = {UNW_X86_64_RBX, UNW_X86_64_RBP, UNW_X86_64_R12,
+                                     UNW_X86_64_R13, UNW_X86_64_R14, UNW_X86_64_R15};
+        unw_word_t v;
+        if (unw_get_reg(&cursor, UNW_REG_SP, &v) != 0)
+            return -1;
+        *sp = (uintptr_t)v;
+        for (int i = 0; i < 6; i++)
+            regs[i] = unw_get_reg(&cursor, saved[i], &v) == 0 ? (uintptr_t)v : 0;
+        return 0;
+    }
+    return -1;
+}
+
 void memprof_leaks_init(void *real_malloc) {
     g_swift_program = dl_iterate_phdr(find_swift_runtime, NULL) != 0;
+    /* exit's own address: main's return reaches it inside libc, not through the PLT
+     * entry memprof interposes. */
+    g_libc_exit = (uintptr_t)dlsym(RTLD_NEXT, "exit");
+    /* {bits, count, offset} of struct pthread's tid, as libthread_db reads it. */
+    const uint32_t *tid = dlsym(RTLD_NEXT, "_thread_db_pthread_tid");
+    g_tcb_tid_offset = tid && tid[0] == 32 && tid[1] == 1 ? tid[2] : 0;
     g_glibc_malloc = real_malloc && dl_iterate_phdr(address_in_libc, real_malloc) == 1;
+    g_nglibc_data = g_nglibc_code = 0;
+    if (g_glibc_malloc) {
+        uintptr_t marks[2] = {(uintptr_t)real_malloc, (uintptr_t)getauxval(AT_BASE)};
+        dl_iterate_phdr(glibc_segments, marks);
+    }
     g_nself = 0;
 #ifndef MEMPROF_LINKED
     /* Linked into the program, memprof's module is the program's, whose data is a root. */

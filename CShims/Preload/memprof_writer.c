@@ -1449,6 +1449,18 @@ void memprof_finish(uint64_t end_flags) {
      * as they do in sample mode (the table holds only sampled blocks, and pointers
      * through unsampled ones would be missed). */
     int scan = !(end_flags & MEMPROF_END_VIA_EXEC) && g_mode != MEMPROF_MODE_SAMPLE && leak_check_wanted();
+    /* A return from main reaches exit inside libc, past the exit hook: find the frame
+     * that called it, or the scan would read the exit machinery's frames, whose unwritten
+     * slots hold what main's deeper calls left there (a lost block's address). */
+    if (scan && (end_flags & MEMPROF_END_VIA_EXIT) && atomic_load(&g_exit_tid) != (pid_t)syscall(SYS_gettid)) {
+        uintptr_t exit_sp, exit_regs[6];
+        int guarded = memprof_guard_set();
+        if (memprof_leaks_exit_frame(&exit_sp, exit_regs) == 0 && exit_sp > caller_sp) {
+            caller_sp = exit_sp;
+            memcpy(caller_regs, exit_regs, sizeof exit_regs);
+        }
+        memprof_guard_restore(guarded);
+    }
     /* Recording ends in the same step as the scan starts: the other threads' calls
      * wait from here on rather than change the heap behind the live table's back. */
     int expected = MEMPROF_STATE_ACTIVE;

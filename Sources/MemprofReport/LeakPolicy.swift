@@ -27,7 +27,8 @@ public struct LeakPolicy: Sendable, Hashable {
     /// The default policy: ``defaultCountedKinds``, no suppressions.
     public static let `default` = LeakPolicy()
 
-    /// The kinds that count as leaks; always includes ``LeakKind/unfreed``.
+    /// The kinds that count as leaks; includes ``LeakKind/unfreed`` but in
+    /// ``forReplacedHeap``.
     public let countedKinds: Set<LeakKind>
     /// The suppressions, in the order given; a pattern given twice is kept once.
     public let suppressions: [LeakSuppression]
@@ -41,6 +42,16 @@ public struct LeakPolicy: Sendable, Hashable {
         var seen: Set<String> = []
         self.suppressions = suppressions.filter { seen.insert($0.pattern).inserted }
     }
+
+    private init(exactly countedKinds: Set<LeakKind>, suppressions: [LeakSuppression]) {
+        self.countedKinds = countedKinds
+        self.suppressions = suppressions
+    }
+
+    /// This policy for a trace whose program ended by `exec`: its heap was replaced by
+    /// the new program's, not leaked, so no block counts, ``LeakKind/unfreed`` ones
+    /// (which such a trace holds) included. The blocks are still listed.
+    public var forReplacedHeap: LeakPolicy { LeakPolicy(exactly: [], suppressions: suppressions) }
 
     /// Whether blocks of `kind` count as leaks (before suppressions).
     public func counts(_ kind: LeakKind) -> Bool { countedKinds.contains(kind) }

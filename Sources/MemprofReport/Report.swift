@@ -214,6 +214,8 @@ public struct Report: Sendable {
         analysis: Analysis, tracePath: String?, leakPolicy: LeakPolicy, locate: (StackRecord) -> String,
         frames resolve: (StackRecord) -> [SymbolizedFrame]
     ) {
+        // An exec replaced the heap (docs/leaks.md): what it held was not leaked.
+        let leakPolicy = analysis.end?.flags.contains(.viaExec) == true ? leakPolicy.forReplacedHeap : leakPolicy
         var locationByStack: [UInt32: String] = [:]
         locationByStack.reserveCapacity(analysis.stackStatistics.count)
         func addLocation(of id: UInt32) {

@@ -292,7 +292,9 @@ public struct TextReportRenderer: Sendable {
         var note =
             "in \(blocks(summary.leaked.blocks)) from \(HumanUnits.count(summary.leakSiteCount)) "
             + plural(summary.leakSiteCount, "site")
-        if !summary.isClassified && summary.notFreed.blocks > 0 {
+        if report.analysis.end?.flags.contains(.viaExec) == true && summary.notFreed.blocks > 0 {
+            note += " (ended by exec: the heap was replaced, not leaked)"
+        } else if !summary.isClassified && summary.notFreed.blocks > 0 {
             note +=
                 policy.suppressions.isEmpty
                 ? " (no reachability scan: every block not freed counts)"
