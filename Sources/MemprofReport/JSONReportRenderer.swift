@@ -59,8 +59,10 @@ import MemprofTrace
 /// - `trace`: `path`, `duration_seconds`, `at_seconds` (only for the state at a
 ///   moment, ``Report/moment``), `complete` (an END record was read),
 ///   `ended_by` (`"exit"`, `"_exit"`, `"stopped_early"`, `"unknown"`, or null without
-///   an END record), `truncated`,
-///   `truncation_offset`, `truncation_reason`.
+///   an END record), `live` (the recorded process was still running and writing the
+///   trace when it was read: the trace is `truncated` because the recording goes on,
+///   not because it was cut short), `truncated`, `truncation_offset`,
+///   `truncation_reason`.
 ///
 /// Sampled recordings (`--mode sample`): `snapshot` adds `sampled_allocations` and
 /// `sampling_interval_bytes`; its counts and `total_allocated` are exact, the other
@@ -650,6 +652,8 @@ public struct JSONReportRenderer: Sendable {
                 if end.flags.contains(.viaExit) { return "exit" }
                 return "unknown"
             })
+        json.key("live")
+        json.value(analysis.isLive)
         json.key("path")
         json.value(report.tracePath)
         json.key("truncated")

@@ -161,7 +161,13 @@ public struct TextReportRenderer: Sendable {
                     + "\(HumanUnits.bytes(jemalloc.peakResident))), mapped \(HumanUnits.bytes(latest.mapped)), "
                     + "retained \(HumanUnits.bytes(latest.retained)); \(jemalloc.samples) readings")
         }
-        if let truncation = analysis.truncation {
+        if analysis.isLive {
+            // Not damage: the recording goes on, and a later report will cover more.
+            lines.append(
+                "  note: live recording: the process"
+                    + (analysis.process.map { " (pid \($0.pid))" } ?? "")
+                    + " is still running and writing this trace; the report covers what it has written so far")
+        } else if let truncation = analysis.truncation {
             lines.append(
                 warning(
                     "  WARNING: the trace is \(truncation); the report covers what was recorded"))
@@ -175,6 +181,7 @@ public struct TextReportRenderer: Sendable {
 
     private func ending(_ analysis: Analysis) -> String {
         guard let end = analysis.end else {
+            if analysis.isLive { return "so far (the process is still running)" }
             return analysis.isTruncated ? "trace cut short before the process ended" : "no end record"
         }
         if end.flags.contains(.stoppedEarly) { return "tracing stopped early" }
@@ -224,7 +231,9 @@ public struct TextReportRenderer: Sendable {
         rows.append(
             (
                 report.moment.map { "in use at \(HumanUnits.duration(nanoseconds: $0.nanoseconds))" }
-                    ?? "in use at end",
+                    ?? (analysis.isLive
+                        ? "in use at \(HumanUnits.duration(nanoseconds: analysis.durationNanoseconds))"
+                        : "in use at end"),
                 HumanUnits.bytes(analysis.currentBytes),
                 report.moment == nil ? "" : "in \(blocks(liveBlocks(report))) (live heap at that moment)"
             ))
@@ -237,6 +246,8 @@ public struct TextReportRenderer: Sendable {
             leakRows(report, into: &rows)
         } else if analysis.cutoffNanoseconds != nil {
             rows.append(("not freed at exit", "not yet known", "(blocks are classified when the process exits)"))
+        } else if analysis.isLive {
+            rows.append(("not freed at exit", "not yet known", "(the process is still running)"))
         } else {
             rows.append(("not freed at exit", "unknown", "(the trace ends before the process exited)"))
         }
@@ -365,11 +376,17 @@ public struct TextReportRenderer: Sendable {
         let analysis = report.analysis
         let summary = report.leakSummary
         guard analysis.leaksRecorded else {
-            lines.append(
-                bold("Leaks: unknown")
-                    + (analysis.cutoffNanoseconds != nil
-                        ? " (the state at a moment before the process exited; see the report of the whole recording)"
-                        : " (the trace ends before the process exited)"))
+            if analysis.cutoffNanoseconds != nil {
+                lines.append(
+                    bold("Leaks: unknown")
+                        + " (the state at a moment before the process exited; see the report of the whole recording)")
+            } else if analysis.isLive {
+                lines.append(
+                    bold("Leaks: not yet known")
+                        + " (the process is still running; blocks not freed are found when it exits)")
+            } else {
+                lines.append(bold("Leaks: unknown") + " (the trace ends before the process exited)")
+            }
             return
         }
         let leaks = report.leaks.filter(\.isCounted)

@@ -249,6 +249,7 @@ struct JSONReportRendererGoldenTests {
             "complete" : true,
             "duration_seconds" : 2.5,
             "ended_by" : "exit",
+            "live" : false,
             "path" : "leaky.mprof",
             "truncated" : false,
             "truncation_offset" : null,

@@ -116,6 +116,29 @@ struct TextReportRendererTests {
         #expect(text.contains("Leaks: unknown (the trace ends before the process exited)"))
     }
 
+    @Test("a trace its process is still writing is live, not cut short")
+    func live() throws {
+        var analysis = Fixture.analysis(truncation: .init(offset: 8192, reason: TraceTruncation.liveReason))
+        analysis.end = nil
+        analysis.leakGroups = []
+        analysis.leaksRecorded = false
+        analysis.isLive = true
+        let report = Report(analysis: analysis, tracePath: "live.mprof", resolve: Fixture.resolve)
+        let text = TextReportRenderer().render(report)
+        #expect(
+            text.contains(
+                "note: live recording: the process (pid 4242) is still running and writing this trace; "
+                    + "the report covers what it has written so far"))
+        #expect(!text.contains("WARNING"))
+        #expect(!text.contains("cut short"))
+        #expect(text.contains("duration  2.50 s, so far (the process is still running)"))
+        #expect(text.contains("in use at 2.50 s"))
+        #expect(text.contains("not freed at exit      not yet known  (the process is still running)"))
+        #expect(text.contains("Leaks: not yet known (the process is still running"))
+        let json = try JSONReportRenderer().render(report)
+        #expect(json.contains(#""live" : true"#))
+    }
+
     @Test("classified leaks are broken down by kind like valgrind's leak summary; leaked counts the counted kinds")
     func leakKinds() {
         let text = TextReportRenderer().render(Fixture.classifiedReport())
