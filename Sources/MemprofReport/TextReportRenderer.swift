@@ -172,10 +172,33 @@ public struct TextReportRenderer: Sendable {
                 warning(
                     "  WARNING: the trace is \(truncation); the report covers what was recorded"))
         }
+        for problem in report.moduleProblems {
+            lines.append(warning("  WARNING: " + Self.describe(problem)))
+        }
         if let end = analysis.end, end.flags.contains(.stoppedEarly) {
             lines.append(
                 warning(
                     "  WARNING: tracing stopped early after an internal failure; later events are missing"))
+        }
+    }
+
+    /// One line: which module gives no names, why, and where its debug info was sought.
+    static func describe(_ problem: ModuleProblem) -> String {
+        let searched =
+            problem.debugFilesSearched.isEmpty
+            ? (problem.recordedBuildID.isEmpty ? "; no build-id was recorded to find a debug file by" : "")
+            : "; no debug file with that build-id at " + problem.debugFilesSearched.joined(separator: ", ")
+        switch problem.error {
+        case .noFile(let loadBias):
+            return "no names for the module at load bias 0x\(String(loadBias, radix: 16)): the trace names no file"
+        case .cannotOpen(let path, let reason):
+            return "no names from \(path): cannot open it (\(reason))"
+                + (problem.recordedBuildID.isEmpty ? "" : ", recorded build-id \(problem.recordedBuildID)") + searched
+        case .notELF(let path, let reason):
+            return "no names from \(path): not a readable ELF file (\(reason))"
+        case .buildIDMismatch(let path, let buildID):
+            return "no names from \(path): rebuilt or replaced since the recording (its build-id is no longer "
+                + "the recorded \(buildID))" + searched
         }
     }
 

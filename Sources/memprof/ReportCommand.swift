@@ -190,9 +190,12 @@ extension Memprof {
             _ analysis: Analysis, tracePath: String, leakPolicy: LeakPolicy
         ) -> MemprofReport.Report {
             let symbolizer = Symbolizer(modules: analysis.modules)
-            return MemprofReport.Report(
+            var report = MemprofReport.Report(
                 analysis: analysis, tracePath: tracePath, leakPolicy: leakPolicy,
                 resolveAddress: symbolizer.symbolize(address:generation:))
+            // Only the modules the report's stacks fell into were opened: those are the ones.
+            report.moduleProblems = symbolizer.moduleProblems
+            return report
         }
 
         /// The time `moment` names in the recording `analysis` describes; a time past the

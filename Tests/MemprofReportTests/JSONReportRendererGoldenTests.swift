@@ -215,6 +215,9 @@ struct JSONReportRendererGoldenTests {
             ],
             "total_leaked_bytes" : 216
           },
+          "module_problems" : [
+
+          ],
           "process" : {
             "arguments" : [
               "./leaky",
