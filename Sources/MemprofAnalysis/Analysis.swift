@@ -124,6 +124,11 @@ public struct Analysis: Sendable, Equatable {
 
     /// Set when the file ends early.
     public var truncation: Truncation?
+    /// Whether the recorded process was still writing the trace when it was read: the
+    /// file then ends early because the recording goes on, not because it was cut
+    /// short. Set by whoever read the file (see `TraceWriter.isWriting`); the analysis
+    /// itself does no I/O.
+    public var isLive = false
     /// The END record, nil when tracing did not end normally.
     public var end: EndRecord?
     /// Set when the analysis covers the recording only up to this time (nanoseconds

@@ -113,6 +113,10 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     /// belong to a snapshot inside the cutoff.
     private var aggregation: Analysis.Aggregation?
     private var snapshotIncluded = false
+    /// Aggregate mode: when the last included snapshot was taken. The heap its SITE
+    /// records sum to is the heap at that moment, whatever thread clock a TIME record
+    /// read since set (the thread blocks are written after the snapshots they follow).
+    private var snapshotTime: UInt64 = 0
     /// Events, ticks and records after this time are left out (`.max`: none).
     private let cutoff: UInt64
 
@@ -325,6 +329,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
         if aggregation == nil { aggregation = Analysis.Aggregation(intervalNanoseconds: 0) }
         aggregation?.add(record)
         currentTime = record.nanoseconds
+        snapshotTime = record.nanoseconds
         latestTime = max(latestTime, record.nanoseconds)
     }
 
@@ -361,7 +366,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     private mutating func snapshotPeak() {
         guard aggregation != nil, heapBytes > replayPeak else { return }
         replayPeak = heapBytes
-        replayPeakTime = currentTime
+        replayPeakTime = snapshotTime
     }
 
     /// Keeps the END record: duration, exact peak, thread count, how tracing ended.

@@ -54,13 +54,21 @@ import MemprofTrace
 ///   `critical`), `checks` (`name`, `limit`, `value`, `status`), `warnings`,
 ///   `recommendations`, `thresholds` (`memory_limit`, `warning_level` in bytes,
 ///   `allowed_leak_bytes`, `max_allocation_rate`; null when unset);
+/// - `module_problems`: the modules whose frames have no names, in the order they were
+///   needed: `module` (the recorded path, null for a mapping with no file), `problem`
+///   (`build_id_mismatch`: rebuilt or replaced since the recording; `cannot_open`;
+///   `not_elf`; `no_file`), `reason` (one line), `recorded_build_id` (hex, null when none
+///   was recorded) and `debug_files_searched` (the separate debug files looked for by
+///   that build-id); empty when every module gave names;
 /// - `process`: `command`, `executable`, `arguments`, `pid`, `parent_pid`, `mode`,
 ///   `memprof_version`, `start_unix_seconds`; null when the trace has no process record;
 /// - `trace`: `path`, `duration_seconds`, `at_seconds` (only for the state at a
 ///   moment, ``Report/moment``), `complete` (an END record was read),
 ///   `ended_by` (`"exit"`, `"_exit"`, `"stopped_early"`, `"unknown"`, or null without
-///   an END record), `truncated`,
-///   `truncation_offset`, `truncation_reason`.
+///   an END record), `live` (the recorded process was still running and writing the
+///   trace when it was read: the trace is `truncated` because the recording goes on,
+///   not because it was cut short), `truncated`, `truncation_offset`,
+///   `truncation_reason`.
 ///
 /// Sampled recordings (`--mode sample`): `snapshot` adds `sampled_allocations` and
 /// `sampling_interval_bytes`; its counts and `total_allocated` are exact, the other
@@ -128,6 +136,8 @@ public struct JSONReportRenderer: Sendable {
         }
         json.key("leaks")
         writeLeaks(report, to: &json)
+        json.key("module_problems")
+        writeModuleProblems(report.moduleProblems, to: &json)
         json.key("process")
         if let process = analysis.process {
             try writeProcess(process, to: &json)
@@ -381,6 +391,34 @@ public struct JSONReportRenderer: Sendable {
         json.key("total_leaked_bytes")
         json.value(summary.leaked.bytes)
         json.endObject()
+    }
+
+    /// `module_problems`: each module whose frames have no names, and why.
+    private func writeModuleProblems(_ problems: [ModuleProblem], to json: inout JSONWriter) {
+        json.beginArray()
+        for problem in problems {
+            json.element()
+            json.beginObject()
+            json.key("debug_files_searched")
+            writeStrings(problem.debugFilesSearched, to: &json)
+            json.key("module")
+            json.value(problem.path.isEmpty ? nil : problem.path)
+            let kind: String =
+                switch problem.error {
+                case .noFile: "no_file"
+                case .cannotOpen: "cannot_open"
+                case .notELF: "not_elf"
+                case .buildIDMismatch: "build_id_mismatch"
+                }
+            json.key("problem")
+            json.value(kind)
+            json.key("reason")
+            json.value(problem.error.description)
+            json.key("recorded_build_id")
+            json.value(problem.recordedBuildID.isEmpty ? nil : problem.recordedBuildID)
+            json.endObject()
+        }
+        json.endArray()
     }
 
     /// A kind's key in `by_kind`: its JSON spelling, as a static string for the writer.
@@ -650,6 +688,8 @@ public struct JSONReportRenderer: Sendable {
                 if end.flags.contains(.viaExit) { return "exit" }
                 return "unknown"
             })
+        json.key("live")
+        json.value(analysis.isLive)
         json.key("path")
         json.value(report.tracePath)
         json.key("truncated")

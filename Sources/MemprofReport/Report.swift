@@ -148,6 +148,10 @@ public struct Report: Sendable {
     public internal(set) var health: Health?
     /// Set for a report of the state at one moment of the recording.
     public var moment: Moment?
+    /// Modules whose frames have no names (file missing, replaced since the recording,
+    /// unreadable), as the symbolizer found them while building the report (usually
+    /// `Symbolizer.moduleProblems`); the renderers warn about each.
+    public var moduleProblems: [ModuleProblem] = []
 
     /// Symbolizes every stack that allocated or leaked, groups them by location, and
     /// keeps the frames of each site's representative stacks only (so memory grows with

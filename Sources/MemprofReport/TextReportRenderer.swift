@@ -161,10 +161,19 @@ public struct TextReportRenderer: Sendable {
                     + "\(HumanUnits.bytes(jemalloc.peakResident))), mapped \(HumanUnits.bytes(latest.mapped)), "
                     + "retained \(HumanUnits.bytes(latest.retained)); \(jemalloc.samples) readings")
         }
-        if let truncation = analysis.truncation {
+        if analysis.isLive {
+            // Not damage: the recording goes on, and a later report will cover more.
+            lines.append(
+                "  note: live recording: the process"
+                    + (analysis.process.map { " (pid \($0.pid))" } ?? "")
+                    + " is still running and writing this trace; the report covers what it has written so far")
+        } else if let truncation = analysis.truncation {
             lines.append(
                 warning(
                     "  WARNING: the trace is \(truncation); the report covers what was recorded"))
+        }
+        for problem in report.moduleProblems {
+            lines.append(warning("  WARNING: " + Self.describe(problem)))
         }
         if let end = analysis.end, end.flags.contains(.stoppedEarly) {
             lines.append(
@@ -173,8 +182,29 @@ public struct TextReportRenderer: Sendable {
         }
     }
 
+    /// One line: which module gives no names, why, and where its debug info was sought.
+    static func describe(_ problem: ModuleProblem) -> String {
+        let searched =
+            problem.debugFilesSearched.isEmpty
+            ? (problem.recordedBuildID.isEmpty ? "; no build-id was recorded to find a debug file by" : "")
+            : "; no debug file with that build-id at " + problem.debugFilesSearched.joined(separator: ", ")
+        switch problem.error {
+        case .noFile(let loadBias):
+            return "no names for the module at load bias 0x\(String(loadBias, radix: 16)): the trace names no file"
+        case .cannotOpen(let path, let reason):
+            return "no names from \(path): cannot open it (\(reason))"
+                + (problem.recordedBuildID.isEmpty ? "" : ", recorded build-id \(problem.recordedBuildID)") + searched
+        case .notELF(let path, let reason):
+            return "no names from \(path): not a readable ELF file (\(reason))"
+        case .buildIDMismatch(let path, let buildID):
+            return "no names from \(path): rebuilt or replaced since the recording (its build-id is no longer "
+                + "the recorded \(buildID))" + searched
+        }
+    }
+
     private func ending(_ analysis: Analysis) -> String {
         guard let end = analysis.end else {
+            if analysis.isLive { return "so far (the process is still running)" }
             return analysis.isTruncated ? "trace cut short before the process ended" : "no end record"
         }
         if end.flags.contains(.stoppedEarly) { return "tracing stopped early" }
@@ -224,7 +254,9 @@ public struct TextReportRenderer: Sendable {
         rows.append(
             (
                 report.moment.map { "in use at \(HumanUnits.duration(nanoseconds: $0.nanoseconds))" }
-                    ?? "in use at end",
+                    ?? (analysis.isLive
+                        ? "in use at \(HumanUnits.duration(nanoseconds: analysis.durationNanoseconds))"
+                        : "in use at end"),
                 HumanUnits.bytes(analysis.currentBytes),
                 report.moment == nil ? "" : "in \(blocks(liveBlocks(report))) (live heap at that moment)"
             ))
@@ -237,6 +269,8 @@ public struct TextReportRenderer: Sendable {
             leakRows(report, into: &rows)
         } else if analysis.cutoffNanoseconds != nil {
             rows.append(("not freed at exit", "not yet known", "(blocks are classified when the process exits)"))
+        } else if analysis.isLive {
+            rows.append(("not freed at exit", "not yet known", "(the process is still running)"))
         } else {
             rows.append(("not freed at exit", "unknown", "(the trace ends before the process exited)"))
         }
@@ -367,11 +401,17 @@ public struct TextReportRenderer: Sendable {
         let analysis = report.analysis
         let summary = report.leakSummary
         guard analysis.leaksRecorded else {
-            lines.append(
-                bold("Leaks: unknown")
-                    + (analysis.cutoffNanoseconds != nil
-                        ? " (the state at a moment before the process exited; see the report of the whole recording)"
-                        : " (the trace ends before the process exited)"))
+            if analysis.cutoffNanoseconds != nil {
+                lines.append(
+                    bold("Leaks: unknown")
+                        + " (the state at a moment before the process exited; see the report of the whole recording)")
+            } else if analysis.isLive {
+                lines.append(
+                    bold("Leaks: not yet known")
+                        + " (the process is still running; blocks not freed are found when it exits)")
+            } else {
+                lines.append(bold("Leaks: unknown") + " (the trace ends before the process exited)")
+            }
             return
         }
         let leaks = report.leaks.filter(\.isCounted)

@@ -54,7 +54,7 @@ public struct SymbolizedFrame: Sendable, Hashable {
 /// (found by build-id under `/usr/lib/debug`) has it, else the ELF symbol table.
 /// A module whose file is missing, unreadable, or replaced since the recording (its
 /// build-id differs) yields frames with the module path and no function; see
-/// ``moduleErrors``. Each ELF file is opened once, on first use, and serves every
+/// ``moduleProblems``. Each ELF file is opened once, on first use, and serves every
 /// generation that maps it.
 ///
 /// Thread safety: all methods may be called from any thread; lookups are serialized.
@@ -88,7 +88,7 @@ public final class Symbolizer: @unchecked Sendable {
         var results: [AddressKey: [SymbolizedFrame]] = [:]
         /// Raw name → demangled name: one function recurs at many addresses.
         var demangled: [String: String] = [:]
-        var errors: [SymbolizationError] = []
+        var problems: [ModuleProblem] = []
     }
 
     private let maps: [UInt32: ModuleMap]
@@ -147,7 +147,13 @@ public final class Symbolizer: @unchecked Sendable {
     /// Why some modules gave no names, in the order they were first needed. Modules
     /// are opened lazily, so this lists only modules that addresses fell into so far.
     public var moduleErrors: [SymbolizationError] {
-        state.withLock { $0.errors }
+        state.withLock { $0.problems.map(\.error) }
+    }
+
+    /// ``moduleErrors`` with the recorded build-id and the debug files looked for: what
+    /// a report shows so that missing names are never a silent surprise.
+    public var moduleProblems: [ModuleProblem] {
+        state.withLock { $0.problems }
     }
 
     // MARK: - Lookup
@@ -185,7 +191,7 @@ public final class Symbolizer: @unchecked Sendable {
 
     private func rawFrames(for address: UInt64, in module: ModuleRecord, file: Int, state: inout State) -> [RawFrame] {
         if state.files[file] == nil {
-            state.files[file] = FileEntry(module: open(module, errors: &state.errors))
+            state.files[file] = FileEntry(module: open(module, problems: &state.problems))
         }
         guard let dwarf = state.files[file]?.module else { return [] }
 
@@ -200,15 +206,27 @@ public final class Symbolizer: @unchecked Sendable {
         return frames
     }
 
-    private func open(_ module: ModuleRecord, errors: inout [SymbolizationError]) -> DwarfModule? {
+    private func open(_ module: ModuleRecord, problems: inout [ModuleProblem]) -> DwarfModule? {
         guard !module.path.isEmpty else {
-            errors.append(.noFile(loadBias: module.loadBias))
+            problems.append(
+                ModuleProblem(
+                    error: .noFile(loadBias: module.loadBias), recordedBuildID: hexString(module.buildID),
+                    debugFilesSearched: []))
             return nil
         }
         do {
             return try DwarfModule(path: module.path, buildID: module.buildID, debugInfoPath: debugInfoPath)
         } catch {
-            errors.append(error)
+            // A missing or replaced file is looked for by build-id (memprof_dwarf_open).
+            let searched: [String]
+            switch error {
+            case .cannotOpen, .buildIDMismatch:
+                searched = ModuleProblem.debugFiles(buildID: module.buildID, debugInfoPath: debugInfoPath)
+            case .notELF, .noFile: searched = []
+            }
+            problems.append(
+                ModuleProblem(
+                    error: error, recordedBuildID: hexString(module.buildID), debugFilesSearched: searched))
             return nil
         }
     }

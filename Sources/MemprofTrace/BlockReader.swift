@@ -71,8 +71,7 @@ final class BlockReader {
         if truncation == nil, !sawEnd {
             truncation = TraceTruncation(
                 offset: offset,
-                reason: "the trace has no END record: the process did not finish writing it (killed or crashed?)"
-            )
+                reason: TraceTruncation.noEndRecordReason)
         }
         return TraceReadSummary(blockCount: blockCount, byteCount: offset, truncation: truncation)
     }

@@ -7,7 +7,8 @@
 /// An open trace file, read with `pread` so that readers sharing it never race on a
 /// file position. The descriptor closes when the last `TraceReader` copy goes away.
 ///
-/// This and `BlockReader` are the only places in the module that talk to the OS.
+/// This, `BlockReader` and `TraceWriter` are the only places in the module that talk
+/// to the OS.
 @usableFromInline
 final class TraceFile: Sendable {
     let descriptor: Int32

@@ -21,6 +21,13 @@ public struct TraceTruncation: Sendable, Equatable, CustomStringConvertible {
         self.offset = offset
         self.reason = reason
     }
+
+    /// The reason of a trace whose blocks are all whole but that lacks its END record.
+    public static let noEndRecordReason =
+        "the trace has no END record: the process did not finish writing it (killed or crashed?)"
+
+    /// The reason of such a trace while its process is still writing it (see ``TraceWriter``).
+    public static let liveReason = "the trace has no END record yet: the process is still running and writing it"
 }
 
 /// What a complete read saw.

@@ -151,7 +151,11 @@ extension Memprof {
                     }
                 output.withUTF8 { Self.writeToStandardOutput(UnsafeRawBufferPointer($0)) }
 
-                if let truncation = analysis.truncation {
+                if analysis.isLive, let process = analysis.process {
+                    CLIError.warn(
+                        "\(file) is still being written by pid \(process.pid), which is running"
+                            + " — the report covers what it has written so far")
+                } else if let truncation = analysis.truncation {
                     CLIError.warn(
                         "\(file) is truncated at byte \(truncation.offset): \(truncation.reason)"
                             + " — the report covers what was recorded")
@@ -167,7 +171,16 @@ extension Memprof {
             let reader = try TraceReader(path: file)
             var analyzer = TraceAnalyzer(cutoff: cutoff)
             let summary = try reader.read(into: &analyzer)
-            return analyzer.analysis(readSummary: summary)
+            var analysis = analyzer.analysis(readSummary: summary)
+            // A trace without its END record is live while its process still writes it.
+            if analysis.end == nil, analysis.truncation != nil, let process = analysis.process {
+                analysis.isLive = TraceWriter.isWriting(
+                    path: file, pid: process.pid, startUnixNanoseconds: process.startUnixNanoseconds)
+                if analysis.isLive, analysis.truncation?.reason == TraceTruncation.noEndRecordReason {
+                    analysis.truncation?.reason = TraceTruncation.liveReason
+                }
+            }
+            return analysis
         }
 
         /// The report, symbolized offline from the trace's module map. The symbolizer, with
@@ -177,9 +190,12 @@ extension Memprof {
             _ analysis: Analysis, tracePath: String, leakPolicy: LeakPolicy
         ) -> MemprofReport.Report {
             let symbolizer = Symbolizer(modules: analysis.modules)
-            return MemprofReport.Report(
+            var report = MemprofReport.Report(
                 analysis: analysis, tracePath: tracePath, leakPolicy: leakPolicy,
                 resolveAddress: symbolizer.symbolize(address:generation:))
+            // Only the modules the report's stacks fell into were opened: those are the ones.
+            report.moduleProblems = symbolizer.moduleProblems
+            return report
         }
 
         /// The time `moment` names in the recording `analysis` describes; a time past the

@@ -317,6 +317,38 @@ import Testing
         #expect(check.status == 2, "\(check.stdout)\(check.stderr)")
     }
 
+    /// A report on a trace its process is still writing: live, not "truncated (killed
+    /// or crashed?)", and the heap peak of growth (whose heap only grows) at the last
+    /// snapshot written — not at the first event's time, as the thread blocks that
+    /// follow the snapshots in the file used to time it.
+    @Test func aReportWhileTheProcessRunsSaysItIsLive() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let trace = directory.appendingPathComponent("live.mprof").path
+        let program = Harness.examples.appendingPathComponent("growth").path
+        let run = try Started(["--mode", "aggregate", "--snapshot-interval", "1s", "-o", trace, "--", program, "5"])
+        Self.waitForTrace(trace)
+        usleep(2_300_000)  // two periodic snapshots
+        let text = try Harness.run([Harness.memprof.path, "report", trace])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("is still running and writing this trace"), "\(text.stdout)")
+        #expect(!text.stdout.contains("WARNING"), "\(text.stdout)")
+        #expect(!text.stderr.contains("truncated") && text.stderr.contains("still being written"), "\(text.stderr)")
+        #expect(text.stdout.contains("Leaks: not yet known"))
+        let live = try Harness.reportJSON(trace)
+        #expect(live.object("trace")?["live"] as? Bool == true)
+        let lastSnapshot = try #require(
+            live.object("snapshot")?.object("aggregate")?["last_snapshot_seconds"] as? Double)
+        let peakTime = try #require(live.object("snapshot")?["peak_time_seconds"] as? Double)
+        #expect(
+            lastSnapshot >= 1.9 && peakTime == lastSnapshot, "peak at \(peakTime) s, last snapshot \(lastSnapshot) s")
+        #expect(run.wait() == 0)
+        let ended = try Harness.reportJSON(trace)
+        #expect(ended.object("trace")?["live"] as? Bool == false)
+        #expect(ended.object("trace")?["complete"] as? Bool == true)
+        #expect((ended.object("snapshot")?["peak_time_seconds"] as? Double ?? 0) >= 4.9)
+    }
+
     @Test func badSnapshotOptionsAreOneLineErrors() throws {
         let program = Harness.examples.appendingPathComponent("known_counts").path
         for (options, text) in [

@@ -126,6 +126,40 @@ struct RecordingTests {
         #expect((frames.first?["module"] as? String)?.hasSuffix("libplugin.so") == true)
     }
 
+    /// A program rebuilt after its recording: its frames lose their names (the wrong
+    /// file's symbols would lie), and the report says which module and where a debug
+    /// file with the recorded build-id was looked for, instead of bare addresses alone.
+    @Test func aRebuiltProgramIsNamedInAWarning() throws {
+        let source = Harness.root.appendingPathComponent("examples/src/known_counts.c").path
+        let program = directory.appendingPathComponent("rebuilt").path
+        try #require(try Harness.run(["/usr/bin/cc", "-g", "-O1", "-o", program, source]).status == 0)
+        let trace = try Harness.record([program], in: directory)
+        let before = try Harness.run([Harness.memprof.path, "report", trace])
+        #expect(before.stdout.contains("leak_some (known_counts.c:"), "\(before.stdout)")
+        #expect(!before.stdout.contains("WARNING"), "\(before.stdout)")
+        // The same source optimised otherwise: other code, so another build-id.
+        let rebuilt = try Harness.run(["/usr/bin/cc", "-g", "-O2", "-o", program, source])
+        try #require(rebuilt.status == 0, "\(rebuilt.stderr)")
+        let after = try Harness.run([Harness.memprof.path, "report", trace])
+        let warnings = after.stdout.split(separator: "\n").filter { $0.hasPrefix("  WARNING: ") }
+        #expect(warnings.count == 1, "\(after.stdout)")
+        #expect(
+            warnings.first?.contains(
+                "no names from \(program): rebuilt or replaced since the recording (its build-id is no longer the recorded "
+            ) == true, "\(warnings)")
+        #expect(warnings.first?.contains("no debug file with that build-id at /usr/lib/debug/.build-id/") == true)
+        let json = try Harness.reportJSON(trace)
+        let problems = json.array("module_problems")
+        #expect(problems.count == 1, "\(problems)")
+        #expect(problems.first?["module"] as? String == program)
+        #expect(problems.first?["problem"] as? String == "build_id_mismatch")
+        let recorded = try #require(problems.first?["recorded_build_id"] as? String)
+        #expect(
+            problems.first?["debug_files_searched"] as? [String] == [
+                "/usr/lib/debug/.build-id/\(recorded.prefix(2))/\(recorded.dropFirst(2)).debug"
+            ])
+    }
+
     @Test(arguments: ["return", "exit", "_exit", "_Exit"])
     func everyWayOutIsRecorded(mode: String) throws {
         let trace = directory.appendingPathComponent("exit-\(mode).mprof").path

@@ -106,6 +106,40 @@ struct AggregateTraceTests {
         #expect(early.aggregation?.snapshots == 0)
     }
 
+    /// As the preload writes it: the thread's block, with its TIME record from the first
+    /// event (189 µs), reaches the file after the periodic snapshots and before the last
+    /// one. The heap peak is the heap of the snapshot that summed it, at that snapshot's
+    /// time — not at the thread clock read last (the report said "at 189 us" for a heap
+    /// that reached its peak after 2 s).
+    @Test("the heap peak of an aggregate trace is timed by its snapshot, not by a thread's clock read later")
+    func peakTimeIsTheSnapshots() throws {
+        var trace = TraceBuilder(codec: .zstd())
+        trace.process(
+            ProcessRecord(
+                pid: 9, parentPID: 1, startUnixNanoseconds: 1_000, pageSize: 4096, executablePath: "/bin/agg",
+                arguments: ["agg"], memprofVersion: "0.1.0", mode: .aggregate))
+        trace.aggregation(intervalNanoseconds: Self.second)
+        trace.snapshot(
+            SnapshotRecord(nanoseconds: 1 * Self.second, reason: .periodic, memprofBytes: 4096, siteCount: 1))
+        trace.site(Self.site(5, allocations: 2, bytes: 200, peak: 200))
+        trace.snapshot(
+            SnapshotRecord(nanoseconds: 2 * Self.second, reason: .periodic, memprofBytes: 4096, siteCount: 1))
+        trace.site(Self.site(5, allocations: 3, bytes: 300, peak: 500))
+        trace.time(thread: 0, nanoseconds: 188_621)
+        trace.stack(StackRecord(id: 5, moduleGeneration: 0, frames: [0x401010]))
+        // A live trace stops here: the last snapshot's heap is the peak.
+        var live = trace
+        let liveAnalysis = try Self.analyse(live.finish())
+        #expect(liveAnalysis.peakHeapBytes == 500)
+        #expect(liveAnalysis.peakNanoseconds == 2 * Self.second)
+
+        trace.snapshot(SnapshotRecord(nanoseconds: 2 * Self.second + 5, reason: .end, memprofBytes: 4096, siteCount: 0))
+        trace.end(EndRecord(nanoseconds: 2 * Self.second + 10, heapPeakBytes: 500, threadCount: 1, flags: .viaExit))
+        let analysis = try Self.analyse(trace.finish())
+        #expect(analysis.peakHeapBytes == 500)
+        #expect(analysis.peakNanoseconds == 2 * Self.second)
+    }
+
     @Test("a stack's peak is the highest its SITE records gave, even if a later one says less")
     func peakIsTheMaximum() throws {
         var analyzer = TraceAnalyzer()

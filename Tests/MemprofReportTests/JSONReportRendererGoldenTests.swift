@@ -215,6 +215,9 @@ struct JSONReportRendererGoldenTests {
             ],
             "total_leaked_bytes" : 216
           },
+          "module_problems" : [
+
+          ],
           "process" : {
             "arguments" : [
               "./leaky",
@@ -249,6 +252,7 @@ struct JSONReportRendererGoldenTests {
             "complete" : true,
             "duration_seconds" : 2.5,
             "ended_by" : "exit",
+            "live" : false,
             "path" : "leaky.mprof",
             "truncated" : false,
             "truncation_offset" : null,

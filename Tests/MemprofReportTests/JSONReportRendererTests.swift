@@ -23,7 +23,7 @@ struct JSONReportRendererTests {
     @Test("the top level has the contract's members")
     func topLevel() throws {
         let json = try object()
-        #expect(Set(json.keys) == ["snapshot", "allocations", "leaks", "trend", "process", "trace"])
+        #expect(Set(json.keys) == ["snapshot", "allocations", "leaks", "trend", "process", "trace", "module_problems"])
     }
 
     @Test("snapshot")

@@ -1,4 +1,6 @@
+import Foundation
 import MemprofAnalysis
+import MemprofSymbolize
 import MemprofTrace
 import Testing
 
@@ -114,6 +116,60 @@ struct TextReportRendererTests {
         #expect(text.contains("duration  2.50 s, trace cut short before the process ended"))
         #expect(text.contains("not freed at exit       unknown  (the trace ends before the process exited)"))
         #expect(text.contains("Leaks: unknown (the trace ends before the process exited)"))
+    }
+
+    @Test("a trace its process is still writing is live, not cut short")
+    func live() throws {
+        var analysis = Fixture.analysis(truncation: .init(offset: 8192, reason: TraceTruncation.liveReason))
+        analysis.end = nil
+        analysis.leakGroups = []
+        analysis.leaksRecorded = false
+        analysis.isLive = true
+        let report = Report(analysis: analysis, tracePath: "live.mprof", resolve: Fixture.resolve)
+        let text = TextReportRenderer().render(report)
+        #expect(
+            text.contains(
+                "note: live recording: the process (pid 4242) is still running and writing this trace; "
+                    + "the report covers what it has written so far"))
+        #expect(!text.contains("WARNING"))
+        #expect(!text.contains("cut short"))
+        #expect(text.contains("duration  2.50 s, so far (the process is still running)"))
+        #expect(text.contains("in use at 2.50 s"))
+        #expect(text.contains("not freed at exit      not yet known  (the process is still running)"))
+        #expect(text.contains("Leaks: not yet known (the process is still running"))
+        let json = try JSONReportRenderer().render(report)
+        #expect(json.contains(#""live" : true"#))
+    }
+
+    @Test("each module that gives no names gets one warning line, and a JSON entry")
+    func moduleProblems() throws {
+        var report = Fixture.report()
+        report.moduleProblems = [
+            ModuleProblem(
+                error: .buildIDMismatch(path: "/work/examples/leaky", recordedBuildID: "10fe77"),
+                recordedBuildID: "10fe77", debugFilesSearched: ["/usr/lib/debug/.build-id/10/fe77.debug"]),
+            ModuleProblem(
+                error: .cannotOpen(path: "/opt/lib/libgone.so", reason: "No such file or directory"),
+                recordedBuildID: "", debugFilesSearched: []),
+        ]
+        let text = TextReportRenderer().render(report)
+        let warnings = text.split(separator: "\n").filter { $0.hasPrefix("  WARNING: ") }
+        let rebuilt: String =
+            "  WARNING: no names from /work/examples/leaky: rebuilt or replaced since the recording (its build-id "
+            + "is no longer the recorded 10fe77); no debug file with that build-id at "
+            + "/usr/lib/debug/.build-id/10/fe77.debug"
+        let missing: String =
+            "  WARNING: no names from /opt/lib/libgone.so: cannot open it (No such file or directory); "
+            + "no build-id was recorded to find a debug file by"
+        #expect(warnings == [Substring(rebuilt), Substring(missing)])
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(JSONReportRenderer().render(report).utf8)) as? [String: Any])
+        let problems = try #require(json["module_problems"] as? [[String: Any]])
+        #expect(problems.map { $0["problem"] as? String } == ["build_id_mismatch", "cannot_open"])
+        #expect(problems.map { $0["module"] as? String } == ["/work/examples/leaky", "/opt/lib/libgone.so"])
+        #expect(problems[0]["recorded_build_id"] as? String == "10fe77")
+        #expect(problems[1]["recorded_build_id"] is NSNull)
+        #expect(problems[0]["debug_files_searched"] as? [String] == ["/usr/lib/debug/.build-id/10/fe77.debug"])
     }
 
     @Test("classified leaks are broken down by kind like valgrind's leak summary; leaked counts the counted kinds")

@@ -186,6 +186,19 @@ struct SymbolizerTests {
         #expect(frames.map(\.function) == [nil])
         #expect(frames.map(\.module) == [record.path])
         #expect(symbolizer.moduleErrors == [.buildIDMismatch(path: record.path, recordedBuildID: "deadbeef")])
+        // What a report says: the recorded build-id, and where a debug file with it was sought.
+        #expect(
+            symbolizer.moduleProblems == [
+                ModuleProblem(
+                    error: .buildIDMismatch(path: record.path, recordedBuildID: "deadbeef"),
+                    recordedBuildID: "deadbeef", debugFilesSearched: ["/usr/lib/debug/.build-id/de/adbeef.debug"])
+            ])
+        let elsewhere = Symbolizer(modules: [record], debugInfoPath: "+:.debug:/srv/symbols:-/opt/debug")
+        _ = elsewhere.symbolize(address: address, generation: 0)
+        #expect(
+            elsewhere.moduleProblems.map(\.debugFilesSearched) == [
+                ["/srv/symbols/.build-id/de/adbeef.debug", "/opt/debug/.build-id/de/adbeef.debug"]
+            ])
     }
 
     @Test("separate debug info is found by build-id in the debug-info path")
