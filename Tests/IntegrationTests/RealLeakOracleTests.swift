@@ -41,6 +41,9 @@ struct RealLeakOracleTests {
         // block happens to be aligned depends on the heap's layout before it).
         LeakProgram(
             name: "dlopen_main", arguments: [Harness.examples.appendingPathComponent("libplugin.so").path]),
+        // The rule for glibc's own blocks must not take in a program's block that glibc
+        // points into: strtok's place in a strdup'd line keeps it possibly lost.
+        LeakProgram(name: "leaks_strtok"),
     ]
 
     @Test(arguments: programs)
