@@ -313,13 +313,15 @@ static int in_ranges(const struct range *r, int n, uintptr_t a) {
     return 0;
 }
 
-/* Whether block i was allocated by glibc's own code: the frame that called the
- * allocator is in libc.so or the loader (allocate_dtv, _dlfo_mappings_segment_allocate,
- * the locale loader), not in the program. */
+/* Whether block i was allocated by glibc for itself: the frame that called the
+ * allocator and its caller are both in libc.so or the loader
+ * (_dlfo_mappings_segment_allocate from _dl_find_object_update). One frame is not
+ * enough: the program's strdup'd string has strdup's. */
 static int allocated_by_glibc(size_t i) {
-    uint64_t frame;
-    return memprof_stack_frames(memprof_live_stack(g_heap.info[i]), &frame, 1) == 1 &&
-           in_ranges(g_glibc_code, g_nglibc_code, (uintptr_t)frame);
+    uint64_t frames[2];
+    return memprof_stack_frames(memprof_live_stack(g_heap.info[i]), frames, 2) == 2 &&
+           in_ranges(g_glibc_code, g_nglibc_code, (uintptr_t)frames[0]) &&
+           in_ranges(g_glibc_code, g_nglibc_code, (uintptr_t)frames[1]);
 }
 
 /* A candidate pointer found in a root (definite = 1) or a reached block. */
