@@ -61,7 +61,10 @@ import MemprofTrace
 ///   was recorded) and `debug_files_searched` (the separate debug files looked for by
 ///   that build-id); empty when every module gave names;
 /// - `process`: `command`, `executable`, `arguments`, `pid`, `parent_pid`, `mode`,
-///   `memprof_version`, `start_unix_seconds`; null when the trace has no process record;
+///   `memprof_version`, `start_unix_seconds`, `allocator_symbols` (the allocator
+///   functions the executable defines itself, such as `malloc` or `mi_malloc`, whose
+///   allocations the preload cannot see: an empty list when none, null when the
+///   executable could not be read); null when the trace has no process record;
 /// - `trace`: `path`, `duration_seconds`, `at_seconds` (only for the state at a
 ///   moment, ``Report/moment``), `complete` (an END record was read),
 ///   `ended_by` (`"exit"`, `"_exit"`, `"stopped_early"`, `"unknown"`, or null without
@@ -140,7 +143,7 @@ public struct JSONReportRenderer: Sendable {
         writeModuleProblems(report.moduleProblems, to: &json)
         json.key("process")
         if let process = analysis.process {
-            try writeProcess(process, to: &json)
+            try writeProcess(process, allocator: report.ownAllocator, to: &json)
         } else {
             json.null()
         }
@@ -641,8 +644,21 @@ public struct JSONReportRenderer: Sendable {
         json.endArray()
     }
 
-    private func writeProcess(_ record: ProcessRecord, to json: inout JSONWriter) throws {
+    private func writeProcess(_ record: ProcessRecord, allocator: AllocatorSymbols?, to json: inout JSONWriter)
+        throws
+    {
         json.beginObject()
+        json.key("allocator_symbols")
+        if let allocator {
+            json.beginArray()
+            for name in allocator.names {
+                json.element()
+                json.value(name)
+            }
+            json.endArray()
+        } else {
+            json.null()
+        }
         json.key("arguments")
         json.beginArray()
         for argument in record.arguments {

@@ -152,6 +152,10 @@ public struct Report: Sendable {
     /// unreadable), as the symbolizer found them while building the report (usually
     /// `Symbolizer.moduleProblems`); the renderers warn about each.
     public var moduleProblems: [ModuleProblem] = []
+    /// The allocator functions the recorded executable defines itself (a statically
+    /// linked allocator, whose allocations the preload cannot see), when the executable
+    /// could be read; the renderers warn when there are any.
+    public var ownAllocator: AllocatorSymbols?
 
     /// Symbolizes every stack that allocated or leaked, groups them by location, and
     /// keeps the frames of each site's representative stacks only (so memory grows with

@@ -175,6 +175,12 @@ public struct TextReportRenderer: Sendable {
         for problem in report.moduleProblems {
             lines.append(warning("  WARNING: " + Self.describe(problem)))
         }
+        if let allocator = report.ownAllocator, allocator.bypassesThePreload, let process = analysis.process {
+            lines.append(
+                warning(
+                    "  WARNING: \(process.executablePath): \(allocator.explanation); "
+                        + AllocatorSymbols.advice))
+        }
         if let end = analysis.end, end.flags.contains(.stoppedEarly) {
             lines.append(
                 warning(

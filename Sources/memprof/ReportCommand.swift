@@ -195,6 +195,7 @@ extension Memprof {
                 resolveAddress: symbolizer.symbolize(address:generation:))
             // Only the modules the report's stacks fell into were opened: those are the ones.
             report.moduleProblems = symbolizer.moduleProblems
+            report.ownAllocator = analysis.process.flatMap { AllocatorSymbols(executable: $0.executablePath) }
             return report
         }
 

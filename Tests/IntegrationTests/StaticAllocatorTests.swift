@@ -32,6 +32,12 @@ struct StaticAllocatorTests {
         let snapshot = try #require(json?["snapshot"] as? [String: Any])
         let allocations = try #require(snapshot["allocation_count"] as? Int)
         #expect(allocations < 100)
+        // The report says why, in text and JSON.
+        let process = try #require(json?["process"] as? [String: Any])
+        #expect(process["allocator_symbols"] as? [String] == ["malloc", "calloc", "realloc", "free", "mallocx"])
+        let text = try Harness.run([Harness.memprof.path, "report", trace])
+        #expect(text.stdout.contains("WARNING: "), "report: \(text.stdout)")
+        #expect(text.stdout.contains("static_jemalloc: it defines its own malloc"))
     }
 
     @Test func aPrefixedAllocatorIsNamed() throws {
@@ -45,8 +51,12 @@ struct StaticAllocatorTests {
     }
 
     @Test func anOrdinaryProgramGetsNoWarning() throws {
-        let (result, _) = try run("known_counts")
+        let (result, trace) = try run("known_counts")
         #expect(result.status == 0)
         #expect(!result.stderr.contains("warning"), "stderr: \(result.stderr)")
+        let report = try Harness.run([Harness.memprof.path, "report", trace, "--format", "json"])
+        let json = try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any]
+        let process = try #require(json?["process"] as? [String: Any])
+        #expect(process["allocator_symbols"] as? [String] == [])
     }
 }

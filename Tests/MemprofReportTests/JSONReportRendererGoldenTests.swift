@@ -219,6 +219,7 @@ struct JSONReportRendererGoldenTests {
 
           ],
           "process" : {
+            "allocator_symbols" : null,
             "arguments" : [
               "./leaky",
               "3",
