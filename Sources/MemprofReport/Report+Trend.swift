@@ -49,11 +49,20 @@ extension Report {
             health = nil
             return
         }
-        let measurements = Health.Measurements(
+        var measurements = Health.Measurements(
             peakHeapBytes: analysis.peakHeapBytes, peakRSSBytes: analysis.peakRSSBytes,
             leakedBytes: leakSummary.leaked.bytes, leaksKnown: analysis.leaksRecorded,
             allocationRatePerSecond: analysis.allocationRatePerSecond,
             leakSuspects: leakSuspects.map(\.location))
+        if let sampling = analysis.sampling, analysis.leaksRecorded, sampling.leakedBytes.samples == 0,
+            sampling.unfreedBlocks != 0
+        {
+            // Sample mode: no sampled block was left at exit, which does not make 0 leaked.
+            measurements.leaksKnown = false
+            measurements.leaksUnknownReason =
+                (sampling.unfreedBlocks.map { "\($0) blocks were not freed at exit and none of them was sampled" }
+                    ?? "no block not freed at exit was sampled") + " (record with --mode full to judge leaks)"
+        }
         health = Health(thresholds: thresholds, measurements: measurements, describe: HumanUnits.bytes)
     }
 }
