@@ -49,7 +49,8 @@ import MemprofTrace
 ///   boundary, `live_bytes_start`, `live_bytes_end`, `growth_rate`,
 ///   `recent_growth_rate` (last quarter), `rising_at_end`, `shape` (`growing`,
 ///   `plateaued`, `steady`, `shrinking`, `undetermined`), `live_blocks`, `old_blocks`, `old_bytes`,
-///   `leak_suspect`, `stack_count`);
+///   `leak_suspect`, `stack_count`). Sample mode adds `"estimated": true`: the heap, the
+///   window's counts and the sites' bytes and blocks are scaled from the samples;
 /// - `health`, only when thresholds were given: `status` (`healthy`, `warning`,
 ///   `critical`), `checks` (`name`, `limit`, `value`, `status`), `warnings`,
 ///   `recommendations`, `thresholds` (`memory_limit`, `warning_level` in bytes,
@@ -551,6 +552,10 @@ public struct JSONReportRenderer: Sendable {
             json.endObject()
         }
         json.endArray()
+        if analysis.sampling != nil {
+            json.key("estimated")
+            json.value(true)
+        }
         json.key("trend_analysis")
         try writeTrendAnalysis(analysis.trend, to: &json)
         json.endObject()
@@ -609,6 +614,11 @@ public struct JSONReportRenderer: Sendable {
             json.endObject()
         }
         json.endArray()
+        if report.analysis.sampling != nil {
+            // Sample mode: the heap, the window's counts and the sites' bytes are estimates.
+            json.key("estimated")
+            json.value(true)
+        }
         json.key("leak_suspects")
         writeStrings(report.leakSuspects.map(\.location), to: &json)
         json.key("site_growth")

@@ -25,6 +25,11 @@ extension Report {
             summed[location]!.stacks += 1
         }
         self.trend = trend
+        if analysis.sampling != nil, analysis.end != nil {
+            // Sample mode: the window's estimated counts cannot exceed the run's exact ones.
+            self.trend?.allocations = min(trend.allocations, analysis.allocationCount)
+            self.trend?.deallocations = min(trend.deallocations, analysis.deallocationCount)
+        }
         siteGrowth = summed.map { location, entry in
             GrowingSite(
                 location: location, growth: SiteGrowth(entry.growth, window: trend.siteWindow),

@@ -612,8 +612,8 @@ public struct TextReportRenderer: Sendable {
         let width = Self.chartWidth
         lines.append(
             bold("Memory over time")
-                + " (each column the highest sample of \(HumanUnits.duration(nanoseconds: (end - start) / UInt64(width))))"
-        )
+                + " (each column the highest sample of \(HumanUnits.duration(nanoseconds: (end - start) / UInt64(width)))"
+                + (report.analysis.sampling != nil ? "; the heap is estimated from the samples)" : ")"))
         let series: [(String, [(time: UInt64, value: UInt64)])] = [
             ("heap", timeline.map { ($0.nanoseconds, $0.heapBytes) }),
             ("RSS", timeline.map { ($0.nanoseconds, $0.rssBytes) }),
@@ -664,7 +664,8 @@ public struct TextReportRenderer: Sendable {
                 + " from \(Self.moment(window.start)) to \(Self.moment(window.end))"
                 + " (\(HumanUnits.count(window.intervalCount)) \(plural(window.intervalCount, "interval")) of "
                 + "\(HumanUnits.duration(nanoseconds: window.interval)), \(HumanUnits.count(statistics.sampleCount)) heap "
-                + plural(statistics.sampleCount, "sample") + ")")
+                + plural(statistics.sampleCount, "sample") + ")"
+                + (report.analysis.sampling != nil ? ": every figure estimated from the sampled blocks (~)" : ""))
         guard statistics.sampleCount >= 3 else {  // two samples make a line, not a trend
             lines.append(
                 report.analysis.aggregation.map {
@@ -686,7 +687,8 @@ public struct TextReportRenderer: Sendable {
             rows.append(
                 (
                     "allocations",
-                    "\(HumanUnits.count(trend.allocations)) in the window "
+                    (report.analysis.sampling != nil ? "~" : "")
+                        + "\(HumanUnits.count(trend.allocations)) in the window "
                         + "(\(HumanUnits.decimal(trend.allocationRatePerSecond, places: 1)) per second)"
                 ))
         }
@@ -700,13 +702,17 @@ public struct TextReportRenderer: Sendable {
         guard !growing.isEmpty else { return }
         let suspects = report.leakSuspects
         lines.append("")
-        // Aggregate mode: block ages are estimated from the snapshots (docs/trends.md).
-        let agesEstimated = report.analysis.aggregation != nil
+        // Aggregate mode: block ages are estimated from the snapshots (docs/trends.md);
+        // sample mode: every figure is scaled from the sampled blocks.
+        let agesEstimated = report.analysis.aggregation != nil || report.analysis.sampling != nil
+        let bytesMark = report.analysis.sampling != nil ? "~" : ""
         lines.append(
             bold("Live bytes by site " + showing(min(growing.count, max(top, 0)), of: growing.count))
                 + dim(
                     " holding 0.5% of the heap or more; old = allocated \(HumanUnits.duration(nanoseconds: trend.ageThreshold)) or more before the end"
-                        + (agesEstimated ? " (~ estimated from the snapshots)" : "")
+                        + (report.analysis.sampling != nil
+                            ? " (~ estimated from the samples)"
+                            : agesEstimated ? " (~ estimated from the snapshots)" : "")
                 ))
         var table = TextTable(columns: [
             ("#", .right), ("at end", .right), ("growth", .right), ("last quarter", .right), ("old/live", .right),
@@ -716,9 +722,9 @@ public struct TextReportRenderer: Sendable {
             let growth = site.growth
             table.append(
                 [
-                    "\(rank + 1)", HumanUnits.bytes(growth.liveBytes.last ?? 0),
-                    HumanUnits.byteRate(growth.growthBytesPerSecond),
-                    HumanUnits.byteRate(growth.recentGrowthBytesPerSecond),
+                    "\(rank + 1)", bytesMark + HumanUnits.bytes(growth.liveBytes.last ?? 0),
+                    bytesMark + HumanUnits.byteRate(growth.growthBytesPerSecond),
+                    bytesMark + HumanUnits.byteRate(growth.recentGrowthBytesPerSecond),
                     (agesEstimated ? "~" : "")
                         + "\(HumanUnits.count(growth.oldBlocks))/\(HumanUnits.count(growth.liveBlocks))",
                     growth.isLeakSuspect ? "LEAK SUSPECT" : growth.shape.rawValue,
