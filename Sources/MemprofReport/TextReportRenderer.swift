@@ -314,7 +314,8 @@ public struct TextReportRenderer: Sendable {
         if trend.sampleCount >= 3 && report.trend == nil {  // two samples make a line, not a trend
             rows.append(
                 (
-                    "heap trend", HumanUnits.byteRate(trend.growthBytesPerSecond),
+                    "heap trend",
+                    (analysis.sampling != nil ? "~" : "") + HumanUnits.byteRate(trend.growthBytesPerSecond),
                     "(average \(HumanUnits.bytes(trend.averageBytes)), min \(HumanUnits.bytes(trend.minimumBytes)), "
                         + "max \(HumanUnits.bytes(trend.peakBytes)), std dev \(HumanUnits.bytes(trend.volatilityBytes)); "
                         + "\(HumanUnits.count(trend.sampleCount)) samples)"
