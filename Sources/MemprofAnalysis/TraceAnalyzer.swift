@@ -489,6 +489,8 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
             }
         }
         analysis.sampling = sampling
+        // The replay's peak is the same estimate, so the same bound.
+        analysis.replayPeakBytes = min(analysis.replayPeakBytes, sampling.peak.value)
         analysis.peakHeapBytes = sampling.peak.value
         analysis.currentBytes = sampling.inUse.value
         analysis.totalDeallocatedBytes = sampling.freed.value

@@ -445,7 +445,9 @@ public struct TextReportRenderer: Sendable {
         case .peakBytes:
             title = "Largest share of the heap peak"
             if report.analysis.replayPeakBytes > 0 {
-                title += " of \(HumanUnits.bytes(report.analysis.replayPeakBytes))"
+                title +=
+                    " of " + (report.analysis.sampling != nil ? "~" : "")
+                    + HumanUnits.bytes(report.analysis.replayPeakBytes)
                 if let time = report.analysis.peakNanoseconds {
                     title += " at \(HumanUnits.duration(nanoseconds: time))"
                 }
@@ -458,8 +460,9 @@ public struct TextReportRenderer: Sendable {
         }
         lines.append(bold(title + " " + showing(sites.count, of: available)))
         let analysis = report.analysis
-        if order == .peakBytes, analysis.aggregation == nil, analysis.replayPeakBytes != analysis.peakHeapBytes,
-            analysis.replayPeakBytes > 0
+        // (Sample mode: both are estimates of one peak; the summary says how good.)
+        if order == .peakBytes, analysis.aggregation == nil, analysis.sampling == nil,
+            analysis.replayPeakBytes != analysis.peakHeapBytes, analysis.replayPeakBytes > 0
         {
             // Threads' blocks interleave in the file, so the replay's peak is approximate.
             lines.append(
