@@ -477,11 +477,12 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
         if exact {
             // A site cannot hold more than the whole: one sample of a small block weighs
             // R, which may be more than the program ever allocated.
-            let whole = analysis
+            let (allocations, deallocations) = (analysis.allocationCount, analysis.deallocationCount)
+            let allocated = analysis.totalAllocatedBytes
             for index in analysis.stackStatistics.indices {
                 analysis.stackStatistics[index].totals.bound(
-                    allocations: whole.allocationCount, deallocations: whole.deallocationCount,
-                    allocatedBytes: whole.totalAllocatedBytes, heapBytes: heapLimit)
+                    allocations: allocations, deallocations: deallocations, allocatedBytes: allocated,
+                    heapBytes: heapLimit)
             }
             for index in analysis.leakGroups.indices {
                 analysis.leakGroups[index].bytes = min(analysis.leakGroups[index].bytes, live ?? .max)
