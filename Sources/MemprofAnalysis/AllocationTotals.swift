@@ -27,6 +27,9 @@ public struct AllocationTotals: Sendable, Hashable {
     public var leakedBytes: UInt64
     /// Blocks reported still allocated at exit (see ``leakedBytes``).
     public var leakedBlocks: UInt64
+    /// Sample mode: the sampled allocations the other figures are estimated from (a
+    /// figure resting on a few samples is a rough one); 0 in the other modes.
+    public var samples: UInt64 = 0
 
     /// Creates totals; every counter defaults to zero.
     public init(
@@ -43,6 +46,21 @@ public struct AllocationTotals: Sendable, Hashable {
         self.temporaryAllocations = temporaryAllocations
         self.leakedBytes = leakedBytes
         self.leakedBlocks = leakedBlocks
+    }
+
+    /// Sample mode: keeps estimated figures within the whole recording's exact totals
+    /// (`heapBytes` bounds the bytes held at once; nil when unknown).
+    mutating func bound(allocations: UInt64, deallocations: UInt64, allocatedBytes: UInt64, heapBytes: UInt64?) {
+        self.allocations = min(self.allocations, allocations)
+        self.deallocations = min(self.deallocations, deallocations)
+        temporaryAllocations = min(temporaryAllocations, self.deallocations)
+        self.allocatedBytes = min(self.allocatedBytes, allocatedBytes)
+        deallocatedBytes = min(deallocatedBytes, self.allocatedBytes)
+        let held = min(heapBytes ?? .max, self.allocatedBytes)
+        liveBytes = min(liveBytes, held)
+        peakBytes = min(peakBytes, held)
+        leakedBytes = min(leakedBytes, held)
+        leakedBlocks = min(leakedBlocks, self.allocations)
     }
 
     /// `allocatedBytes / allocations`, or 0 when nothing was allocated.
@@ -65,6 +83,7 @@ public struct AllocationTotals: Sendable, Hashable {
         lhs.temporaryAllocations &+= rhs.temporaryAllocations
         lhs.leakedBytes &+= rhs.leakedBytes
         lhs.leakedBlocks &+= rhs.leakedBlocks
+        lhs.samples &+= rhs.samples
     }
 
     /// The sum of two totals.

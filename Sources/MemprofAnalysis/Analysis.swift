@@ -20,9 +20,44 @@ public struct Analysis: Sendable, Equatable {
         public var intervalBytes: UInt64
         /// ALLOC records in the trace: the samples.
         public var sampledAllocations: UInt64
-        public init(intervalBytes: UInt64, sampledAllocations: UInt64) {
+        /// The heap's peak (``Analysis/peakHeapBytes``): its samples are the sampled
+        /// blocks live at the replay's peak.
+        public var peak: SampleEstimate
+        /// Bytes in use when the trace ends (``Analysis/currentBytes``).
+        public var inUse: SampleEstimate
+        /// Bytes freed (``Analysis/totalDeallocatedBytes``).
+        public var freed: SampleEstimate
+        /// Temporary allocations (``Analysis/temporaryAllocationCount``).
+        public var temporaries: SampleEstimate
+        /// Bytes of the blocks not freed at exit, every group (``Analysis/leakedBytes``).
+        public var leakedBytes: SampleEstimate
+        /// Number of those blocks (``Analysis/leakedBlocks``).
+        public var leakedBlocks: SampleEstimate
+        /// Blocks not freed at exit by the exact counts (allocations − frees), sampled or
+        /// not; nil when the counts cannot tell (no COUNTS record, or inherited blocks).
+        public var unfreedBlocks: UInt64?
+        /// Bytes that blocks not freed at exit could hold without any of them having been
+        /// sampled: `R·ln 20` (a set of blocks that large escapes every sample point with
+        /// probability 5%), at most what the exact totals leave; 0 when the exact counts
+        /// say every such block was sampled.
+        public var unsampledLeakBytesBound: UInt64
+
+        public init(
+            intervalBytes: UInt64, sampledAllocations: UInt64, peak: SampleEstimate = .none,
+            inUse: SampleEstimate = .none, freed: SampleEstimate = .none, temporaries: SampleEstimate = .none,
+            leakedBytes: SampleEstimate = .none, leakedBlocks: SampleEstimate = .none, unfreedBlocks: UInt64? = nil,
+            unsampledLeakBytesBound: UInt64 = 0
+        ) {
             self.intervalBytes = intervalBytes
             self.sampledAllocations = sampledAllocations
+            self.peak = peak
+            self.inUse = inUse
+            self.freed = freed
+            self.temporaries = temporaries
+            self.leakedBytes = leakedBytes
+            self.leakedBlocks = leakedBlocks
+            self.unfreedBlocks = unfreedBlocks
+            self.unsampledLeakBytesBound = unsampledLeakBytesBound
         }
     }
 

@@ -77,6 +77,9 @@ public struct Health: Sendable, Hashable {
         public var allocationRatePerSecond: Double
         /// Locations of the sites ``SiteGrowth/isLeakSuspect`` named.
         public var leakSuspects: [String]
+        /// Why leaks are unknown when ``leaksKnown`` is false; nil for the usual reason
+        /// (the recording ends before the process exited).
+        public var leaksUnknownReason: String? = nil
 
         public init(
             peakHeapBytes: UInt64, peakRSSBytes: UInt64, leakedBytes: UInt64, leaksKnown: Bool = true,
@@ -164,7 +167,9 @@ public struct Health: Sendable, Hashable {
                 }
             } else {
                 checks.append(.init(name: "allowed_leak_bytes", value: 0, limit: Double(allowed), status: .warning))
-                warnings.append("leaks are unknown: the recording (or the part judged) ends before the process exited")
+                warnings.append(
+                    "leaks are unknown: "
+                        + (m.leaksUnknownReason ?? "the recording (or the part judged) ends before the process exited"))
             }
         }
         if let rate = thresholds.maxAllocationRate {

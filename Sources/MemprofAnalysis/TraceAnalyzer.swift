@@ -99,6 +99,8 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
     private var estimatedCounts: [UInt32: EstimatedCounts] = [:]
     private var estimatedTotals = EstimatedCounts()
     private var estimatedLeakBlocks: [LeakKey: Double] = [:]
+    /// Sample mode: raw sizes and variances of the samples (the estimates' error and bounds).
+    private var tally = SampleTally()
 
     /// Sample mode: allocations, frees and temporaries a stack's samples stand for.
     struct EstimatedCounts: Sendable {
@@ -204,6 +206,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
             replayPeak = heapBytes
             replayPeakTime = currentTime
             peakPending = true
+            if weights != nil { tally.atPeak() }
         }
     }
 
@@ -250,6 +253,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
         guard currentTime <= cutoff else { return }
         // Sample mode: an inherited block was sampled in the parent; it weighs as its free will.
         let size = weights.map { Self.rounded($0.bytes(size: inheritedSize)) } ?? inheritedSize
+        if let weights { tally.inherited(size: inheritedSize, weights) }
         inheritedBytes &+= size
         addLive(size, stackID: stackID, allocation: false)
     }
@@ -288,6 +292,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
         if let weights {
             bytes = Self.rounded(weights.bytes(size: record.size))
             estimatedLeakBlocks[key, default: 0] += weights.allocations(size: record.size)
+            tally.leaked(size: record.size, weights)
         }
         leaks[key] = (old.blocks &+ 1, old.bytes &+ bytes)
     }
@@ -401,6 +406,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
         let count = weights.allocations(size: size)
         estimatedCounts[stackID, default: EstimatedCounts()].allocations += count
         estimatedTotals.allocations += count
+        tally.allocated(size: size, weights)
         return Self.rounded(weights.bytes(size: size))
     }
 
@@ -412,11 +418,84 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
         let count = weights.allocations(size: size)
         estimatedCounts[stackID, default: EstimatedCounts()].deallocations += count
         estimatedTotals.deallocations += count
+        tally.freed(size: size, temporary: temporary, weights)
         if temporary {
             estimatedCounts[stackID, default: EstimatedCounts()].temporaries += count
             estimatedTotals.temporaries += count
         }
         return Self.rounded(weights.bytes(size: size))
+    }
+
+    /// Sample mode: each estimated figure with its error, moved inside what the exact
+    /// totals allow (a peak above the bytes ever allocated, or more temporaries than
+    /// allocations, is impossible), and what the exact counts say of unsampled leaks.
+    /// - Parameter exact: the analysis's counts and bytes allocated are exact (COUNTS
+    ///   was read and the analysis covers the whole recording).
+    private func bound(_ analysis: inout Analysis, intervalBytes: UInt64, exact: Bool) {
+        let tally = self.tally
+        // The process's blocks are those it allocated, unless it began with inherited ones.
+        let heapLimit: UInt64? = exact && tally.inheritedBlocks == 0 ? analysis.totalAllocatedBytes : nil
+        func minus(_ limit: UInt64?, _ amount: Int64) -> UInt64? {
+            limit.map { $0 >= UInt64(max(amount, 0)) ? $0 - UInt64(max(amount, 0)) : 0 }
+        }
+        let unfreed: UInt64? =
+            exact && tally.inheritedBlocks == 0 && analysis.leaksRecorded
+            ? (analysis.allocationCount >= analysis.deallocationCount
+                ? analysis.allocationCount - analysis.deallocationCount : 0) : nil
+        // Every block allocated was freed: nothing is in use at the end, sampled or not.
+        let live = unfreed == 0 ? 0 : minus(heapLimit, Int64(clamping: tally.rawFreed))
+        var sampling = analysis.sampling!
+        sampling.peak = SampleEstimate(
+            estimate: Double(analysis.peakHeapBytes), variance: tally.peakVariance,
+            samples: UInt64(max(tally.peakSamples, 0)), lowerBound: UInt64(max(tally.maximumRawLive, 0)),
+            upperBound: heapLimit)
+        sampling.inUse = SampleEstimate(
+            estimate: Double(analysis.currentBytes), variance: tally.liveVariance,
+            samples: UInt64(max(tally.liveSamples, 0)), lowerBound: UInt64(max(tally.rawLive, 0)), upperBound: live)
+        sampling.freed = SampleEstimate(
+            estimate: Double(analysis.totalDeallocatedBytes), variance: tally.freedVariance,
+            samples: tally.freedSamples, lowerBound: tally.rawFreed, upperBound: minus(heapLimit, tally.rawLive))
+        sampling.temporaries = SampleEstimate(
+            estimate: estimatedTotals.temporaries, variance: tally.temporaryVariance, samples: tally.temporarySamples,
+            lowerBound: tally.temporarySamples,
+            upperBound: exact ? min(analysis.allocationCount, analysis.deallocationCount) : nil)
+        sampling.unfreedBlocks = unfreed
+        sampling.leakedBytes = SampleEstimate(
+            estimate: Double(analysis.leakedBytes), variance: tally.leakBytesVariance, samples: tally.leakSamples,
+            lowerBound: tally.rawLeaked, upperBound: live)
+        sampling.leakedBlocks = SampleEstimate(
+            estimate: Double(analysis.leakedBlocks), variance: tally.leakBlocksVariance, samples: tally.leakSamples,
+            lowerBound: tally.leakSamples, upperBound: unfreed)
+        if let unfreed, unfreed <= tally.leakSamples {
+            sampling.unsampledLeakBytesBound = 0  // every block not freed was sampled
+        } else {
+            // ln 20: a set of L bytes holds no sample point with probability exp(−L/R).
+            let missable = UInt64((Double(intervalBytes) * 2.995_732_273_553_991).rounded())
+            let room = minus(live, Int64(clamping: tally.rawLeaked))
+            sampling.unsampledLeakBytesBound = room.map { min($0, missable) } ?? missable
+        }
+        if exact {
+            // A site cannot hold more than the whole: one sample of a small block weighs
+            // R, which may be more than the program ever allocated.
+            let (allocations, deallocations) = (analysis.allocationCount, analysis.deallocationCount)
+            let allocated = analysis.totalAllocatedBytes
+            for index in analysis.stackStatistics.indices {
+                analysis.stackStatistics[index].totals.bound(
+                    allocations: allocations, deallocations: deallocations, allocatedBytes: allocated,
+                    heapBytes: heapLimit)
+            }
+            for index in analysis.leakGroups.indices {
+                analysis.leakGroups[index].bytes = min(analysis.leakGroups[index].bytes, live ?? .max)
+                analysis.leakGroups[index].blocks = min(analysis.leakGroups[index].blocks, unfreed ?? .max)
+            }
+        }
+        analysis.sampling = sampling
+        // The replay's peak is the same estimate, so the same bound.
+        analysis.replayPeakBytes = min(analysis.replayPeakBytes, sampling.peak.value)
+        analysis.peakHeapBytes = sampling.peak.value
+        analysis.currentBytes = sampling.inUse.value
+        analysis.totalDeallocatedBytes = sampling.freed.value
+        analysis.temporaryAllocationCount = sampling.temporaries.value
     }
 
     private static func rounded(_ value: Double) -> UInt64 {
@@ -488,6 +567,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
                 leakedBytes: leaked.bytes,
                 leakedBlocks: leaked.blocks)
             if weights != nil {
+                totals.samples = accumulator.allocations  // one per ALLOC record: the samples
                 let estimated = estimatedCounts[id] ?? EstimatedCounts()
                 totals.allocations = Self.rounded(estimated.allocations)
                 totals.deallocations = Self.rounded(estimated.deallocations)
@@ -568,6 +648,7 @@ public struct TraceAnalyzer: TraceVisitor, Sendable {
                 analysis.allocationCount = Self.rounded(estimatedTotals.allocations)
                 analysis.deallocationCount = Self.rounded(estimatedTotals.deallocations) &+ unknownDeallocationCount
             }
+            bound(&analysis, intervalBytes: samplingInterval, exact: exactCounts != nil && !isCut)
         }
         return analysis
     }

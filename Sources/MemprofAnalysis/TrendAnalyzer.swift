@@ -145,6 +145,11 @@ public struct TrendAnalyzer: TraceVisitor, Sendable {
     private var allocatedBytes: UInt64 = 0
     /// An aggregate trace: ages are per stack (size key ``unknownSize``), old bytes estimated.
     private var isAggregate = false
+    /// A sampled trace: each sampled block stands for `1/p` blocks of `s/p` bytes (the
+    /// analysis's weights), so the window's counts and the sites' bytes are estimates.
+    private var weights: SampleWeights?
+    private var estimatedAllocations: Double = 0
+    private var estimatedDeallocations: Double = 0
 
     /// Creates an analyzer for `window`.
     /// - Parameter ageThreshold: a live block allocated at least this long before the
@@ -168,13 +173,27 @@ public struct TrendAnalyzer: TraceVisitor, Sendable {
         currentTime = nanoseconds
     }
 
+    /// Sample mode: ALLOC records are samples at this mean interval.
+    public mutating func sampling(intervalBytes: UInt64) {
+        weights = SampleWeights(intervalBytes: intervalBytes)
+    }
+
+    /// The bytes a block of `size` counts for: itself, or in sample mode what it stands
+    /// for (rounded once per block, so that its free cancels its allocation).
+    private func weighted(_ size: UInt64) -> Int64 {
+        guard let weights else { return Int64(bitPattern: size) }
+        let bytes = weights.bytes(size: size)
+        return bytes.isFinite && bytes > 0 ? Int64(bytes.rounded()) : 0
+    }
+
     public mutating func allocation(thread: UInt32, size: UInt64, stackID: UInt32) {
         guard let slot = siteWindow.slot(of: currentTime) else { return }
         if slot > 0 {
             allocations &+= 1
-            allocatedBytes &+= size
+            allocatedBytes &+= UInt64(weighted(size))
+            if let weights { estimatedAllocations += weights.allocations(size: size) }
         }
-        change(stackID, slot: slot, by: Int64(bitPattern: size))
+        change(stackID, slot: slot, by: weighted(size))
         let time = currentTime
         ages.update(stackID, size) { $0.allocate(at: time) }
     }
@@ -183,15 +202,18 @@ public struct TrendAnalyzer: TraceVisitor, Sendable {
     /// from the start (as old as the trace, at least), not an allocation.
     public mutating func inherited(thread: UInt32, size: UInt64, stackID: UInt32) {
         guard let slot = siteWindow.slot(of: currentTime) else { return }
-        change(stackID, slot: slot, by: Int64(bitPattern: size))
+        change(stackID, slot: slot, by: weighted(size))
         let time = currentTime
         ages.update(stackID, size) { $0.allocate(at: time) }
     }
 
     public mutating func deallocation(thread: UInt32, size: UInt64, stackID: UInt32, temporary: Bool) {
         guard let slot = siteWindow.slot(of: currentTime) else { return }
-        if slot > 0 { deallocations &+= 1 }
-        change(stackID, slot: slot, by: -Int64(bitPattern: size))
+        if slot > 0 {
+            deallocations &+= 1
+            if let weights { estimatedDeallocations += weights.allocations(size: size) }
+        }
+        change(stackID, slot: slot, by: -weighted(size))
         // An entry without live blocks is dropped (AgeTable).
         ages.update(stackID, size) { $0.free() }
     }
@@ -268,17 +290,33 @@ public struct TrendAnalyzer: TraceVisitor, Sendable {
         }
         let oldBefore = window.end >= ageThreshold ? window.end - ageThreshold : nil
         var blocks: [UInt32: (live: UInt64, old: UInt64, oldBytes: UInt64)] = [:]
+        // Sample mode: the sampled blocks' counts, then what they stand for per stack.
+        var estimated: [UInt32: (live: Double, old: Double, oldBytes: Double)] = [:]
         ages.forEach { stackID, size, ages in
             guard ages.head < ages.times.count else { return }
             var entry = blocks[stackID] ?? (0, 0, 0)
+            var sampled: (live: UInt64, old: UInt64) = (0, 0)
             for index in ages.head..<ages.times.count {
-                entry.live &+= ages.counts[index]
+                sampled.live &+= ages.counts[index]
                 if let oldBefore, ages.times[index] <= oldBefore {
-                    entry.old &+= ages.counts[index]
-                    entry.oldBytes &+= ages.counts[index] &* size
+                    sampled.old &+= ages.counts[index]
                 }
             }
+            entry.live &+= sampled.live
+            entry.old &+= sampled.old
+            entry.oldBytes &+= sampled.old &* size
             blocks[stackID] = entry
+            if let weights {
+                var sum = estimated[stackID] ?? (0, 0, 0)
+                let weight = weights.allocations(size: size)
+                sum.live += Double(sampled.live) * weight
+                sum.old += Double(sampled.old) * weight
+                sum.oldBytes += Double(sampled.old) * Double(weighted(size))
+                estimated[stackID] = sum
+            }
+        }
+        for (stackID, sum) in estimated {
+            blocks[stackID] = (UInt64(sum.live.rounded()), UInt64(sum.old.rounded()), UInt64(sum.oldBytes.rounded()))
         }
         var stacks: [UInt32: StackGrowth] = [:]
         for (index, deltas) in changes.enumerated() where !deltas.isEmpty {
@@ -300,7 +338,9 @@ public struct TrendAnalyzer: TraceVisitor, Sendable {
         }
         return TrendReport(
             window: window, siteWindow: siteWindow, ageThreshold: ageThreshold, statistics: statistics.statistics,
-            dataPoints: dataPoints, stacks: stacks, allocations: allocations, deallocations: deallocations,
+            dataPoints: dataPoints, stacks: stacks,
+            allocations: weights == nil ? allocations : UInt64(estimatedAllocations.rounded()),
+            deallocations: weights == nil ? deallocations : UInt64(estimatedDeallocations.rounded()),
             allocatedBytes: allocatedBytes)
     }
 }

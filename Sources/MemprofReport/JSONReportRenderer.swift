@@ -49,7 +49,8 @@ import MemprofTrace
 ///   boundary, `live_bytes_start`, `live_bytes_end`, `growth_rate`,
 ///   `recent_growth_rate` (last quarter), `rising_at_end`, `shape` (`growing`,
 ///   `plateaued`, `steady`, `shrinking`, `undetermined`), `live_blocks`, `old_blocks`, `old_bytes`,
-///   `leak_suspect`, `stack_count`);
+///   `leak_suspect`, `stack_count`). Sample mode adds `"estimated": true`: the heap, the
+///   window's counts and the sites' bytes and blocks are scaled from the samples;
 /// - `health`, only when thresholds were given: `status` (`healthy`, `warning`,
 ///   `critical`), `checks` (`name`, `limit`, `value`, `status`), `warnings`,
 ///   `recommendations`, `thresholds` (`memory_limit`, `warning_level` in bytes,
@@ -75,10 +76,24 @@ import MemprofTrace
 ///
 /// Sampled recordings (`--mode sample`): `snapshot` adds `sampled_allocations` and
 /// `sampling_interval_bytes`; its counts and `total_allocated` are exact, the other
-/// byte figures estimates. `allocations`, every `top_allocators` entry and `leaks` add
-/// `"estimated": true`: their per-site counts and bytes are unbiased estimates scaled
-/// from the samples (each sampled block of `s` bytes stands for `1/(1 − exp(−s/R))`
-/// blocks like it).
+/// byte figures estimates, never outside what the exact totals allow (a peak above the
+/// bytes allocated is impossible), and `snapshot.estimates` gives each of them
+/// (`current_usage`, `peak_usage`, `total_deallocated`, `temporary_allocations`,
+/// `leaked_bytes`, `leaked_blocks`) as `value` (the figure shown), `standard_error`
+/// (from the samples' variance, `(w² − w)·s²` per sampled block), `samples` (how many
+/// sampled blocks it rests on), `lower_bound` and `upper_bound` (certain; null when no
+/// exact total bounds it), `known` (false when no sample went into it: then the value
+/// is not zero but unknown) and `bounded` (the samples alone overshot a bound).
+/// `allocations`, every `top_allocators` entry and `leaks` add `"estimated": true`:
+/// their per-site counts and bytes are unbiased estimates scaled from the samples (each
+/// sampled block of `s` bytes stands for `1/(1 − exp(−s/R))` blocks like it), and a
+/// `top_allocators` entry adds `samples`, the sampled allocations they rest on;
+/// `allocations.average_allocation_size` is exact and `sizes_from_samples: true` says
+/// the median, min and max describe the samples. `leaks` adds `sampled_blocks` (LEAK
+/// records: sampled blocks not freed), `unfreed_blocks` (allocations − frees, sampled
+/// or not; null when the counts cannot tell) and `unsampled_bytes_upper_bound` (how
+/// many bytes blocks not freed could hold without a sample falling in them: about
+/// `R·ln 20`, at most what the totals leave; 0 when every such block was sampled).
 ///
 /// Aggregate recordings (`--mode aggregate`): `snapshot` adds `aggregate`
 /// (`snapshots` read, `on_demand_snapshots` = `signal_snapshots` + `api_snapshots`,
@@ -197,6 +212,21 @@ public struct JSONReportRenderer: Sendable {
         json.value(analysis.deallocationCount)
         json.key("duration_seconds")
         try json.value(seconds(analysis.durationNanoseconds))
+        if let sampling = analysis.sampling {
+            // Sample mode: each estimated figure of this member, with its error and bounds.
+            json.key("estimates")
+            json.beginObject()
+            let estimates: [(StaticString, SampleEstimate)] = [
+                ("current_usage", sampling.inUse), ("leaked_blocks", sampling.leakedBlocks),
+                ("leaked_bytes", sampling.leakedBytes), ("peak_usage", sampling.peak),
+                ("temporary_allocations", sampling.temporaries), ("total_deallocated", sampling.freed),
+            ]
+            for (key, estimate) in estimates {
+                json.key(key)
+                try writeEstimate(estimate, to: &json)
+            }
+            json.endObject()
+        }
         if let jemalloc = analysis.jemalloc {
             // `memprof run --jemalloc`: jemalloc's own figures, last reading and peaks.
             json.key("jemalloc")
@@ -209,9 +239,9 @@ public struct JSONReportRenderer: Sendable {
             ])
         }
         json.key("leaked_blocks")
-        json.value(report.leakSummary.leaked.blocks)
+        json.value(leaked(report).blocks)
         json.key("leaked_bytes")
-        json.value(report.leakSummary.leaked.bytes)
+        json.value(leaked(report).bytes)
         json.key("peak_rss")
         json.value(analysis.peakRSSBytes)
         json.key("peak_time_seconds")
@@ -246,7 +276,8 @@ public struct JSONReportRenderer: Sendable {
         // Aggregate mode records no sizes: the mean is exact, the rest unknown (null).
         let sizesRecorded = analysis.aggregation == nil
         json.key("average_allocation_size")
-        if sizesRecorded {
+        // Sample mode: the samples favour large blocks; the exact totals give the mean.
+        if sizesRecorded && analysis.sampling == nil {
             try json.value(finite(analysis.sizes.mean))
         } else {
             try json.value(
@@ -266,6 +297,11 @@ public struct JSONReportRenderer: Sendable {
         json.value(sizesRecorded ? analysis.sizes.minimum : nil)
         json.key("site_count")
         json.value(report.siteCount(by: .allocations))
+        if analysis.sampling != nil {
+            // Median, min and max describe the sampled blocks, which favour large ones.
+            json.key("sizes_from_samples")
+            json.value(true)
+        }
         json.key("temporary_allocations")
         json.value(analysis.temporaryAllocationCount)
         json.key("top_allocators")
@@ -306,6 +342,11 @@ public struct JSONReportRenderer: Sendable {
         json.value(totals.peakBytes)
         json.key("percentage_of_total")
         try json.value(totalBytes == 0 ? 0 : finite(Double(totals.allocatedBytes) / Double(totalBytes) * 100))
+        if estimated {
+            // The sampled allocations the estimates rest on.
+            json.key("samples")
+            json.value(totals.samples)
+        }
         json.key("stack")
         writeStack(site.frames(by: .allocatedBytes), to: &json)
         json.key("stack_count")
@@ -349,7 +390,7 @@ public struct JSONReportRenderer: Sendable {
         json.key("leak_count")
         json.value(summary.leakSiteCount)
         json.key("leaked_blocks")
-        json.value(summary.leaked.blocks)
+        json.value(leaked(report).blocks)
         json.key("leaks")
         json.beginArray()
         for leak in report.leaks.prefix(max(top, 0)) {
@@ -377,6 +418,11 @@ public struct JSONReportRenderer: Sendable {
         json.endArray()
         json.key("recorded")
         json.value(report.analysis.leaksRecorded)
+        if let sampling = report.analysis.sampling {
+            // Sample mode: LEAK records list sampled blocks only.
+            json.key("sampled_blocks")
+            json.value(sampling.leakedBlocks.samples)
+        }
         json.key("suppressed")
         json.beginArray()
         for use in summary.suppressed {
@@ -392,7 +438,43 @@ public struct JSONReportRenderer: Sendable {
         }
         json.endArray()
         json.key("total_leaked_bytes")
-        json.value(summary.leaked.bytes)
+        json.value(leaked(report).bytes)
+        if let sampling = report.analysis.sampling {
+            json.key("unfreed_blocks")
+            json.value(sampling.unfreedBlocks)
+            json.key("unsampled_bytes_upper_bound")
+            json.value(sampling.unsampledLeakBytesBound)
+        }
+        json.endObject()
+    }
+
+    /// The leaks' totals; in sample mode never more than the exact counts allow.
+    private func leaked(_ report: Report) -> LeakTotals {
+        var totals = report.leakSummary.leaked
+        if let sampling = report.analysis.sampling {
+            totals.bytes = min(totals.bytes, sampling.leakedBytes.upperBound ?? .max)
+            totals.blocks = min(totals.blocks, sampling.leakedBlocks.upperBound ?? .max)
+        }
+        return totals
+    }
+
+    /// One of sample mode's `estimates`.
+    private func writeEstimate(_ estimate: SampleEstimate, to json: inout JSONWriter) throws {
+        json.beginObject()
+        json.key("bounded")
+        json.value(estimate.wasBounded)
+        json.key("known")
+        json.value(estimate.isKnown)
+        json.key("lower_bound")
+        json.value(estimate.lowerBound)
+        json.key("samples")
+        json.value(estimate.samples)
+        json.key("standard_error")
+        try json.value(finite(estimate.standardError))
+        json.key("upper_bound")
+        json.value(estimate.upperBound)
+        json.key("value")
+        json.value(estimate.value)
         json.endObject()
     }
 
@@ -473,6 +555,10 @@ public struct JSONReportRenderer: Sendable {
             json.endObject()
         }
         json.endArray()
+        if analysis.sampling != nil {
+            json.key("estimated")
+            json.value(true)
+        }
         json.key("trend_analysis")
         try writeTrendAnalysis(analysis.trend, to: &json)
         json.endObject()
@@ -531,6 +617,11 @@ public struct JSONReportRenderer: Sendable {
             json.endObject()
         }
         json.endArray()
+        if report.analysis.sampling != nil {
+            // Sample mode: the heap, the window's counts and the sites' bytes are estimates.
+            json.key("estimated")
+            json.value(true)
+        }
         json.key("leak_suspects")
         writeStrings(report.leakSuspects.map(\.location), to: &json)
         json.key("site_growth")

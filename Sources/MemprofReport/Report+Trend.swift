@@ -25,6 +25,11 @@ extension Report {
             summed[location]!.stacks += 1
         }
         self.trend = trend
+        if analysis.sampling != nil, analysis.end != nil {
+            // Sample mode: the window's estimated counts cannot exceed the run's exact ones.
+            self.trend?.allocations = min(trend.allocations, analysis.allocationCount)
+            self.trend?.deallocations = min(trend.deallocations, analysis.deallocationCount)
+        }
         siteGrowth = summed.map { location, entry in
             GrowingSite(
                 location: location, growth: SiteGrowth(entry.growth, window: trend.siteWindow),
@@ -49,11 +54,20 @@ extension Report {
             health = nil
             return
         }
-        let measurements = Health.Measurements(
+        var measurements = Health.Measurements(
             peakHeapBytes: analysis.peakHeapBytes, peakRSSBytes: analysis.peakRSSBytes,
             leakedBytes: leakSummary.leaked.bytes, leaksKnown: analysis.leaksRecorded,
             allocationRatePerSecond: analysis.allocationRatePerSecond,
             leakSuspects: leakSuspects.map(\.location))
+        if let sampling = analysis.sampling, analysis.leaksRecorded, sampling.leakedBytes.samples == 0,
+            sampling.unfreedBlocks != 0
+        {
+            // Sample mode: no sampled block was left at exit, which does not make 0 leaked.
+            measurements.leaksKnown = false
+            measurements.leaksUnknownReason =
+                (sampling.unfreedBlocks.map { "\($0) blocks were not freed at exit and none of them was sampled" }
+                    ?? "no block not freed at exit was sampled") + " (record with --mode full to judge leaks)"
+        }
         health = Health(thresholds: thresholds, measurements: measurements, describe: HumanUnits.bytes)
     }
 }

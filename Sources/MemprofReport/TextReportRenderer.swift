@@ -123,8 +123,10 @@ public struct TextReportRenderer: Sendable {
             lines.append(
                 "  note: sampled every \(HumanUnits.bytes(sampling.intervalBytes)) on average "
                     + "(\(HumanUnits.count(sampling.sampledAllocations)) samples): allocation and free counts and "
-                    + "bytes allocated are exact; per-site and leak figures (marked ~), peak, in use, freed bytes and "
-                    + "temporaries are estimates scaled from the samples; sizes describe the samples")
+                    + "bytes allocated are exact; per-site and leak figures, peak, in use, freed bytes and temporaries "
+                    + "are estimates scaled from the samples (marked ~, with ± their standard error and certain bounds "
+                    + "where the samples are few; ≤ where the samples overshoot a bound); a figure no sample went "
+                    + "into is unknown, not zero")
         } else if analysis.process?.mode == .sample {
             lines.append("  note: sampled recording; counts and bytes cover the sampled allocations only")
         }
@@ -243,35 +245,69 @@ public struct TextReportRenderer: Sendable {
                 "bytes allocated", HumanUnits.bytes(analysis.totalAllocatedBytes),
                 analysis.allocationCount == 0
                     ? ""
-                    : analysis.aggregation != nil
+                    : analysis.sampling != nil
                         ? "(mean \(HumanUnits.bytes(Double(analysis.totalAllocatedBytes) / Double(analysis.allocationCount)))"
-                            + "; sizes are not recorded in aggregate mode)"
-                        : "(mean \(HumanUnits.bytes(analysis.sizes.mean)), median \(HumanUnits.bytes(analysis.sizes.median)), "
-                            + "largest \(HumanUnits.bytes(analysis.sizes.maximum)))"
+                            + (analysis.sizes.count == 0
+                                ? "; no allocation was sampled)"
+                                : "; of the samples: median \(HumanUnits.bytes(analysis.sizes.median)), "
+                                    + "largest \(HumanUnits.bytes(analysis.sizes.maximum)))")
+                        : analysis.aggregation != nil
+                            ? "(mean \(HumanUnits.bytes(Double(analysis.totalAllocatedBytes) / Double(analysis.allocationCount)))"
+                                + "; sizes are not recorded in aggregate mode)"
+                            : "(mean \(HumanUnits.bytes(analysis.sizes.mean)), median \(HumanUnits.bytes(analysis.sizes.median)), "
+                                + "largest \(HumanUnits.bytes(analysis.sizes.maximum)))"
             ))
-        rows.append(
-            (
-                "peak heap usage", HumanUnits.bytes(analysis.peakHeapBytes),
-                analysis.peakNanoseconds.map { "at \(HumanUnits.duration(nanoseconds: $0))" } ?? ""
-            ))
+        if let sampling = analysis.sampling {
+            let peak = Self.estimate(sampling.peak, format: HumanUnits.bytes)
+            rows.append(
+                (
+                    "peak heap usage", peak.value,
+                    (sampling.peak.isKnown
+                        ? analysis.peakNanoseconds.map { "at \(HumanUnits.duration(nanoseconds: $0)) " }
+                            ?? "" : "") + peak.note
+                ))
+        } else {
+            rows.append(
+                (
+                    "peak heap usage", HumanUnits.bytes(analysis.peakHeapBytes),
+                    analysis.peakNanoseconds.map { "at \(HumanUnits.duration(nanoseconds: $0))" } ?? ""
+                ))
+        }
         if analysis.peakRSSBytes > 0 {
             rows.append(("peak RSS", HumanUnits.bytes(analysis.peakRSSBytes), ""))
         }
+        let inUse = analysis.sampling.map { Self.estimate($0.inUse, format: HumanUnits.bytes) }
         rows.append(
             (
                 report.moment.map { "in use at \(HumanUnits.duration(nanoseconds: $0.nanoseconds))" }
                     ?? (analysis.isLive
                         ? "in use at \(HumanUnits.duration(nanoseconds: analysis.durationNanoseconds))"
                         : "in use at end"),
-                HumanUnits.bytes(analysis.currentBytes),
-                report.moment == nil ? "" : "in \(blocks(liveBlocks(report))) (live heap at that moment)"
+                inUse?.value ?? HumanUnits.bytes(analysis.currentBytes),
+                report.moment == nil
+                    ? inUse?.note ?? ""
+                    : "in \(blocks(liveBlocks(report))) (live heap at that moment)"
+                        + (inUse.map { " " + $0.note } ?? "")
             ))
-        rows.append(
-            (
-                "temporary allocations", HumanUnits.count(analysis.temporaryAllocationCount),
-                "(\(HumanUnits.percent(analysis.temporaryAllocationCount, of: analysis.allocationCount)) of allocations)"
-            ))
-        if analysis.leaksRecorded {
+        if let sampling = analysis.sampling {
+            let temporaries = Self.estimate(sampling.temporaries, format: HumanUnits.count)
+            rows.append(
+                (
+                    "temporary allocations", temporaries.value,
+                    (sampling.temporaries.isKnown
+                        ? "(~\(HumanUnits.percent(analysis.temporaryAllocationCount, of: analysis.allocationCount)) of "
+                            + "allocations) " : "") + temporaries.note
+                ))
+        } else {
+            rows.append(
+                (
+                    "temporary allocations", HumanUnits.count(analysis.temporaryAllocationCount),
+                    "(\(HumanUnits.percent(analysis.temporaryAllocationCount, of: analysis.allocationCount)) of allocations)"
+                ))
+        }
+        if analysis.leaksRecorded, let sampling = analysis.sampling {
+            sampledLeakRows(report, sampling, into: &rows)
+        } else if analysis.leaksRecorded {
             leakRows(report, into: &rows)
         } else if analysis.cutoffNanoseconds != nil {
             rows.append(("not freed at exit", "not yet known", "(blocks are classified when the process exits)"))
@@ -284,7 +320,8 @@ public struct TextReportRenderer: Sendable {
         if trend.sampleCount >= 3 && report.trend == nil {  // two samples make a line, not a trend
             rows.append(
                 (
-                    "heap trend", HumanUnits.byteRate(trend.growthBytesPerSecond),
+                    "heap trend",
+                    (analysis.sampling != nil ? "~" : "") + HumanUnits.byteRate(trend.growthBytesPerSecond),
                     "(average \(HumanUnits.bytes(trend.averageBytes)), min \(HumanUnits.bytes(trend.minimumBytes)), "
                         + "max \(HumanUnits.bytes(trend.peakBytes)), std dev \(HumanUnits.bytes(trend.volatilityBytes)); "
                         + "\(HumanUnits.count(trend.sampleCount)) samples)"
@@ -343,6 +380,66 @@ public struct TextReportRenderer: Sendable {
         rows.append(("leaked", HumanUnits.bytes(summary.leaked.bytes), note))
     }
 
+    /// Sample mode's "not freed at exit" and "leaked": estimates, never a bare zero for
+    /// blocks the samples missed (the exact counts say how many blocks stayed).
+    private func sampledLeakRows(
+        _ report: Report, _ sampling: Analysis.Sampling, into rows: inout [(label: String, value: String, note: String)]
+    ) {
+        let summary = report.leakSummary
+        let estimate = sampling.leakedBytes
+        let counted = sampling.unfreedBlocks.map { "; \(blocks($0)) by the exact counts (allocations − frees)" } ?? ""
+        if estimate.samples == 0 {
+            if sampling.unfreedBlocks == 0 {
+                rows.append(("not freed at exit", "0 B", "(allocations equal frees: every block was freed)"))
+            } else {
+                rows.append(
+                    (
+                        "not freed at exit", "unknown",
+                        "(no sample fell in a block not freed" + counted + "; up to about "
+                            + "\(HumanUnits.bytes(sampling.unsampledLeakBytesBound)) could be unsampled)"
+                    ))
+            }
+            return
+        }
+        let bytes = Self.estimate(estimate, format: HumanUnits.bytes)
+        var note = "in ~\(blocks(sampling.leakedBlocks.value)) " + bytes.note.dropLast() + counted
+        if sampling.unsampledLeakBytesBound > 0 && sampling.unfreedBlocks.map({ $0 > estimate.samples }) ?? true {
+            note += "; unsampled ones could hold up to about \(HumanUnits.bytes(sampling.unsampledLeakBytesBound)) more"
+        }
+        rows.append(("not freed at exit", bytes.value, note + ")"))
+        // The leaks (every block not freed counts in sample mode, unless suppressed).
+        let leaked = min(summary.leaked.bytes, estimate.upperBound ?? .max)
+        rows.append(
+            (
+                "leaked", "~" + HumanUnits.bytes(leaked),
+                "in ~\(blocks(min(summary.leaked.blocks, sampling.leakedBlocks.upperBound ?? .max))) from "
+                    + "\(HumanUnits.count(summary.leakSiteCount)) " + plural(summary.leakSiteCount, "site")
+            ))
+    }
+
+    /// An estimate of sample mode, as a value ("~12.0 KiB", "unknown") and a note with its
+    /// error, its samples, and its certain bounds where the error is large or the
+    /// samples overshot them.
+    static func estimate(_ estimate: SampleEstimate, format: (UInt64) -> String) -> (value: String, note: String) {
+        guard estimate.samples > 0 else {
+            if estimate.isKnown { return (format(0), "(by the exact counts)") }
+            return ("unknown", "(no sample" + (estimate.upperBound.map { "; at most \(format($0))" } ?? "") + ")")
+        }
+        var note = "(estimated"
+        if estimate.standardError >= 0.5 { note += " ± \(format(UInt64(estimate.standardError.rounded())))" }
+        note += " from \(HumanUnits.count(estimate.samples)) \(estimate.samples == 1 ? "sample" : "samples")"
+        if estimate.wasBounded || estimate.samples < 10 || estimate.relativeError > 0.25 {
+            if let upper = estimate.upperBound {
+                note += "; certainly between \(format(estimate.lowerBound)) and \(format(upper))"
+            } else {
+                note += "; at least \(format(estimate.lowerBound))"
+            }
+        }
+        // Samples that overshoot a certain bound say only that the figure is near it.
+        let bounded = estimate.wasBounded && estimate.value == estimate.upperBound
+        return ((bounded ? "≤" : "~") + format(estimate.value), note + ")")
+    }
+
     private func table(_ report: Report, by order: Report.SiteOrder, into lines: inout [String]) {
         let available = report.siteCount(by: order)
         let sites = report.topSites(by: order, limit: top)
@@ -356,7 +453,9 @@ public struct TextReportRenderer: Sendable {
         case .peakBytes:
             title = "Largest share of the heap peak"
             if report.analysis.replayPeakBytes > 0 {
-                title += " of \(HumanUnits.bytes(report.analysis.replayPeakBytes))"
+                title +=
+                    " of " + (report.analysis.sampling != nil ? "~" : "")
+                    + HumanUnits.bytes(report.analysis.replayPeakBytes)
                 if let time = report.analysis.peakNanoseconds {
                     title += " at \(HumanUnits.duration(nanoseconds: time))"
                 }
@@ -369,8 +468,9 @@ public struct TextReportRenderer: Sendable {
         }
         lines.append(bold(title + " " + showing(sites.count, of: available)))
         let analysis = report.analysis
-        if order == .peakBytes, analysis.aggregation == nil, analysis.replayPeakBytes != analysis.peakHeapBytes,
-            analysis.replayPeakBytes > 0
+        // (Sample mode: both are estimates of one peak; the summary says how good.)
+        if order == .peakBytes, analysis.aggregation == nil, analysis.sampling == nil,
+            analysis.replayPeakBytes != analysis.peakHeapBytes, analysis.replayPeakBytes > 0
         {
             // Threads' blocks interleave in the file, so the replay's peak is approximate.
             lines.append(
@@ -383,22 +483,25 @@ public struct TextReportRenderer: Sendable {
         }
         // At a moment nothing has leaked yet: the column shows what is in use instead.
         let showsLive = report.moment != nil
-        var table = TextTable(columns: [
+        // Sample mode: every figure of a site is an estimate, made of this many samples.
+        let sampled = analysis.sampling != nil
+        var columns: [(String, TextTable.Alignment)] = [
             ("#", .right), ("allocations", .right), ("allocated", .right), ("peak", .right),
             (showsLive ? "in use" : "leaked", .right), ("temporary", .right), ("location", .left),
-        ])
-        // Sample mode: every figure of a site is an estimate.
-        let mark = analysis.sampling == nil ? "" : "~"
+        ]
+        if sampled { columns.insert(("samples", .right), at: 1) }
+        var table = TextTable(columns: columns)
+        let mark = sampled ? "~" : ""
         for (rank, site) in sites.enumerated() {
             let totals = site.totals
-            table.append(
-                [
-                    "\(rank + 1)", mark + HumanUnits.count(totals.allocations),
-                    mark + HumanUnits.bytes(totals.allocatedBytes), mark + HumanUnits.bytes(totals.peakBytes),
-                    mark + HumanUnits.bytes(showsLive ? totals.liveBytes : totals.leakedBytes),
-                    mark + HumanUnits.count(totals.temporaryAllocations), SymbolAbbreviation.abbreviate(site.location),
-                ],
-                details: callers(site.frames(by: order), stackCount: site.stackCount))
+            var row = [
+                "\(rank + 1)", mark + HumanUnits.count(totals.allocations),
+                mark + HumanUnits.bytes(totals.allocatedBytes), mark + HumanUnits.bytes(totals.peakBytes),
+                mark + HumanUnits.bytes(showsLive ? totals.liveBytes : totals.leakedBytes),
+                mark + HumanUnits.count(totals.temporaryAllocations), SymbolAbbreviation.abbreviate(site.location),
+            ]
+            if sampled { row.insert(HumanUnits.count(totals.samples), at: 1) }
+            table.append(row, details: callers(site.frames(by: order), stackCount: site.stackCount))
         }
         lines += table.lines(headerStyle: dim, detailStyle: dim)
     }
@@ -421,6 +524,18 @@ public struct TextReportRenderer: Sendable {
             return
         }
         let leaks = report.leaks.filter(\.isCounted)
+        if let sampling = analysis.sampling, leaks.isEmpty, summary.suppressedTotals.blocks == 0,
+            sampling.unfreedBlocks != 0
+        {
+            // No sampled block was left, which does not mean none was.
+            lines.append(
+                bold("Leaks: none sampled")
+                    + (sampling.unfreedBlocks.map { " — \(blocks($0)) were not freed at exit (allocations − frees)" }
+                        ?? "")
+                    + "; up to about \(HumanUnits.bytes(sampling.unsampledLeakBytesBound)) could be unsampled at "
+                    + "this interval (record with --mode full, or a smaller --sample-interval, to see them)")
+            return
+        }
         if leaks.isEmpty {
             var reasons: [String] = []
             if summary.uncounted.blocks > 0 { reasons.append("of a kind not counted") }
@@ -428,8 +543,19 @@ public struct TextReportRenderer: Sendable {
             lines.append(
                 bold("Leaks: none")
                     + (reasons.isEmpty
-                        ? " (every block was freed before exit)"
+                        ? (analysis.sampling != nil
+                            ? " (allocations equal frees: every block was freed before exit)"
+                            : " (every block was freed before exit)")
                         : " (every block not freed at exit is " + reasons.joined(separator: " or ") + ")"))
+        } else if let sampling = analysis.sampling {
+            let bytes = min(summary.leaked.bytes, sampling.leakedBytes.upperBound ?? .max)
+            let count = min(summary.leaked.blocks, sampling.leakedBlocks.upperBound ?? .max)
+            lines.append(
+                bold(
+                    "Leaks: ~\(HumanUnits.bytes(bytes)) in ~\(blocks(count)) "
+                        + showing(min(leaks.count, max(top, 0)), of: leaks.count))
+                    + " " + Self.estimate(sampling.leakedBytes, format: HumanUnits.bytes).note)
+            leakTable(leaks, estimated: true, into: &lines)
         } else {
             lines.append(
                 bold(
@@ -498,8 +624,8 @@ public struct TextReportRenderer: Sendable {
         let width = Self.chartWidth
         lines.append(
             bold("Memory over time")
-                + " (each column the highest sample of \(HumanUnits.duration(nanoseconds: (end - start) / UInt64(width))))"
-        )
+                + " (each column the highest sample of \(HumanUnits.duration(nanoseconds: (end - start) / UInt64(width)))"
+                + (report.analysis.sampling != nil ? "; the heap is estimated from the samples)" : ")"))
         let series: [(String, [(time: UInt64, value: UInt64)])] = [
             ("heap", timeline.map { ($0.nanoseconds, $0.heapBytes) }),
             ("RSS", timeline.map { ($0.nanoseconds, $0.rssBytes) }),
@@ -550,7 +676,8 @@ public struct TextReportRenderer: Sendable {
                 + " from \(Self.moment(window.start)) to \(Self.moment(window.end))"
                 + " (\(HumanUnits.count(window.intervalCount)) \(plural(window.intervalCount, "interval")) of "
                 + "\(HumanUnits.duration(nanoseconds: window.interval)), \(HumanUnits.count(statistics.sampleCount)) heap "
-                + plural(statistics.sampleCount, "sample") + ")")
+                + plural(statistics.sampleCount, "sample") + ")"
+                + (report.analysis.sampling != nil ? ": every figure estimated from the sampled blocks (~)" : ""))
         guard statistics.sampleCount >= 3 else {  // two samples make a line, not a trend
             lines.append(
                 report.analysis.aggregation.map {
@@ -572,7 +699,8 @@ public struct TextReportRenderer: Sendable {
             rows.append(
                 (
                     "allocations",
-                    "\(HumanUnits.count(trend.allocations)) in the window "
+                    (report.analysis.sampling != nil ? "~" : "")
+                        + "\(HumanUnits.count(trend.allocations)) in the window "
                         + "(\(HumanUnits.decimal(trend.allocationRatePerSecond, places: 1)) per second)"
                 ))
         }
@@ -586,13 +714,17 @@ public struct TextReportRenderer: Sendable {
         guard !growing.isEmpty else { return }
         let suspects = report.leakSuspects
         lines.append("")
-        // Aggregate mode: block ages are estimated from the snapshots (docs/trends.md).
-        let agesEstimated = report.analysis.aggregation != nil
+        // Aggregate mode: block ages are estimated from the snapshots (docs/trends.md);
+        // sample mode: every figure is scaled from the sampled blocks.
+        let agesEstimated = report.analysis.aggregation != nil || report.analysis.sampling != nil
+        let bytesMark = report.analysis.sampling != nil ? "~" : ""
         lines.append(
             bold("Live bytes by site " + showing(min(growing.count, max(top, 0)), of: growing.count))
                 + dim(
                     " holding 0.5% of the heap or more; old = allocated \(HumanUnits.duration(nanoseconds: trend.ageThreshold)) or more before the end"
-                        + (agesEstimated ? " (~ estimated from the snapshots)" : "")
+                        + (report.analysis.sampling != nil
+                            ? " (~ estimated from the samples)"
+                            : agesEstimated ? " (~ estimated from the snapshots)" : "")
                 ))
         var table = TextTable(columns: [
             ("#", .right), ("at end", .right), ("growth", .right), ("last quarter", .right), ("old/live", .right),
@@ -602,9 +734,9 @@ public struct TextReportRenderer: Sendable {
             let growth = site.growth
             table.append(
                 [
-                    "\(rank + 1)", HumanUnits.bytes(growth.liveBytes.last ?? 0),
-                    HumanUnits.byteRate(growth.growthBytesPerSecond),
-                    HumanUnits.byteRate(growth.recentGrowthBytesPerSecond),
+                    "\(rank + 1)", bytesMark + HumanUnits.bytes(growth.liveBytes.last ?? 0),
+                    bytesMark + HumanUnits.byteRate(growth.growthBytesPerSecond),
+                    bytesMark + HumanUnits.byteRate(growth.recentGrowthBytesPerSecond),
                     (agesEstimated ? "~" : "")
                         + "\(HumanUnits.count(growth.oldBlocks))/\(HumanUnits.count(growth.liveBlocks))",
                     growth.isLeakSuspect ? "LEAK SUSPECT" : growth.shape.rawValue,

@@ -115,6 +115,46 @@ struct SamplingTests {
         #expect(try forkTreeCounts(["--mode", "sample"], name: "sampled") == full)
     }
 
+    /// known_counts (examples/src/known_counts.c: 123 allocations, 25,062 bytes, 3 blocks
+    /// left at exit) at the default interval of 512 KiB: a run samples none of its
+    /// blocks, or one (seed 2: a 1 KiB block, which weighs 512 KiB). Whatever the
+    /// samples, the report must not call the leaks none, nor give a peak above the
+    /// bytes allocated or more temporaries than allocations.
+    @Test(arguments: ["1", "2", "3"])
+    func fewSamplesNeverMakeFalseStatements(seed: String) throws {
+        let program = Harness.examples.appendingPathComponent("known_counts").path
+        let trace = directory.appendingPathComponent("few-\(seed).mprof").path
+        let result = try Harness.run(
+            [Harness.memprof.path, "run", "--mode", "sample", "-o", trace, "--", program],
+            environment: ["MEMPROF_SAMPLE_SEED": seed])
+        try #require(result.status == 0, "\(result.stderr)")
+        let text = try Harness.run([Harness.memprof.path, "report", trace]).stdout
+        #expect(!text.contains("every block was freed"), "\(text)")
+        #expect(!text.contains("Leaks: none ("), "\(text)")
+        let json = try Harness.reportJSON(trace)
+        let allocated = try #require(json.int("snapshot", "total_allocated"))
+        #expect(allocated == 25062)
+        #expect(try #require(json.int("snapshot", "peak_usage")) <= allocated)
+        #expect(try #require(json.int("snapshot", "current_usage")) <= allocated)
+        #expect(try #require(json.int("allocations", "temporary_allocations")) <= 123)
+        #expect(json.int("leaks", "unfreed_blocks") == 3)
+        let sampledLeaks = try #require(json.int("leaks", "sampled_blocks"))
+        if sampledLeaks < 3 {
+            #expect(try #require(json.int("leaks", "unsampled_bytes_upper_bound")) > 0)
+        }
+        if sampledLeaks == 0 {
+            #expect(text.contains("Leaks: none sampled — 3 blocks were not freed at exit"), "\(text)")
+            #expect(json.object("snapshot")?.object("estimates")?.object("leaked_bytes")?["known"] as? Bool == false)
+        }
+        // A CI gate on leaks must not pass for want of a sample.
+        let check = try Harness.run(
+            [Harness.memprof.path, "check", trace], environment: ["MEMPROF_ALLOWED_LEAK_BYTES": "0"])
+        #expect(check.status != 0, "\(check.stdout)\(check.stderr)")
+        for line in text.split(separator: "\n") where line.contains("% of allocations") {
+            #expect(!line.contains("100.") && !line.contains("(1,"), "\(line)")
+        }
+    }
+
     @Test func textReportMarksEstimates() throws {
         let program = Harness.examples.appendingPathComponent("sized_sites").path
         let trace = directory.appendingPathComponent("text.mprof").path

@@ -134,6 +134,80 @@ struct SampleEstimateTests {
         #expect(analysis.currentBytes == analysis.stackStatistics.reduce(0) { $0 + $1.totals.liveBytes })
     }
 
+    @Test("the standard error is the samples' own: over many runs it matches the estimates' spread")
+    func standardError() {
+        // Bytes freed: every block but each site's last 10.
+        let truth = Self.sites.reduce(0.0) { $0 + Double($1.size) * Double($1.count - 10) }
+        let runs = 100
+        var estimates: [Double] = []
+        var variances: [Double] = []
+        for run in 0..<runs {
+            let freed = try! #require(Self.sampledAnalysis(seed: 0xE220_0000 + UInt64(run)).sampling?.freed)
+            estimates.append(Double(freed.value))
+            variances.append(freed.standardError * freed.standardError)
+        }
+        let mean = estimates.reduce(0, +) / Double(runs)
+        #expect(abs(mean / truth - 1) < 0.01)
+        let spread = estimates.reduce(0) { $0 + ($1 - truth) * ($1 - truth) } / Double(runs)
+        let predicted = variances.reduce(0, +) / Double(runs)
+        // The spread of 100 runs is itself known to about sqrt(2/100) = 14%: 40% is ~3 deviations.
+        #expect(abs(spread / predicted - 1) < 0.4, "spread \(spread), predicted \(predicted)")
+    }
+
+    /// known_counts as a sampled run at R = 512 KiB may see a single 1 KiB block: it
+    /// weighs 512 KiB, twenty times what the program ever allocated (24.5 KiB).
+    private static func oneSample(leakSampled: Bool = false) -> Analysis {
+        var analyzer = TraceAnalyzer()
+        analyzer.sampling(intervalBytes: 512 * 1024)
+        analyzer.allocation(thread: 0, size: 1024, stackID: 1)
+        analyzer.deallocation(thread: 0, size: 1024, stackID: 1, temporary: true)
+        if leakSampled {
+            analyzer.allocation(thread: 0, size: 2000, stackID: 2)
+            analyzer.leak(LeakRecord(stackID: 2, size: 2000, address: 0x1000, kind: .unfreed))
+        }
+        analyzer.counts(CountsRecord(allocations: 123, deallocations: 120, allocatedBytes: 25062))
+        analyzer.end(EndRecord(nanoseconds: 1_000_000, heapPeakBytes: 524_800, threadCount: 1, flags: .viaExit))
+        return analyzer.analysis()
+    }
+
+    @Test("estimates stay within what the exact totals allow, and say so")
+    func bounded() throws {
+        let analysis = Self.oneSample()
+        let sampling = try #require(analysis.sampling)
+        // The peak: never above the bytes allocated, never below the sampled block.
+        #expect(analysis.peakHeapBytes == 25062)
+        #expect(sampling.peak.wasBounded && sampling.peak.samples == 1)
+        #expect(sampling.peak.lowerBound == 1024 && sampling.peak.upperBound == 25062)
+        // One block of weight w = 1/(1 − exp(−1024/R)) has variance (w² − w)·s².
+        let weight = SampleWeights(intervalBytes: 512 * 1024).allocations(size: 1024)
+        #expect(abs(sampling.peak.standardError - (weight * weight - weight).squareRoot() * 1024) < 1e-6)
+        // Temporaries: never more than the allocations (the sample alone says 512).
+        #expect(analysis.temporaryAllocationCount <= analysis.allocationCount)
+        #expect(sampling.temporaries.value == 120 && sampling.temporaries.wasBounded)
+        // No sample was left at exit, yet 3 blocks were: unknown, not none.
+        #expect(!sampling.inUse.isKnown && !sampling.leakedBytes.isKnown)
+        #expect(sampling.unfreedBlocks == 3)
+        #expect(sampling.unsampledLeakBytesBound == 25062 - 1024)
+    }
+
+    @Test("a sampled leak is bounded by the exact counts; with every block not freed sampled, nothing is unseen")
+    func boundedLeak() throws {
+        let sampling = try #require(Self.oneSample(leakSampled: true).sampling)
+        #expect(sampling.leakedBlocks.samples == 1)
+        #expect(sampling.leakedBlocks.value <= 3 && sampling.leakedBlocks.lowerBound == 1)
+        #expect(sampling.leakedBytes.value >= 2000 && sampling.leakedBytes.value <= 25062 - 1024)
+        #expect(sampling.unsampledLeakBytesBound > 0)  // 2 of the 3 blocks were not sampled
+
+        var analyzer = TraceAnalyzer()
+        analyzer.sampling(intervalBytes: 1024)
+        analyzer.allocation(thread: 0, size: 4096, stackID: 1)
+        analyzer.leak(LeakRecord(stackID: 1, size: 4096, address: 0x1000, kind: .unfreed))
+        analyzer.counts(CountsRecord(allocations: 1, deallocations: 0, allocatedBytes: 4096))
+        analyzer.end(EndRecord(nanoseconds: 1_000, heapPeakBytes: 4096, threadCount: 1, flags: .viaExit))
+        let all = try #require(analyzer.analysis().sampling)
+        #expect(all.unfreedBlocks == 1 && all.unsampledLeakBytesBound == 0)
+    }
+
     @Test("a full recording is not weighted")
     func fullRecordingUnweighted() {
         var analyzer = TraceAnalyzer()

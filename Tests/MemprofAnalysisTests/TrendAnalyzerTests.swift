@@ -147,6 +147,27 @@ struct TrendAnalyzerTests {
         #expect(stacks[9]?.oldBytes == 6 * 32)
     }
 
+    @Test("sample mode: a sampled block stands for 1/p blocks of s/p bytes in the window and at its site")
+    func sampled() {
+        var timeline = Timeline(
+            visitor: TrendAnalyzer(window: TrendWindow(start: 0, end: 10 * second), ageThreshold: 5 * second))
+        timeline.visitor.sampling(intervalBytes: 64 * 1024)
+        let weights = SampleWeights(intervalBytes: 64 * 1024)
+        for step in 1...4 {
+            timeline.at(UInt64(step) * 2000)
+            timeline.alloc(5, 64)
+        }
+        timeline.free(5, 64)
+        let report = timeline.visitor.report()
+        let bytes = Int64(weights.bytes(size: 64).rounded())
+        #expect(report.stacks[5]?.liveBytes.last == 3 * bytes)
+        #expect(report.stacks[5]?.liveBlocks == UInt64((3 * weights.allocations(size: 64)).rounded()))
+        // Two sampled blocks were allocated 5 s or more before the end (at 2 and 4 s),
+        // one of them freed: one old sampled block, standing for 1/p.
+        #expect(report.stacks[5]?.oldBlocks == UInt64(weights.allocations(size: 64).rounded()))
+        #expect(report.allocations == UInt64((4 * weights.allocations(size: 64)).rounded()))
+    }
+
     @Test("a free replayed before its allocation cancels it")
     func freeBeforeAllocation() {
         var timeline = Timeline(

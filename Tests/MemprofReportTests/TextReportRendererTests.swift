@@ -172,6 +172,75 @@ struct TextReportRendererTests {
         #expect(problems[0]["debug_files_searched"] as? [String] == ["/usr/lib/debug/.build-id/10/fe77.debug"])
     }
 
+    /// known_counts sampled at R = 512 KiB with one 1 KiB block sampled (and freed): it
+    /// weighs 512 KiB, and the 3 blocks left at exit were not sampled.
+    private static func sampledReport() -> Report {
+        var analyzer = TraceAnalyzer()
+        analyzer.sampling(intervalBytes: 512 * 1024)
+        analyzer.allocation(thread: 0, size: 1024, stackID: 1)
+        analyzer.deallocation(thread: 0, size: 1024, stackID: 1, temporary: true)
+        analyzer.counts(CountsRecord(allocations: 123, deallocations: 120, allocatedBytes: 25062))
+        analyzer.end(EndRecord(nanoseconds: 1_000_000, heapPeakBytes: 524_800, threadCount: 1, flags: .viaExit))
+        return Report(analysis: analyzer.analysis(), tracePath: "sampled.mprof", resolve: { _ in [] })
+    }
+
+    @Test("sample mode never states what the samples cannot know")
+    func sampledNeverFalse() throws {
+        let text = TextReportRenderer().render(Self.sampledReport())
+        let summary = section("Summary", in: text).joined(separator: "\n")
+        // No leak sampled is not no leak: the exact counts say 3 blocks stayed.
+        #expect(!text.contains("every block was freed"))
+        #expect(
+            text.contains(
+                "Leaks: none sampled — 3 blocks were not freed at exit (allocations − frees); up to about 23.47 KiB "
+                    + "could be unsampled at this interval"))
+        #expect(summary.contains("not freed at exit         unknown  (no sample fell in a block not freed"))
+        // A peak from one sample overshoots what was ever allocated: bounded, and said so.
+        #expect(
+            summary.contains(
+                "peak heap usage        ≤24.47 KiB  at 0 us (estimated ± 512.00 KiB from 1 sample; certainly between "
+                    + "1.00 KiB and 24.47 KiB)"), "\(summary)")
+        #expect(!text.contains("512.50 KiB"), "\(text)")  // nowhere, the peak's table title included
+        #expect(!text.contains("the exact peak was"))
+        // Temporaries: an estimate, never above 100% of the allocations.
+        #expect(summary.contains("temporary allocations        ≤120  (~97.6% of allocations)"), "\(summary)")
+        #expect(summary.contains("in use at end             unknown  (no sample; at most 23.47 KiB)"))
+        #expect(summary.contains("(mean 203.8 B; of the samples: median 1.00 KiB, largest 1.00 KiB)"))
+        // Each site says how many samples its estimates rest on.
+        let byCount = section("Most allocations", in: text)
+        #expect(byCount[1].contains("#  samples  allocations"), "\(byCount)")
+        // One sample of 1 KiB weighs 512 KiB: the site is bounded by the whole run's totals.
+        #expect(byCount[2].hasPrefix("  1        1         ~123  ~24.47 KiB  ~24.47 KiB"), "\(byCount)")
+    }
+
+    @Test("sample mode's JSON marks every estimate, with its error and bounds")
+    func sampledJSON() throws {
+        let data = Data(try JSONReportRenderer().render(Self.sampledReport()).utf8)
+        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let snapshot = try #require(json["snapshot"] as? [String: Any])
+        #expect(snapshot["peak_usage"] as? Int == 25062)
+        let estimates = try #require(snapshot["estimates"] as? [String: [String: Any]])
+        #expect(
+            Set(estimates.keys) == [
+                "current_usage", "peak_usage", "total_deallocated", "temporary_allocations", "leaked_bytes",
+                "leaked_blocks",
+            ])
+        let peak = try #require(estimates["peak_usage"])
+        #expect(peak["value"] as? Int == 25062 && peak["bounded"] as? Bool == true && peak["samples"] as? Int == 1)
+        #expect(peak["lower_bound"] as? Int == 1024 && peak["upper_bound"] as? Int == 25062)
+        #expect((peak["standard_error"] as? Double ?? 0) > 500_000)
+        #expect(estimates["current_usage"]?["known"] as? Bool == false)
+        let leaks = try #require(json["leaks"] as? [String: Any])
+        #expect(leaks["unfreed_blocks"] as? Int == 3 && leaks["sampled_blocks"] as? Int == 0)
+        #expect(leaks["unsampled_bytes_upper_bound"] as? Int == 25062 - 1024)
+        let allocations = try #require(json["allocations"] as? [String: Any])
+        #expect(allocations["temporary_allocations"] as? Int == 120)
+        #expect(allocations["sizes_from_samples"] as? Bool == true)
+        let top = try #require((allocations["top_allocators"] as? [[String: Any]])?.first)
+        #expect(top["samples"] as? Int == 1 && top["estimated"] as? Bool == true)
+        #expect(abs((allocations["average_allocation_size"] as? Double ?? 0) - 203.756) < 0.001)
+    }
+
     @Test("classified leaks are broken down by kind like valgrind's leak summary; leaked counts the counted kinds")
     func leakKinds() {
         let text = TextReportRenderer().render(Fixture.classifiedReport())
