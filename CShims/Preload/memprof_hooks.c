@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <linux/futex.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -51,6 +52,13 @@ static void (*real__exit)(int) __attribute__((noreturn));
 static void (*real_exit)(int) __attribute__((noreturn));
 static void (*real__Exit)(int) __attribute__((noreturn));
 static int (*real_pthread_getattr_np)(pthread_t, pthread_attr_t *);
+static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
+typedef void (*memprof_sighandler)(int);
+static memprof_sighandler (*real_signal)(int, memprof_sighandler);
+static memprof_sighandler (*real_sigset)(int, memprof_sighandler);
+static memprof_sighandler (*real_bsd_signal)(int, memprof_sighandler);
+static memprof_sighandler (*real_sysv_signal)(int, memprof_sighandler);
+static memprof_sighandler (*real___sysv_signal)(int, memprof_sighandler);
 
 /* dlsym may allocate (calloc for its error state) before the real functions are
  * known; those requests are served from this static pool and never freed. Each
@@ -109,6 +117,12 @@ static int resolve_real(void) {
     RESOLVE(_Exit);
     RESOLVE(exit);
     RESOLVE(pthread_getattr_np);
+    RESOLVE(sigaction);
+    RESOLVE(signal);
+    RESOLVE(sigset);
+    RESOLVE(bsd_signal);
+    RESOLVE(sysv_signal);
+    RESOLVE(__sysv_signal);
 #undef RESOLVE
     memprof_leaks_init((void *)real_malloc);
     /* free(NULL) leaves sample mode's fast path by the filter, with no test of its own:
@@ -727,6 +741,51 @@ MEMPROF_EXPORT int pthread_getattr_np(pthread_t thread, pthread_attr_t *attr) {
     return rc;
 }
 
+/* ---- signals ------------------------------------------------------------------------ */
+
+/* memprof's handler for the signals that end a process (memprof_fatal_signals_install)
+ * is invisible to the program: where it is installed, the program is shown the default
+ * action, as without memprof (Rust's std, for one, installs its own SIGSEGV handler
+ * only over the default). A handler the program installs replaces it. glibc's signal
+ * and its variants set the action without going through sigaction's PLT entry, so
+ * each is wrapped. Resolved at the first allocation, before any program code runs. */
+static void *resolve_signal_call(void **slot, const char *name) {
+    if (MEMPROF_UNLIKELY(!*slot)) {
+        if (atomic_load(&g_state) == MEMPROF_STATE_UNINIT)
+            resolve_real();
+        if (!*slot)
+            *slot = dlsym(RTLD_NEXT, name);
+    }
+    return *slot;
+}
+
+MEMPROF_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+    if (!resolve_signal_call((void **)&real_sigaction, "sigaction")) {
+        errno = ENOSYS;
+        return -1;
+    }
+    int rc = real_sigaction(sig, act, old);
+    if (rc == 0)
+        memprof_signal_hide(old);
+    return rc;
+}
+
+#define SIGNAL_WRAPPER(name)                                                                                           \
+    MEMPROF_EXPORT memprof_sighandler name(int sig, memprof_sighandler handler) {                                      \
+        if (!resolve_signal_call((void **)&real_##name, #name)) {                                                      \
+            errno = ENOSYS;                                                                                            \
+            return SIG_ERR;                                                                                            \
+        }                                                                                                              \
+        memprof_sighandler previous = real_##name(sig, handler);                                                       \
+        return memprof_signal_is_ours(previous) ? SIG_DFL : previous;                                                  \
+    }
+SIGNAL_WRAPPER(signal)
+SIGNAL_WRAPPER(sigset)
+SIGNAL_WRAPPER(bsd_signal)
+SIGNAL_WRAPPER(sysv_signal)
+SIGNAL_WRAPPER(__sysv_signal)
+#undef SIGNAL_WRAPPER
+
 /* ---- exec ------------------------------------------------------------------------ */
 
 /* exec replaces the image without running atexit handlers or destructors: finish the
@@ -830,6 +889,7 @@ __attribute__((constructor(101))) static void memprof_init(void) {
     /* The handler first: a signal before the writer runs is served by its first turn. */
     memprof_snapshot_signal_install();
     memprof_writer_start();
+    memprof_fatal_signals_install();
     memprof_guard_restore(saved);
 }
 

@@ -247,6 +247,18 @@ void memprof_fork_prepare(void) MEMPROF_HIDDEN;
 void memprof_fork_parent(void) MEMPROF_HIDDEN;
 int memprof_fork_child(void) MEMPROF_HIDDEN;
 
+/* Installs memprof's handler for the signals whose default action ends the process,
+ * where the program left the default (memprof_writer.c): it finishes the trace, then
+ * the signal ends the process as it would have. Call once tracing is on. */
+void memprof_fatal_signals_install(void) MEMPROF_HIDDEN;
+/* For the sigaction and signal wrappers: the program is shown the default action where
+ * memprof's handler is. memprof_signal_hide rewrites *sa (may be NULL) if it is
+ * memprof's handler and returns 1; memprof_signal_is_ours tells a handler returned by
+ * signal(). */
+struct sigaction;
+int memprof_signal_hide(struct sigaction *sa) MEMPROF_HIDDEN;
+int memprof_signal_is_ours(void (*handler)(int)) MEMPROF_HIDDEN;
+
 /* Stops tracing after an internal failure: one line on stderr, once. */
 void memprof_fail(const char *what, int err) MEMPROF_HIDDEN;
 

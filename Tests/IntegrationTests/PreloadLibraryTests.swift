@@ -34,6 +34,9 @@ import Testing
             "execve", "execv", "execvp", "execvpe", "execl", "execlp", "execle", "fexecve",
             // It allocates under the thread's lock: thread set-up must know (HostSafetyTests).
             "pthread_getattr_np",
+            // A signal that ends the process finishes the trace first; the program is
+            // shown the default action where memprof's handler is (HostSafetyTests).
+            "sigaction", "signal", "sigset", "bsd_signal", "sysv_signal", "__sysv_signal",
             // The program's way to tell the leak check a block is not a leak.
             "memprof_ignore_object",
             // The in-process API's table, which MemprofKit finds with dlsym.
