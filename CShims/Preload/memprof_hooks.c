@@ -35,7 +35,7 @@ extern const struct memprof_api_v1 memprof_api_v1;
 #define MEMPROF_EXPORT __attribute__((visibility("default")))
 
 _Atomic int g_state = MEMPROF_STATE_UNINIT;
-MEMPROF_TLS struct memprof_tls t_tls = {&g_no_sampler, 0, &g_no_sampler, 0};
+MEMPROF_TLS struct memprof_tls t_tls = {&g_no_sampler, 0, &g_no_sampler, 0, 0};
 
 /* ---- the real functions ---------------------------------------------------- */
 

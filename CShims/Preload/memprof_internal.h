@@ -58,6 +58,10 @@ struct memprof_tls {
      * holds a thread's lock and allocates: memprof must not ask for the stack bounds
      * then (that takes the same lock again). */
     int in_getattr;
+    /* A signal that would end the process, sent (not a fault) while the guard was set:
+     * memprof's handler holds it until memprof's code is done (memprof_guard_restore),
+     * so that it does not end the process with memprof's locks held. 0: none. */
+    int pending_signal;
 };
 extern MEMPROF_TLS struct memprof_tls t_tls MEMPROF_HIDDEN;
 #define t_guard (t_tls.guard)
@@ -288,11 +292,16 @@ static inline int memprof_guard_set(void) {
     return saved;
 }
 
+/* Sends the calling thread the signal memprof's handler held (t_tls.pending_signal). */
+void memprof_signal_release(void) MEMPROF_HIDDEN;
+
 static inline void memprof_guard_restore(int saved) {
     t_guard = saved;
     if (!saved) {
         atomic_signal_fence(memory_order_seq_cst);
         t_sampler = t_tls.home;
+        if (MEMPROF_UNLIKELY(t_tls.pending_signal))
+            memprof_signal_release();
     }
 }
 

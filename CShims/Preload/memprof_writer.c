@@ -934,8 +934,8 @@ static void end_on_signal(int sig) {
         return;
     int none = 0;
     if (atomic_compare_exchange_strong(&g_signal_end, &none, sig) && !(g_writer_started && !g_writer_stop)) {
-        /* No writer: this thread writes the end, unless the signal interrupted
-         * memprof's own code, whose locks it may hold. */
+        /* No writer: this thread writes the end, unless a fault interrupted memprof's
+         * own code, whose locks it may hold. */
         if (t_guard) {
             atomic_store(&g_signal_done, 1);
             return;
@@ -951,10 +951,29 @@ static void end_on_signal(int sig) {
         nanosleep(&pause, NULL);
 }
 
+/* Signals the kernel raises for the instruction the thread runs: not to be held. */
+static int is_fault(int sig, const siginfo_t *info) {
+    return info && info->si_code > 0 &&
+           (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP || sig == SIGSYS);
+}
+
+void memprof_signal_release(void) {
+    int sig = t_tls.pending_signal;
+    t_tls.pending_signal = 0;
+    syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), sig);
+}
+
 static void on_fatal_signal(int sig, siginfo_t *info, void *context) {
-    (void)info;
     (void)context;
     int saved_errno = errno;
+    if (t_guard && !is_fault(sig, info)) {
+        /* memprof's own code was interrupted (a fork child's set-up, a stack's first
+         * record): the signal arrives again when it is done. */
+        if (!t_tls.pending_signal)
+            t_tls.pending_signal = sig;
+        errno = saved_errno;
+        return;
+    }
     end_on_signal(sig);
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
