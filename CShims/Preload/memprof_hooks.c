@@ -678,6 +678,134 @@ MEMPROF_EXPORT size_t malloc_usable_size(void *p) {
     return real_malloc_usable_size(p);
 }
 
+/* ---- C++'s operators ---------------------------------------------------------------
+ * libstdc++'s operator new and delete call malloc and free, which memprof sees. An
+ * allocator behind memprof may define the operators itself (jemalloc does): preloaded
+ * before libstdc++, its definitions win, serve the blocks without calling malloc, and
+ * memprof saw none of a C++ program's allocations under --jemalloc. So memprof defines
+ * them too and forwards each to the next definition: with a tail call when that one is
+ * not the real malloc's library (libstdc++'s: its malloc call is recorded as before),
+ * recording the call itself when it is. Linked into a program they are left out (they
+ * would become the program's own). */
+#ifndef MEMPROF_LINKED
+#include <link.h>
+
+/* Whether `next` comes from the library that real_malloc comes from. */
+static int same_library_as_malloc(void *next) {
+    static _Atomic(void *) malloc_base;
+    Dl_info info;
+    void *base = atomic_load(&malloc_base);
+    if (!base && real_malloc && dladdr((void *)real_malloc, &info))
+        atomic_store(&malloc_base, base = info.dli_fbase);
+    return base && dladdr(next, &info) && info.dli_fbase == base;
+}
+
+/* A resolved next definition: the function, and whether it serves blocks itself
+ * (1) or through malloc (0); resolved on the first call. */
+struct next_op {
+    _Atomic(void *) fn;
+    _Atomic int own;
+};
+
+static void *next_op_resolve(struct next_op *op, const char *name) {
+    void *fn = atomic_load_explicit(&op->fn, memory_order_acquire);
+    if (MEMPROF_LIKELY(fn))
+        return fn;
+    if (atomic_load(&g_state) == MEMPROF_STATE_UNINIT)
+        resolve_real();
+    int saved = memprof_guard_set();
+    fn = dlsym(RTLD_NEXT, name);
+    int own = fn && same_library_as_malloc(fn);
+    memprof_guard_restore(saved);
+    if (!fn) {
+        /* No C++ runtime after us: nothing can have called this. */
+        static const char msg[] = "memprof: no next definition of a C++ allocation operator\n";
+        (void)!write(2, msg, sizeof msg - 1);
+        abort();
+    }
+    atomic_store(&op->own, own);
+    atomic_store_explicit(&op->fn, fn, memory_order_release);
+    return fn;
+}
+
+/* operator new from `regs` returned p (the next definition served it itself). */
+static __attribute__((noinline)) void cxx_record_new(void *p, size_t size, const struct memprof_regs *regs) {
+    if (!recording() && (t_guard || passing_through()))
+        return;
+    memprof_guard_set();
+    record_alloc(p, size, regs);
+    memprof_guard_restore(0);
+}
+
+/* operator delete(p) by a next definition that frees itself: `call` does it. */
+#define CXX_DELETE_BODY(call)                                                                                          \
+    if (p && (recording() || (!t_guard && !passing_through()))) {                                                      \
+        memprof_guard_set();                                                                                           \
+        struct removed r = take_live(p);                                                                               \
+        scan_barrier();                                                                                                \
+        call;                                                                                                          \
+        record_free(p, r.found, r.size, r.stack);                                                                      \
+        memprof_guard_restore(0);                                                                                      \
+        return;                                                                                                        \
+    }                                                                                                                  \
+    call;
+
+#define CXX_NEW(name, params, args)                                                                                    \
+    MEMPROF_EXPORT void *name params {                                                                                 \
+        static struct next_op op;                                                                                      \
+        void *(*next)params = (void *(*)params)next_op_resolve(&op, #name);                                            \
+        if (!atomic_load_explicit(&op.own, memory_order_relaxed))                                                      \
+            return next args;                                                                                          \
+        MEMPROF_CAPTURE_REGS(regs);                                                                                    \
+        void *p = next args;                                                                                           \
+        if (p)                                                                                                         \
+            cxx_record_new(p, size, &regs);                                                                            \
+        return p;                                                                                                      \
+    }
+
+#define CXX_DELETE(name, params, args)                                                                                 \
+    MEMPROF_EXPORT void name params {                                                                                  \
+        static struct next_op op;                                                                                      \
+        void(*next) params = (void(*) params)next_op_resolve(&op, #name);                                              \
+        if (!atomic_load_explicit(&op.own, memory_order_relaxed)) {                                                    \
+            next args;                                                                                                 \
+            return;                                                                                                    \
+        }                                                                                                              \
+        CXX_DELETE_BODY(next args)                                                                                     \
+    }
+
+/* The standard's std::nothrow_t and std::align_val_t, as the mangled names take them. */
+typedef struct {
+    char unused;
+} memprof_nothrow_t;
+typedef size_t memprof_align_val_t;
+
+CXX_NEW(_Znwm, (size_t size), (size))
+CXX_NEW(_Znam, (size_t size), (size))
+CXX_NEW(_ZnwmRKSt9nothrow_t, (size_t size, const memprof_nothrow_t *nt), (size, nt))
+CXX_NEW(_ZnamRKSt9nothrow_t, (size_t size, const memprof_nothrow_t *nt), (size, nt))
+CXX_NEW(_ZnwmSt11align_val_t, (size_t size, memprof_align_val_t align), (size, align))
+CXX_NEW(_ZnamSt11align_val_t, (size_t size, memprof_align_val_t align), (size, align))
+CXX_NEW(_ZnwmSt11align_val_tRKSt9nothrow_t, (size_t size, memprof_align_val_t align, const memprof_nothrow_t *nt),
+        (size, align, nt))
+CXX_NEW(_ZnamSt11align_val_tRKSt9nothrow_t, (size_t size, memprof_align_val_t align, const memprof_nothrow_t *nt),
+        (size, align, nt))
+CXX_DELETE(_ZdlPv, (void *p), (p))
+CXX_DELETE(_ZdaPv, (void *p), (p))
+CXX_DELETE(_ZdlPvm, (void *p, size_t size), (p, size))
+CXX_DELETE(_ZdaPvm, (void *p, size_t size), (p, size))
+CXX_DELETE(_ZdlPvRKSt9nothrow_t, (void *p, const memprof_nothrow_t *nt), (p, nt))
+CXX_DELETE(_ZdaPvRKSt9nothrow_t, (void *p, const memprof_nothrow_t *nt), (p, nt))
+CXX_DELETE(_ZdlPvSt11align_val_t, (void *p, memprof_align_val_t align), (p, align))
+CXX_DELETE(_ZdaPvSt11align_val_t, (void *p, memprof_align_val_t align), (p, align))
+CXX_DELETE(_ZdlPvmSt11align_val_t, (void *p, size_t size, memprof_align_val_t align), (p, size, align))
+CXX_DELETE(_ZdaPvmSt11align_val_t, (void *p, size_t size, memprof_align_val_t align), (p, size, align))
+CXX_DELETE(_ZdlPvSt11align_val_tRKSt9nothrow_t, (void *p, memprof_align_val_t align, const memprof_nothrow_t *nt),
+           (p, align, nt))
+CXX_DELETE(_ZdaPvSt11align_val_tRKSt9nothrow_t, (void *p, memprof_align_val_t align, const memprof_nothrow_t *nt),
+           (p, align, nt))
+#endif
+
 /* ---- the leak-check API ------------------------------------------------------------ */
 
 /* Tells the leak check at exit that the block starting at p is not a leak (like

@@ -268,4 +268,19 @@ struct HostSafetyTests {
             #expect(json.int("snapshot", "allocation_count") ?? 0 > 0, "\(file) has no allocations")
         }
     }
+
+    /// jemalloc defines C++'s operator new and delete itself: preloaded before
+    /// libstdc++ its definitions won and never called malloc, so memprof saw 1 of a C++
+    /// program's 2,110 allocations under --jemalloc. The counts are valgrind's.
+    @Test(
+        .enabled(
+            if: FileManager.default.fileExists(atPath: JemallocRunTests.library)
+                && Harness.isInstalled("/usr/bin/valgrind")), arguments: modes)
+    func cplusplusBehindJemalloc(mode: String) throws {
+        let program = Harness.examples.appendingPathComponent("containers").path
+        let json = try runAlike([program], mode: mode, options: ["--jemalloc"])
+        let valgrind = try Harness.valgrindHeapUsage([program])
+        #expect(json.int("snapshot", "allocation_count") == valgrind.allocs)
+        #expect(json.int("snapshot", "total_allocated") == valgrind.bytes)
+    }
 }
