@@ -750,28 +750,53 @@ static __attribute__((noinline)) void cxx_record_new(void *p, size_t size, const
     }                                                                                                                  \
     call;
 
+/* Each operator: the fast path (a forward to libstdc++'s, resolved) is a tail call
+ * with nothing else on it; the rest (the first call, an allocator that serves the
+ * operator itself) is in name##_slow. */
+#define CXX_NEXT(name, ret, params)                                                                                    \
+    static struct next_op name##_op;                                                                                   \
+    typedef ret(*name##_fn) params;                                                                                    \
+    static inline name##_fn name##_forward(void) {                                                                     \
+        name##_fn next = (name##_fn)(void *)atomic_load_explicit(&name##_op.fn, memory_order_acquire);                 \
+        return next && !atomic_load_explicit(&name##_op.own, memory_order_relaxed) ? next : NULL;                      \
+    }
+
 #define CXX_NEW(name, params, args)                                                                                    \
-    MEMPROF_EXPORT void *name params {                                                                                 \
-        static struct next_op op;                                                                                      \
-        void *(*next)params = (void *(*)params)next_op_resolve(&op, #name);                                            \
-        if (!atomic_load_explicit(&op.own, memory_order_relaxed))                                                      \
+    CXX_NEXT(name, void *, params)                                                                                     \
+    static __attribute__((noinline)) void *name##_slow(const struct memprof_regs *regs, HOOK_UNPAREN params) {         \
+        void *(*next)params = (void *(*)params)next_op_resolve(&name##_op, #name);                                     \
+        if (!atomic_load(&name##_op.own))                                                                              \
             return next args;                                                                                          \
-        MEMPROF_CAPTURE_REGS(regs);                                                                                    \
         void *p = next args;                                                                                           \
         if (p)                                                                                                         \
-            cxx_record_new(p, size, &regs);                                                                            \
+            cxx_record_new(p, size, regs);                                                                             \
         return p;                                                                                                      \
+    }                                                                                                                  \
+    MEMPROF_EXPORT void *name params {                                                                                 \
+        void *(*next)params = name##_forward();                                                                        \
+        if (MEMPROF_LIKELY(next != NULL))                                                                              \
+            return next args;                                                                                          \
+        MEMPROF_CAPTURE_REGS(regs);                                                                                    \
+        return name##_slow(&regs, HOOK_UNPAREN args);                                                                  \
     }
 
 #define CXX_DELETE(name, params, args)                                                                                 \
-    MEMPROF_EXPORT void name params {                                                                                  \
-        static struct next_op op;                                                                                      \
-        void(*next) params = (void(*) params)next_op_resolve(&op, #name);                                              \
-        if (!atomic_load_explicit(&op.own, memory_order_relaxed)) {                                                    \
+    CXX_NEXT(name, void, params)                                                                                       \
+    static __attribute__((noinline)) void name##_slow params {                                                         \
+        void(*next) params = (void(*) params)next_op_resolve(&name##_op, #name);                                       \
+        if (!atomic_load(&name##_op.own)) {                                                                            \
             next args;                                                                                                 \
             return;                                                                                                    \
         }                                                                                                              \
         CXX_DELETE_BODY(next args)                                                                                     \
+    }                                                                                                                  \
+    MEMPROF_EXPORT void name params {                                                                                  \
+        void(*next) params = name##_forward();                                                                         \
+        if (MEMPROF_LIKELY(next != NULL)) {                                                                            \
+            next args;                                                                                                 \
+            return;                                                                                                    \
+        }                                                                                                              \
+        name##_slow args;                                                                                              \
     }
 
 /* The standard's std::nothrow_t and std::align_val_t, as the mangled names take them. */
