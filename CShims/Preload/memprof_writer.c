@@ -912,6 +912,9 @@ static const int g_fatal_signals[] = {SIGHUP, SIGINT,  SIGQUIT, SIGILL,  SIGTRAP
                                       SIGFPE, SIGSEGV, SIGPIPE, SIGALRM, SIGTERM, SIGXCPU, SIGSYS};
 static _Atomic int g_signal_end;  /* the signal that asked for the end; 0 until one did */
 static _Atomic int g_signal_done; /* the end it asked for is written (or cannot be) */
+/* memprof_finish is writing the end (1), or has written it (2): a signal that reaches
+ * another thread meanwhile waits for it rather than cut the file off. */
+static _Atomic int g_finishing;
 
 /* Writes the end after g_signal_end: on the writer thread, or on the signalled thread
  * when there is no writer. */
@@ -928,10 +931,21 @@ static void finish_after_signal(void) {
     atomic_store(&g_signal_done, 1);
 }
 
+static void wait_until(_Atomic int *flag, int value) {
+    uint64_t deadline = clock_ns(CLOCK_MONOTONIC) + END_ON_SIGNAL_WAIT_NS;
+    struct timespec pause = {0, 1000000}; /* 1 ms */
+    while (atomic_load(flag) < value && clock_ns(CLOCK_MONOTONIC) < deadline)
+        nanosleep(&pause, NULL);
+}
+
 static void end_on_signal(int sig) {
-    if (g_pid == 0 || getpid() != g_pid || g_in_memory || on_writer_thread() ||
-        atomic_load(&g_state) != MEMPROF_STATE_ACTIVE)
+    if (g_pid == 0 || getpid() != g_pid || g_in_memory || on_writer_thread())
         return;
+    if (atomic_load(&g_state) != MEMPROF_STATE_ACTIVE) {
+        if (atomic_load(&g_finishing) == 1)
+            wait_until(&g_finishing, 2);
+        return;
+    }
     int none = 0;
     if (atomic_compare_exchange_strong(&g_signal_end, &none, sig) && !(g_writer_started && !g_writer_stop)) {
         /* No writer: this thread writes the end, unless a fault interrupted memprof's
@@ -945,10 +959,7 @@ static void end_on_signal(int sig) {
         memprof_guard_restore(saved);
         return;
     }
-    uint64_t deadline = clock_ns(CLOCK_MONOTONIC) + END_ON_SIGNAL_WAIT_NS;
-    struct timespec pause = {0, 1000000}; /* 1 ms */
-    while (!atomic_load(&g_signal_done) && clock_ns(CLOCK_MONOTONIC) < deadline)
-        nanosleep(&pause, NULL);
+    wait_until(&g_signal_done, 1);
 }
 
 /* Signals the kernel raises for the instruction the thread runs: not to be held. */
@@ -1716,6 +1727,7 @@ void memprof_finish(uint64_t end_flags) {
     int expected = MEMPROF_STATE_ACTIVE;
     if (!atomic_compare_exchange_strong(&g_state, &expected, scan ? MEMPROF_STATE_SCANNING : MEMPROF_STATE_FINISHED))
         return;
+    atomic_store(&g_finishing, 1);
     int saved = memprof_guard_set();
     /* Finishing takes a while (a scan of python's heap: a tenth of a second), longer
      * than the program's own exit would have: a signal sent meanwhile (a multiprocessing
@@ -1744,6 +1756,7 @@ void memprof_finish(uint64_t end_flags) {
         pthread_join(g_writer, NULL);
     g_writer_started = 0;
     write_end(end_flags, classified ? &leaks : NULL, 1);
+    atomic_store(&g_finishing, 2);
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     memprof_guard_restore(saved);
 }

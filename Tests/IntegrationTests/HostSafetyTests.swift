@@ -190,6 +190,26 @@ struct HostSafetyTests {
         #expect(json.object("trace")?["truncated"] as? Bool == (how == "quiet-kill"))
     }
 
+    /// A signal that reaches another thread while memprof writes the end at exit (the
+    /// exit scan of a big heap takes a while) waits for the end instead of cutting the
+    /// file off: it had no events, or no END. Bare, the process is gone before the
+    /// signal, so either ending is the program's.
+    @Test(arguments: modes)
+    func aSignalDuringTheExitWaitsForTheTrace(mode: String) throws {
+        let program = Harness.examples.appendingPathComponent("sudden_end").path
+        let trace = directory.appendingPathComponent("term-at-exit-\(mode).mprof").path
+        let run = try Harness.run(
+            [
+                "/usr/bin/timeout", "-k", "5", "60", Harness.memprof.path, "run", "--mode", mode, "-o", trace, "--",
+                program, "term-at-exit",
+            ])
+        #expect(run.status == 0 || run.status == SIGTERM, "\(run.stderr)")
+        let json = try Harness.reportJSON(trace)
+        #expect(json.int("snapshot", "allocation_count") == 201_123)
+        #expect(json.int("snapshot", "deallocation_count") == 747)
+        #expect(json.object("trace")?["ended_by"] as? String == "exit")
+    }
+
     /// A process that dies before it allocates anything, in main or in a constructor,
     /// leaves a readable trace that says what it was: the PROCESS record is written when
     /// the file is opened, not at the writer's first turn (it left 32 bytes, the header).

@@ -3,14 +3,16 @@
  * the test input for traces of processes that die or leave at once
  * (Tests/IntegrationTests/HostSafetyTests.swift).
  *
- *   sudden_end segv|abort|term|_exit|quiet-kill|at-once|constructor
+ *   sudden_end segv|abort|term|_exit|quiet-kill|term-at-exit|at-once|constructor
  *
  * Every way but the last two first makes 1,121 allocations (malloc of 1..1121 bytes,
  * 628,881 bytes in all) and frees the 747 of even size or a multiple of 3, from two
  * threads (the worker waits with its blocks; its start adds glibc's DTV), then: segv dereferences NULL, abort
  * aborts, term raises SIGTERM, _exit calls _exit(3), quiet-kill waits 1.5 s and
- * raises SIGKILL. at-once dereferences NULL first thing in main; constructor does so
- * in a constructor, before main.
+ * raises SIGKILL, term-at-exit keeps 200,000 more blocks of 16 bytes (not freed) and
+ * returns from main, and an atexit handler has a third thread send the process SIGTERM
+ * 1 ms later, while memprof finishes the trace (bare, the process may be gone by then). at-once dereferences NULL first
+ * thing in main; constructor does so in a constructor, before main.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -43,6 +45,24 @@ static void *worker(void *arg) {
     for (;;)
         pause();
     return NULL;
+}
+
+static void *sender(void *arg) {
+    (void)arg;
+    usleep(1000);
+    kill(getpid(), SIGTERM);
+    for (;;)
+        pause();
+    return NULL;
+}
+
+static void send_term_soon(void) {
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    pthread_sigmask(SIG_UNBLOCK, &term, NULL);
+    pthread_t t;
+    pthread_create(&t, NULL, sender, NULL);
 }
 
 static void crash(void) {
@@ -85,6 +105,13 @@ int main(int argc, char **argv) {
     }
     if (strcmp(how, "_exit") == 0)
         _exit(3);
+    if (strcmp(how, "term-at-exit") == 0) {
+        static void *volatile kept[200000];
+        for (int i = 0; i < 200000; i++)
+            kept[i] = malloc(16);
+        atexit(send_term_soon);
+        return 0;
+    }
     if (strcmp(how, "quiet-kill") == 0) {
         usleep(1500000);
         raise(SIGKILL);
