@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <linux/futex.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -34,7 +35,7 @@ extern const struct memprof_api_v1 memprof_api_v1;
 #define MEMPROF_EXPORT __attribute__((visibility("default")))
 
 _Atomic int g_state = MEMPROF_STATE_UNINIT;
-MEMPROF_TLS struct memprof_tls t_tls = {&g_no_sampler, 0, &g_no_sampler, 0};
+MEMPROF_TLS struct memprof_tls t_tls = {&g_no_sampler, 0, &g_no_sampler, 0, 0};
 
 /* ---- the real functions ---------------------------------------------------- */
 
@@ -51,6 +52,13 @@ static void (*real__exit)(int) __attribute__((noreturn));
 static void (*real_exit)(int) __attribute__((noreturn));
 static void (*real__Exit)(int) __attribute__((noreturn));
 static int (*real_pthread_getattr_np)(pthread_t, pthread_attr_t *);
+static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
+typedef void (*memprof_sighandler)(int);
+static memprof_sighandler (*real_signal)(int, memprof_sighandler);
+static memprof_sighandler (*real_sigset)(int, memprof_sighandler);
+static memprof_sighandler (*real_bsd_signal)(int, memprof_sighandler);
+static memprof_sighandler (*real_sysv_signal)(int, memprof_sighandler);
+static memprof_sighandler (*real___sysv_signal)(int, memprof_sighandler);
 
 /* dlsym may allocate (calloc for its error state) before the real functions are
  * known; those requests are served from this static pool and never freed. Each
@@ -109,6 +117,12 @@ static int resolve_real(void) {
     RESOLVE(_Exit);
     RESOLVE(exit);
     RESOLVE(pthread_getattr_np);
+    RESOLVE(sigaction);
+    RESOLVE(signal);
+    RESOLVE(sigset);
+    RESOLVE(bsd_signal);
+    RESOLVE(sysv_signal);
+    RESOLVE(__sysv_signal);
 #undef RESOLVE
     memprof_leaks_init((void *)real_malloc);
     /* free(NULL) leaves sample mode's fast path by the filter, with no test of its own:
@@ -664,6 +678,159 @@ MEMPROF_EXPORT size_t malloc_usable_size(void *p) {
     return real_malloc_usable_size(p);
 }
 
+/* ---- C++'s operators ---------------------------------------------------------------
+ * libstdc++'s operator new and delete call malloc and free, which memprof sees. An
+ * allocator behind memprof may define the operators itself (jemalloc does): preloaded
+ * before libstdc++, its definitions win, serve the blocks without calling malloc, and
+ * memprof saw none of a C++ program's allocations under --jemalloc. So memprof defines
+ * them too and forwards each to the next definition: with a tail call when that one is
+ * not the real malloc's library (libstdc++'s: its malloc call is recorded as before),
+ * recording the call itself when it is. Linked into a program they are left out (they
+ * would become the program's own). */
+#ifndef MEMPROF_LINKED
+#include <link.h>
+
+/* Whether `next` comes from the library that real_malloc comes from. */
+static int same_library_as_malloc(void *next) {
+    static _Atomic(void *) malloc_base;
+    Dl_info info;
+    void *base = atomic_load(&malloc_base);
+    if (!base && real_malloc && dladdr((void *)real_malloc, &info))
+        atomic_store(&malloc_base, base = info.dli_fbase);
+    return base && dladdr(next, &info) && info.dli_fbase == base;
+}
+
+/* A resolved next definition: the function, and whether it serves blocks itself
+ * (1) or through malloc (0); resolved on the first call. */
+struct next_op {
+    _Atomic(void *) fn;
+    _Atomic int own;
+};
+
+static void *next_op_resolve(struct next_op *op, const char *name) {
+    void *fn = atomic_load_explicit(&op->fn, memory_order_acquire);
+    if (MEMPROF_LIKELY(fn))
+        return fn;
+    if (atomic_load(&g_state) == MEMPROF_STATE_UNINIT)
+        resolve_real();
+    int saved = memprof_guard_set();
+    fn = dlsym(RTLD_NEXT, name);
+    int own = fn && same_library_as_malloc(fn);
+    memprof_guard_restore(saved);
+    if (!fn) {
+        /* No C++ runtime after us: nothing can have called this. */
+        static const char msg[] = "memprof: no next definition of a C++ allocation operator\n";
+        (void)!write(2, msg, sizeof msg - 1);
+        abort();
+    }
+    atomic_store(&op->own, own);
+    atomic_store_explicit(&op->fn, fn, memory_order_release);
+    return fn;
+}
+
+/* operator new from `regs` returned p (the next definition served it itself). */
+static __attribute__((noinline)) void cxx_record_new(void *p, size_t size, const struct memprof_regs *regs) {
+    if (!recording() && (t_guard || passing_through()))
+        return;
+    memprof_guard_set();
+    record_alloc(p, size, regs);
+    memprof_guard_restore(0);
+}
+
+/* operator delete(p) by a next definition that frees itself: `call` does it. */
+#define CXX_DELETE_BODY(call)                                                                                          \
+    if (p && (recording() || (!t_guard && !passing_through()))) {                                                      \
+        memprof_guard_set();                                                                                           \
+        struct removed r = take_live(p);                                                                               \
+        scan_barrier();                                                                                                \
+        call;                                                                                                          \
+        record_free(p, r.found, r.size, r.stack);                                                                      \
+        memprof_guard_restore(0);                                                                                      \
+        return;                                                                                                        \
+    }                                                                                                                  \
+    call;
+
+/* Each operator: the fast path (a forward to libstdc++'s, resolved) is a tail call
+ * with nothing else on it; the rest (the first call, an allocator that serves the
+ * operator itself) is in name##_slow. */
+#define CXX_NEXT(name, ret, params)                                                                                    \
+    static struct next_op name##_op;                                                                                   \
+    typedef ret(*name##_fn) params;                                                                                    \
+    static inline name##_fn name##_forward(void) {                                                                     \
+        name##_fn next = (name##_fn)(void *)atomic_load_explicit(&name##_op.fn, memory_order_acquire);                 \
+        return next && !atomic_load_explicit(&name##_op.own, memory_order_relaxed) ? next : NULL;                      \
+    }
+
+#define CXX_NEW(name, params, args)                                                                                    \
+    CXX_NEXT(name, void *, params)                                                                                     \
+    static __attribute__((noinline)) void *name##_slow(const struct memprof_regs *regs, HOOK_UNPAREN params) {         \
+        void *(*next)params = (void *(*)params)next_op_resolve(&name##_op, #name);                                     \
+        if (!atomic_load(&name##_op.own))                                                                              \
+            return next args;                                                                                          \
+        void *p = next args;                                                                                           \
+        if (p)                                                                                                         \
+            cxx_record_new(p, size, regs);                                                                             \
+        return p;                                                                                                      \
+    }                                                                                                                  \
+    MEMPROF_EXPORT void *name params {                                                                                 \
+        void *(*next)params = name##_forward();                                                                        \
+        if (MEMPROF_LIKELY(next != NULL))                                                                              \
+            return next args;                                                                                          \
+        MEMPROF_CAPTURE_REGS(regs);                                                                                    \
+        return name##_slow(&regs, HOOK_UNPAREN args);                                                                  \
+    }
+
+#define CXX_DELETE(name, params, args)                                                                                 \
+    CXX_NEXT(name, void, params)                                                                                       \
+    static __attribute__((noinline)) void name##_slow params {                                                         \
+        void(*next) params = (void(*) params)next_op_resolve(&name##_op, #name);                                       \
+        if (!atomic_load(&name##_op.own)) {                                                                            \
+            next args;                                                                                                 \
+            return;                                                                                                    \
+        }                                                                                                              \
+        CXX_DELETE_BODY(next args)                                                                                     \
+    }                                                                                                                  \
+    MEMPROF_EXPORT void name params {                                                                                  \
+        void(*next) params = name##_forward();                                                                         \
+        if (MEMPROF_LIKELY(next != NULL)) {                                                                            \
+            next args;                                                                                                 \
+            return;                                                                                                    \
+        }                                                                                                              \
+        name##_slow args;                                                                                              \
+    }
+
+/* The standard's std::nothrow_t and std::align_val_t, as the mangled names take them. */
+typedef struct {
+    char unused;
+} memprof_nothrow_t;
+typedef size_t memprof_align_val_t;
+
+CXX_NEW(_Znwm, (size_t size), (size))
+CXX_NEW(_Znam, (size_t size), (size))
+CXX_NEW(_ZnwmRKSt9nothrow_t, (size_t size, const memprof_nothrow_t *nt), (size, nt))
+CXX_NEW(_ZnamRKSt9nothrow_t, (size_t size, const memprof_nothrow_t *nt), (size, nt))
+CXX_NEW(_ZnwmSt11align_val_t, (size_t size, memprof_align_val_t align), (size, align))
+CXX_NEW(_ZnamSt11align_val_t, (size_t size, memprof_align_val_t align), (size, align))
+CXX_NEW(_ZnwmSt11align_val_tRKSt9nothrow_t, (size_t size, memprof_align_val_t align, const memprof_nothrow_t *nt),
+        (size, align, nt))
+CXX_NEW(_ZnamSt11align_val_tRKSt9nothrow_t, (size_t size, memprof_align_val_t align, const memprof_nothrow_t *nt),
+        (size, align, nt))
+CXX_DELETE(_ZdlPv, (void *p), (p))
+CXX_DELETE(_ZdaPv, (void *p), (p))
+CXX_DELETE(_ZdlPvm, (void *p, size_t size), (p, size))
+CXX_DELETE(_ZdaPvm, (void *p, size_t size), (p, size))
+CXX_DELETE(_ZdlPvRKSt9nothrow_t, (void *p, const memprof_nothrow_t *nt), (p, nt))
+CXX_DELETE(_ZdaPvRKSt9nothrow_t, (void *p, const memprof_nothrow_t *nt), (p, nt))
+CXX_DELETE(_ZdlPvSt11align_val_t, (void *p, memprof_align_val_t align), (p, align))
+CXX_DELETE(_ZdaPvSt11align_val_t, (void *p, memprof_align_val_t align), (p, align))
+CXX_DELETE(_ZdlPvmSt11align_val_t, (void *p, size_t size, memprof_align_val_t align), (p, size, align))
+CXX_DELETE(_ZdaPvmSt11align_val_t, (void *p, size_t size, memprof_align_val_t align), (p, size, align))
+CXX_DELETE(_ZdlPvSt11align_val_tRKSt9nothrow_t, (void *p, memprof_align_val_t align, const memprof_nothrow_t *nt),
+           (p, align, nt))
+CXX_DELETE(_ZdaPvSt11align_val_tRKSt9nothrow_t, (void *p, memprof_align_val_t align, const memprof_nothrow_t *nt),
+           (p, align, nt))
+#endif
+
 /* ---- the leak-check API ------------------------------------------------------------ */
 
 /* Tells the leak check at exit that the block starting at p is not a leak (like
@@ -726,6 +893,51 @@ MEMPROF_EXPORT int pthread_getattr_np(pthread_t thread, pthread_attr_t *attr) {
     t_tls.in_getattr--;
     return rc;
 }
+
+/* ---- signals ------------------------------------------------------------------------ */
+
+/* memprof's handler for the signals that end a process (memprof_fatal_signals_install)
+ * is invisible to the program: where it is installed, the program is shown the default
+ * action, as without memprof (Rust's std, for one, installs its own SIGSEGV handler
+ * only over the default). A handler the program installs replaces it. glibc's signal
+ * and its variants set the action without going through sigaction's PLT entry, so
+ * each is wrapped. Resolved at the first allocation, before any program code runs. */
+static void *resolve_signal_call(void **slot, const char *name) {
+    if (MEMPROF_UNLIKELY(!*slot)) {
+        if (atomic_load(&g_state) == MEMPROF_STATE_UNINIT)
+            resolve_real();
+        if (!*slot)
+            *slot = dlsym(RTLD_NEXT, name);
+    }
+    return *slot;
+}
+
+MEMPROF_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+    if (!resolve_signal_call((void **)&real_sigaction, "sigaction")) {
+        errno = ENOSYS;
+        return -1;
+    }
+    int rc = real_sigaction(sig, act, old);
+    if (rc == 0)
+        memprof_signal_hide(old);
+    return rc;
+}
+
+#define SIGNAL_WRAPPER(name)                                                                                           \
+    MEMPROF_EXPORT memprof_sighandler name(int sig, memprof_sighandler handler) {                                      \
+        if (!resolve_signal_call((void **)&real_##name, #name)) {                                                      \
+            errno = ENOSYS;                                                                                            \
+            return SIG_ERR;                                                                                            \
+        }                                                                                                              \
+        memprof_sighandler previous = real_##name(sig, handler);                                                       \
+        return memprof_signal_is_ours(previous) ? SIG_DFL : previous;                                                  \
+    }
+SIGNAL_WRAPPER(signal)
+SIGNAL_WRAPPER(sigset)
+SIGNAL_WRAPPER(bsd_signal)
+SIGNAL_WRAPPER(sysv_signal)
+SIGNAL_WRAPPER(__sysv_signal)
+#undef SIGNAL_WRAPPER
 
 /* ---- exec ------------------------------------------------------------------------ */
 
@@ -830,6 +1042,7 @@ __attribute__((constructor(101))) static void memprof_init(void) {
     /* The handler first: a signal before the writer runs is served by its first turn. */
     memprof_snapshot_signal_install();
     memprof_writer_start();
+    memprof_fatal_signals_install();
     memprof_guard_restore(saved);
 }
 

@@ -58,6 +58,10 @@ struct memprof_tls {
      * holds a thread's lock and allocates: memprof must not ask for the stack bounds
      * then (that takes the same lock again). */
     int in_getattr;
+    /* A signal that would end the process, sent (not a fault) while the guard was set:
+     * memprof's handler holds it until memprof's code is done (memprof_guard_restore),
+     * so that it does not end the process with memprof's locks held. 0: none. */
+    int pending_signal;
 };
 extern MEMPROF_TLS struct memprof_tls t_tls MEMPROF_HIDDEN;
 #define t_guard (t_tls.guard)
@@ -247,6 +251,18 @@ void memprof_fork_prepare(void) MEMPROF_HIDDEN;
 void memprof_fork_parent(void) MEMPROF_HIDDEN;
 int memprof_fork_child(void) MEMPROF_HIDDEN;
 
+/* Installs memprof's handler for the signals whose default action ends the process,
+ * where the program left the default (memprof_writer.c): it finishes the trace, then
+ * the signal ends the process as it would have. Call once tracing is on. */
+void memprof_fatal_signals_install(void) MEMPROF_HIDDEN;
+/* For the sigaction and signal wrappers: the program is shown the default action where
+ * memprof's handler is. memprof_signal_hide rewrites *sa (may be NULL) if it is
+ * memprof's handler and returns 1; memprof_signal_is_ours tells a handler returned by
+ * signal(). */
+struct sigaction;
+int memprof_signal_hide(struct sigaction *sa) MEMPROF_HIDDEN;
+int memprof_signal_is_ours(void (*handler)(int)) MEMPROF_HIDDEN;
+
 /* Stops tracing after an internal failure: one line on stderr, once. */
 void memprof_fail(const char *what, int err) MEMPROF_HIDDEN;
 
@@ -276,11 +292,16 @@ static inline int memprof_guard_set(void) {
     return saved;
 }
 
+/* Sends the calling thread the signal memprof's handler held (t_tls.pending_signal). */
+void memprof_signal_release(void) MEMPROF_HIDDEN;
+
 static inline void memprof_guard_restore(int saved) {
     t_guard = saved;
     if (!saved) {
         atomic_signal_fence(memory_order_seq_cst);
         t_sampler = t_tls.home;
+        if (MEMPROF_UNLIKELY(t_tls.pending_signal))
+            memprof_signal_release();
     }
 }
 

@@ -47,6 +47,7 @@ static uint64_t g_tick_peak;
 #define STAGE_CAPACITY (1024u * 1024u)
 #define STAGE_MAX_AGE_NS 500000000ull /* 0.5 s */
 
+static uint8_t *put_counts(uint8_t *w);
 static int g_fd = -1;
 static dev_t g_dev;
 static ino_t g_ino;
@@ -407,11 +408,18 @@ static int write_block(uint8_t kind, uint32_t thread, const uint8_t *data, size_
     if (len == 0)
         return 0;
     if (!g_out) {
-        g_cctx = ZSTD_createCCtx();
         g_out_cap = MEMPROF_BLOCK_HEADER_SIZE + ZSTD_compressBound(STAGE_CAPACITY);
         g_out = memprof_map(g_out_cap, MEMPROF_MAP_PLAIN);
         if (!g_out)
             return ENOMEM;
+    }
+    /* Not while the real functions are still being resolved (the PROCESS block at
+     * start-up): the compressor's allocations would come from the bootstrap pool. That
+     * block is stored as it is. */
+    static int cctx_tried;
+    if (!cctx_tried && atomic_load(&g_state) != MEMPROF_STATE_UNINIT) {
+        cctx_tried = 1;
+        g_cctx = ZSTD_createCCtx();
     }
     uint8_t *payload = g_out + MEMPROF_BLOCK_HEADER_SIZE;
     uint8_t codec = MEMPROF_CODEC_ZSTD;
@@ -698,6 +706,24 @@ static int write_tails(void) {
     return err;
 }
 
+/* Sample mode: the exact counts so far, with every round of tails, when they changed,
+ * so that a process killed outright (SIGKILL) still has them as of its last tails. */
+static int write_counts(void) {
+    static uint8_t last[40];
+    static size_t last_len;
+    if (g_mode != MEMPROF_MODE_SAMPLE)
+        return 0;
+    uint8_t record[40];
+    pthread_mutex_lock(&g_queue_lock);
+    size_t len = (size_t)(put_counts(record) - record);
+    pthread_mutex_unlock(&g_queue_lock);
+    if (len == last_len && memcmp(record, last, len) == 0)
+        return 0;
+    memcpy(last, record, len);
+    last_len = len;
+    return write_block(MEMPROF_BLOCK_PROCESS, 0, record, len);
+}
+
 /* ---- snapshots: aggregate mode's per-stack counters, and files brought up to date --------
  * Aggregate mode writes a SNAPSHOT and the SITE records of the stacks that changed
  * every g_snapshot_interval_ns, when the snapshot signal arrives, and when the API
@@ -863,6 +889,141 @@ void memprof_dead_thread_stacks(memprof_range_fn fn, void *ctx) {
             fn(t->stack_lo, t->stack_hi, ctx);
 }
 
+/* ---- fatal signals ------------------------------------------------------------------
+ * A process killed by a signal runs none of memprof's exit code. For the signals whose
+ * default action ends the process (a crash, abort, SIGTERM from a pool's terminate,
+ * SIGINT), memprof's handler, installed only where the program left the default,
+ * finishes the trace and lets the signal end the process as it would have: it restores
+ * the default action and sends the signal again, which arrives as the handler returns
+ * (a fault's registers are the faulting instruction's). The program never sees the
+ * handler: sigaction and signal report the default in its place
+ * (memprof_signal_hide), and a handler of the program's replaces it. The end is
+ * written by the writer thread, or by the signalled thread when there is none yet;
+ * the signalled thread waits for it at most END_ON_SIGNAL_WAIT_NS, so a lock it holds
+ * cannot hang the process. SIGKILL cannot be caught: that trace ends with the last
+ * tail blocks (and, in sample mode, the COUNTS written with them). */
+
+#define END_ON_SIGNAL_WAIT_NS 3000000000ull /* 3 s */
+
+static void copy_out_buffers(void);
+static void write_end(uint64_t end_flags, struct memprof_leak_result *leaks, int jemalloc);
+
+static const int g_fatal_signals[] = {SIGHUP, SIGINT,  SIGQUIT, SIGILL,  SIGTRAP, SIGABRT, SIGBUS,
+                                      SIGFPE, SIGSEGV, SIGPIPE, SIGALRM, SIGTERM, SIGXCPU, SIGSYS};
+static _Atomic int g_signal_end;  /* the signal that asked for the end; 0 until one did */
+static _Atomic int g_signal_done; /* the end it asked for is written (or cannot be) */
+/* memprof_finish is writing the end (1), or has written it (2): a signal that reaches
+ * another thread meanwhile waits for it rather than cut the file off. */
+static _Atomic int g_finishing;
+
+/* Writes the end after g_signal_end: on the writer thread, or on the signalled thread
+ * when there is no writer. */
+static void finish_after_signal(void) {
+    uint64_t sig = (uint64_t)atomic_load(&g_signal_end);
+    int expected = MEMPROF_STATE_ACTIVE;
+    if (atomic_compare_exchange_strong(&g_state, &expected, MEMPROF_STATE_FINISHED)) {
+        pthread_mutex_lock(&g_queue_lock);
+        copy_out_buffers();
+        pthread_mutex_unlock(&g_queue_lock);
+        /* jemalloc's figures are left out: mallctl takes locks the signalled thread may hold. */
+        write_end(MEMPROF_END_VIA_SIGNAL | (sig << MEMPROF_END_SIGNAL_SHIFT), NULL, 0);
+    }
+    atomic_store(&g_signal_done, 1);
+}
+
+static void wait_until(_Atomic int *flag, int value) {
+    uint64_t deadline = clock_ns(CLOCK_MONOTONIC) + END_ON_SIGNAL_WAIT_NS;
+    struct timespec pause = {0, 1000000}; /* 1 ms */
+    while (atomic_load(flag) < value && clock_ns(CLOCK_MONOTONIC) < deadline)
+        nanosleep(&pause, NULL);
+}
+
+static void end_on_signal(int sig) {
+    if (g_pid == 0 || getpid() != g_pid || g_in_memory || on_writer_thread())
+        return;
+    if (atomic_load(&g_state) != MEMPROF_STATE_ACTIVE) {
+        if (atomic_load(&g_finishing) == 1)
+            wait_until(&g_finishing, 2);
+        return;
+    }
+    int none = 0;
+    if (atomic_compare_exchange_strong(&g_signal_end, &none, sig) && !(g_writer_started && !g_writer_stop)) {
+        /* No writer: this thread writes the end, unless a fault interrupted memprof's
+         * own code, whose locks it may hold. */
+        if (t_guard) {
+            atomic_store(&g_signal_done, 1);
+            return;
+        }
+        int saved = memprof_guard_set();
+        finish_after_signal();
+        memprof_guard_restore(saved);
+        return;
+    }
+    wait_until(&g_signal_done, 1);
+}
+
+/* Signals the kernel raises for the instruction the thread runs: not to be held. */
+static int is_fault(int sig, const siginfo_t *info) {
+    return info && info->si_code > 0 &&
+           (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP || sig == SIGSYS);
+}
+
+void memprof_signal_release(void) {
+    int sig = t_tls.pending_signal;
+    t_tls.pending_signal = 0;
+    syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), sig);
+}
+
+static void on_fatal_signal(int sig, siginfo_t *info, void *context) {
+    (void)context;
+    int saved_errno = errno;
+    if (t_guard && !is_fault(sig, info)) {
+        /* memprof's own code was interrupted (a fork child's set-up, a stack's first
+         * record): the signal arrives again when it is done. */
+        if (!t_tls.pending_signal)
+            t_tls.pending_signal = sig;
+        errno = saved_errno;
+        return;
+    }
+    end_on_signal(sig);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(sig, &dfl, NULL);
+    /* Blocked while the handler runs: it arrives, with the default action, as we return. */
+    syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), sig);
+    errno = saved_errno;
+}
+
+void memprof_fatal_signals_install(void) {
+    if (g_in_memory)
+        return;
+    for (size_t i = 0; i < sizeof g_fatal_signals / sizeof g_fatal_signals[0]; i++) {
+        struct sigaction old;
+        if (sigaction(g_fatal_signals[i], NULL, &old) != 0 || (old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)
+            continue; /* the program's own, or ignored: leave it */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_fatal_signal;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+        /* A fault inside the handler then ends the process at once, as without it. */
+        sigfillset(&sa.sa_mask);
+        sigaction(g_fatal_signals[i], &sa, NULL);
+    }
+}
+
+int memprof_signal_hide(struct sigaction *sa) {
+    if (!sa || !(sa->sa_flags & SA_SIGINFO) || sa->sa_sigaction != on_fatal_signal)
+        return 0;
+    memset(sa, 0, sizeof *sa);
+    sa->sa_handler = SIG_DFL;
+    sigemptyset(&sa->sa_mask);
+    return 1;
+}
+
+int memprof_signal_is_ours(void (*handler)(int)) { return (void *)handler == (void *)on_fatal_signal; }
+
 static void *writer_main(void *arg) {
     (void)arg;
     memprof_guard_set(); /* nothing this thread allocates is the program's */
@@ -885,6 +1046,10 @@ static void *writer_main(void *arg) {
      * then); its 10 ms ticks only sample the heap for the peak. */
     int tick_writes = g_mode != MEMPROF_MODE_AGGREGATE;
     for (;;) {
+        if (MEMPROF_UNLIKELY(atomic_load(&g_signal_end))) {
+            finish_after_signal();
+            return NULL;
+        }
         uint64_t rss = tick_writes ? read_rss() : 0;
         struct jemalloc_stats jemalloc = {0, {0}};
         if (g_mallctl && memprof_now_ns() >= next_jemalloc) {
@@ -923,6 +1088,8 @@ static void *writer_main(void *arg) {
             err = stage_flush_due(memprof_now_ns(), stop);
         if (!err && !stop && memprof_now_ns() >= next_tails) {
             err = write_tails();
+            if (!err)
+                err = write_counts();
             next_tails = memprof_now_ns() + TAIL_INTERVAL_NS;
         }
         if (!err && !stop)
@@ -944,7 +1111,14 @@ void memprof_writer_start(void) {
         pthread_condattr_init(&attr);
         pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
         pthread_cond_init(&g_queue_cond, &attr);
+        /* The writer blocks every signal (it inherits this mask): the process's signals
+         * go to the program's threads, whose handlers expect to run there, and memprof's
+         * end-on-signal handler must run on a thread other than the writer. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
         g_writer_started = pthread_create(&g_writer, NULL, writer_main, NULL) == 0;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
     }
     pthread_mutex_unlock(&g_queue_lock);
 }
@@ -1192,12 +1366,20 @@ static int start_file(int fd) {
     }
     pthread_mutex_lock(&g_queue_lock);
     record_process();
-    /* The PROCESS record goes first in the file. */
-    if (g_process) {
-        enqueue(g_process);
-        g_process = NULL;
-    }
+    struct memprof_buffer *process = g_process;
+    g_process = NULL;
     pthread_mutex_unlock(&g_queue_lock);
+    /* The PROCESS record goes first in the file, and at once: no writer runs yet (this
+     * is the process's first allocation, or a fork child's), and a process that dies
+     * before the writer's first turn still leaves a trace that says what it was. */
+    if (process) {
+        process->next = NULL;
+        err = drain(process);
+        if (err) {
+            memprof_log("memprof: cannot write the trace header: ", strerrordesc_np(err), "; not tracing\n");
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -1423,6 +1605,97 @@ void memprof_note_exit(uintptr_t sp, const uintptr_t regs[6]) {
     atomic_store(&g_exit_tid, (pid_t)syscall(SYS_gettid));
 }
 
+/* Copies out what each thread has committed into queued blocks; owners may still be
+ * appending. Call with g_queue_lock held. */
+static void copy_out_buffers(void) {
+    for (struct memprof_thread *t = g_threads; t; t = t->next_all) {
+        if (!t->buf)
+            continue;
+        size_t len = atomic_load_explicit(&t->committed, memory_order_acquire);
+        struct memprof_buffer *copy = len ? buffer_get(MEMPROF_BLOCK_THREAD, t->index) : NULL;
+        if (copy) {
+            memcpy(copy->data, t->buf->data, len);
+            copy->len = len;
+            enqueue(copy);
+        }
+    }
+}
+
+/* Sample mode: the exact counts so far, as a COUNTS record at w (room for 40 bytes). */
+static uint8_t *put_counts(uint8_t *w) {
+    uint64_t allocs = 0, frees = 0, bytes = 0;
+    for (struct memprof_thread *t = g_threads; t; t = t->next_all) {
+        allocs += atomic_load_explicit(&t->count_allocs, memory_order_relaxed);
+        frees += atomic_load_explicit(&t->count_frees, memory_order_relaxed);
+        bytes += atomic_load_explicit(&t->count_bytes, memory_order_relaxed);
+    }
+    *w++ = MEMPROF_TAG_COUNTS;
+    w = memprof_put_varint(w, allocs);
+    w = memprof_put_varint(w, frees);
+    return memprof_put_varint(w, bytes);
+}
+
+/* Writes the end of the trace once the writer no longer runs (or from the writer
+ * itself): the queued and staged thread blocks, then the last process block (tick,
+ * aggregate snapshot, jemalloc's figures when `jemalloc`, every live block as a LEAK
+ * record, classified when `leaks` is given, else unfreed, sample mode's COUNTS, END). */
+static void write_end(uint64_t end_flags, struct memprof_leak_result *leaks, int jemalloc) {
+    /* Thread blocks still queued or staged go before the final process block. */
+    pthread_mutex_lock(&g_queue_lock);
+    struct memprof_buffer *pending = g_queue_head;
+    g_queue_head = g_queue_tail = NULL;
+    pthread_mutex_unlock(&g_queue_lock);
+    int err = drain(pending);
+    int staged = stage_flush_due(0, 1);
+    err = err ? err : staged;
+
+    uint64_t end_ns = memprof_now_ns();
+    pthread_mutex_lock(&g_queue_lock);
+    record_tick(end_ns, read_rss(), 1);
+    pthread_mutex_unlock(&g_queue_lock);
+    if (g_mode == MEMPROF_MODE_AGGREGATE && !err)
+        err = write_snapshot(MEMPROF_SNAPSHOT_END, end_ns);
+    struct jemalloc_stats final_stats = {0, {0}};
+    if (jemalloc)
+        final_stats = jemalloc_read();
+    pthread_mutex_lock(&g_queue_lock);
+    record_jemalloc(memprof_now_ns(), &final_stats);
+    if (leaks) {
+        for (size_t i = 0; i < leaks->n; i++)
+            put_leak(leaks->addr[i], memprof_live_size(leaks->info[i]), memprof_live_stack(leaks->info[i]),
+                     leaks->kind[i]);
+        memprof_leaks_release(leaks);
+    } else {
+        memprof_live_foreach(emit_unfreed, NULL);
+    }
+    if (g_mode == MEMPROF_MODE_SAMPLE) {
+        uint8_t *c = process_reserve(40);
+        if (c)
+            process_commit(put_counts(c));
+    }
+    uint8_t *w = process_reserve(48);
+    if (w) {
+        *w++ = MEMPROF_TAG_END;
+        w = memprof_put_varint(w, memprof_now_ns());
+        w = memprof_put_varint(w, g_tick_peak);
+        w = memprof_put_varint(w, g_thread_count);
+        w = memprof_put_varint(w, end_flags);
+        process_commit(w);
+    }
+    if (g_process) {
+        enqueue(g_process);
+        g_process = NULL;
+    }
+    struct memprof_buffer *list = g_queue_head;
+    g_queue_head = g_queue_tail = NULL;
+    pthread_mutex_unlock(&g_queue_lock);
+    int last = drain(list);
+    err = err ? err : last;
+    if (err) {
+        memprof_log("memprof: cannot write the end of the trace: ", strerrordesc_np(err), "\n");
+    }
+}
+
 void memprof_finish(uint64_t end_flags) {
     CAPTURE_CALLEE_SAVED(caller_regs);
     /* The caller's frames start above ours (the preload keeps frame pointers). */
@@ -1466,7 +1739,15 @@ void memprof_finish(uint64_t end_flags) {
     int expected = MEMPROF_STATE_ACTIVE;
     if (!atomic_compare_exchange_strong(&g_state, &expected, scan ? MEMPROF_STATE_SCANNING : MEMPROF_STATE_FINISHED))
         return;
+    atomic_store(&g_finishing, 1);
     int saved = memprof_guard_set();
+    /* Finishing takes a while (a scan of python's heap: a tenth of a second), longer
+     * than the program's own exit would have: a signal sent meanwhile (a multiprocessing
+     * pool terminates its workers as they leave) waits until the trace is written
+     * instead of cutting it off with no events. Faults still end the process at once. */
+    sigset_t all, old_mask;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old_mask);
 
     struct memprof_leak_result leaks;
     memset(&leaks, 0, sizeof leaks);
@@ -1478,18 +1759,7 @@ void memprof_finish(uint64_t end_flags) {
         memprof_leaks_end_scan(MEMPROF_STATE_FINISHED);
 
     pthread_mutex_lock(&g_queue_lock);
-    /* Copy out what each thread has committed; owners may still be appending. */
-    for (struct memprof_thread *t = g_threads; t; t = t->next_all) {
-        if (!t->buf)
-            continue;
-        size_t len = atomic_load_explicit(&t->committed, memory_order_acquire);
-        struct memprof_buffer *copy = len ? buffer_get(MEMPROF_BLOCK_THREAD, t->index) : NULL;
-        if (copy) {
-            memcpy(copy->data, t->buf->data, len);
-            copy->len = len;
-            enqueue(copy);
-        }
-    }
+    copy_out_buffers();
     int writer = g_writer_started;
     g_writer_stop = 1;
     pthread_cond_signal(&g_queue_cond);
@@ -1497,68 +1767,8 @@ void memprof_finish(uint64_t end_flags) {
     if (writer)
         pthread_join(g_writer, NULL);
     g_writer_started = 0;
-
-    /* Thread blocks still queued or staged go before the final process block. */
-    pthread_mutex_lock(&g_queue_lock);
-    struct memprof_buffer *pending = g_queue_head;
-    g_queue_head = g_queue_tail = NULL;
-    pthread_mutex_unlock(&g_queue_lock);
-    int err = drain(pending);
-    int staged = stage_flush_due(0, 1);
-    err = err ? err : staged;
-
-    uint64_t end_ns = memprof_now_ns();
-    pthread_mutex_lock(&g_queue_lock);
-    record_tick(end_ns, read_rss(), 1);
-    pthread_mutex_unlock(&g_queue_lock);
-    if (g_mode == MEMPROF_MODE_AGGREGATE && !err)
-        err = write_snapshot(MEMPROF_SNAPSHOT_END, end_ns);
-    struct jemalloc_stats final_stats = jemalloc_read();
-    pthread_mutex_lock(&g_queue_lock);
-    record_jemalloc(memprof_now_ns(), &final_stats);
-    if (classified) {
-        for (size_t i = 0; i < leaks.n; i++)
-            put_leak(leaks.addr[i], memprof_live_size(leaks.info[i]), memprof_live_stack(leaks.info[i]), leaks.kind[i]);
-        memprof_leaks_release(&leaks);
-    } else {
-        memprof_live_foreach(emit_unfreed, NULL);
-    }
-    if (g_mode == MEMPROF_MODE_SAMPLE) {
-        uint64_t allocs = 0, frees = 0, bytes = 0;
-        for (struct memprof_thread *t = g_threads; t; t = t->next_all) {
-            allocs += atomic_load_explicit(&t->count_allocs, memory_order_relaxed);
-            frees += atomic_load_explicit(&t->count_frees, memory_order_relaxed);
-            bytes += atomic_load_explicit(&t->count_bytes, memory_order_relaxed);
-        }
-        uint8_t *c = process_reserve(40);
-        if (c) {
-            *c++ = MEMPROF_TAG_COUNTS;
-            c = memprof_put_varint(c, allocs);
-            c = memprof_put_varint(c, frees);
-            c = memprof_put_varint(c, bytes);
-            process_commit(c);
-        }
-    }
-    uint8_t *w = process_reserve(48);
-    if (w) {
-        *w++ = MEMPROF_TAG_END;
-        w = memprof_put_varint(w, memprof_now_ns());
-        w = memprof_put_varint(w, g_tick_peak);
-        w = memprof_put_varint(w, g_thread_count);
-        w = memprof_put_varint(w, end_flags);
-        process_commit(w);
-    }
-    if (g_process) {
-        enqueue(g_process);
-        g_process = NULL;
-    }
-    struct memprof_buffer *list = g_queue_head;
-    g_queue_head = g_queue_tail = NULL;
-    pthread_mutex_unlock(&g_queue_lock);
-    int last = drain(list);
-    err = err ? err : last;
-    if (err) {
-        memprof_log("memprof: cannot write the end of the trace: ", strerrordesc_np(err), "\n");
-    }
+    write_end(end_flags, classified ? &leaks : NULL, 1);
+    atomic_store(&g_finishing, 2);
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     memprof_guard_restore(saved);
 }

@@ -143,6 +143,11 @@ public struct TraceDumper: TraceVisitor {
             names.append(name)
             rest.remove(flag)
         }
+        if let signal = record.signal {
+            names.append("signal \(signal)")
+            rest.remove(.viaSignal)
+            rest = EndRecord.Flags(rawValue: rest.rawValue & ~0xff00)
+        }
         if !rest.isEmpty {
             names.append("0x" + String(rest.rawValue, radix: 16))
         }

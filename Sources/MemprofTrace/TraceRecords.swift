@@ -178,6 +178,16 @@ public struct EndRecord: Sendable, Equatable {
         public static let stoppedEarly = Flags(rawValue: 4)
         /// The program called `exec*`: its image was replaced.
         public static let viaExec = Flags(rawValue: 8)
+        /// A signal whose default action ends the process arrived (a crash, `abort`,
+        /// SIGTERM): the trace was finished from there and the process died of it.
+        /// ``EndRecord/signal`` is its number.
+        public static let viaSignal = Flags(rawValue: 16)
+    }
+
+    /// The signal that ended the process, when ``Flags/viaSignal`` is set (bits 8-15
+    /// of the flags).
+    public var signal: Int32? {
+        flags.contains(.viaSignal) ? Int32(truncatingIfNeeded: (flags.rawValue >> 8) & 0xff) : nil
     }
 
     public var nanoseconds: UInt64

@@ -34,6 +34,15 @@ import Testing
             "execve", "execv", "execvp", "execvpe", "execl", "execlp", "execle", "fexecve",
             // It allocates under the thread's lock: thread set-up must know (HostSafetyTests).
             "pthread_getattr_np",
+            // A signal that ends the process finishes the trace first; the program is
+            // shown the default action where memprof's handler is (HostSafetyTests).
+            "sigaction", "signal", "sigset", "bsd_signal", "sysv_signal", "__sysv_signal",
+            // C++'s operators: an allocator behind memprof (jemalloc) may define its own.
+            "_Znwm", "_Znam", "_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t", "_ZnwmSt11align_val_t",
+            "_ZnamSt11align_val_t", "_ZnwmSt11align_val_tRKSt9nothrow_t", "_ZnamSt11align_val_tRKSt9nothrow_t",
+            "_ZdlPv", "_ZdaPv", "_ZdlPvm", "_ZdaPvm", "_ZdlPvRKSt9nothrow_t", "_ZdaPvRKSt9nothrow_t",
+            "_ZdlPvSt11align_val_t", "_ZdaPvSt11align_val_t", "_ZdlPvmSt11align_val_t", "_ZdaPvmSt11align_val_t",
+            "_ZdlPvSt11align_val_tRKSt9nothrow_t", "_ZdaPvSt11align_val_tRKSt9nothrow_t",
             // The program's way to tell the leak check a block is not a leak.
             "memprof_ignore_object",
             // The in-process API's table, which MemprofKit finds with dlsym.

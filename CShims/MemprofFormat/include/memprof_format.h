@@ -106,7 +106,9 @@ enum memprof_codec {
  *   SAMPLING   v mean_interval_bytes      (sample mode: each ALLOC is a sample
  *                                          point of a Poisson process over bytes)
  *   COUNTS     v allocations, v deallocations, v allocated_bytes
- *                                         (sample mode, before END: exact totals)
+ *                                         (sample mode: exact totals so far, about
+ *                                          twice a second and before END; the last
+ *                                          one holds)
  *   JEMALLOC   v ns, v allocated, v active, v metadata, v resident, v mapped,
  *              v retained                 (jemalloc serves malloc behind memprof,
  *                                          `memprof run --jemalloc`: its own stats,
@@ -177,6 +179,11 @@ enum memprof_mode {
 #define MEMPROF_END_VIA__EXIT 2u /* the program called _exit / _Exit */
 #define MEMPROF_END_STOPPED 4u   /* tracing stopped early after an internal failure */
 #define MEMPROF_END_VIA_EXEC 8u  /* the program called exec*: its image was replaced */
+/* A signal whose default action ends the process arrived (a crash, abort, SIGTERM):
+ * the trace was finished from there, and the process then died of it. The signal's
+ * number is in bits 8-15 of the flags. */
+#define MEMPROF_END_VIA_SIGNAL 16u
+#define MEMPROF_END_SIGNAL_SHIFT 8
 
 /* Longest stack the preload records; deeper stacks keep their innermost frames. */
 #define MEMPROF_MAX_FRAMES 128
