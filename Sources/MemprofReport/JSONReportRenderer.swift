@@ -68,8 +68,9 @@ import MemprofTrace
 ///   executable could not be read); null when the trace has no process record;
 /// - `trace`: `path`, `duration_seconds`, `at_seconds` (only for the state at a
 ///   moment, ``Report/moment``), `complete` (an END record was read),
-///   `ended_by` (`"exit"`, `"_exit"`, `"stopped_early"`, `"unknown"`, or null without
-///   an END record), `live` (the recorded process was still running and writing the
+///   `ended_by` (`"exit"`, `"_exit"`, `"exec"`, `"signal"`, `"stopped_early"`,
+///   `"unknown"`, or null without an END record), `end_signal` (the signal's name, such
+///   as `"SIGSEGV"`, when a signal ended the process; else null), `live` (the recorded process was still running and writing the
 ///   trace when it was read: the trace is `truncated` because the recording goes on,
 ///   not because it was cut short), `truncated`, `truncation_offset`,
 ///   `truncation_reason`.
@@ -786,10 +787,13 @@ public struct JSONReportRenderer: Sendable {
         json.value(analysis.end != nil)
         json.key("duration_seconds")
         try json.value(seconds(report.moment?.recordingNanoseconds ?? analysis.durationNanoseconds))
+        json.key("end_signal")
+        json.value(analysis.end?.signal.map(TextReportRenderer.signalName))
         json.key("ended_by")
         json.value(
             analysis.end.map { end in
                 if end.flags.contains(.stoppedEarly) { return "stopped_early" }
+                if end.signal != nil { return "signal" }
                 if end.flags.contains(.viaUnderscoreExit) { return "_exit" }
                 if end.flags.contains(.viaExec) { return "exec" }
                 if end.flags.contains(.viaExit) { return "exit" }

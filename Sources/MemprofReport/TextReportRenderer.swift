@@ -216,10 +216,21 @@ public struct TextReportRenderer: Sendable {
             return analysis.isTruncated ? "trace cut short before the process ended" : "no end record"
         }
         if end.flags.contains(.stoppedEarly) { return "tracing stopped early" }
+        if let signal = end.signal { return "ended by signal \(Self.signalName(signal))" }
         if end.flags.contains(.viaUnderscoreExit) { return "ended by _exit()" }
         if end.flags.contains(.viaExec) { return "ended by exec (the new program was not traced)" }
         if end.flags.contains(.viaExit) { return "ended by exit()" }
         return "ended"
+    }
+
+    /// A signal's name as the shell spells it (SIGSEGV), or its number for another.
+    static func signalName(_ signal: Int32) -> String {
+        let names: [Int32: String] = [
+            1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE",
+            9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV", 12: "SIGUSR2", 13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM",
+            24: "SIGXCPU", 25: "SIGXFSZ", 26: "SIGVTALRM", 27: "SIGPROF", 31: "SIGSYS",
+        ]
+        return names[signal] ?? "\(signal)"
     }
 
     private func summary(_ report: Report, into lines: inout [String]) {

@@ -188,6 +188,16 @@ struct HostSafetyTests {
         #expect(json.int("snapshot", "deallocation_count") == 747)
         #expect(json.object("trace")?["complete"] as? Bool == (how != "quiet-kill"))
         #expect(json.object("trace")?["truncated"] as? Bool == (how == "quiet-kill"))
+        // The report says what ended it.
+        let signalName = ["segv": "SIGSEGV", "abort": "SIGABRT", "term": "SIGTERM"][how]
+        if let signalName {
+            #expect(json.object("trace")?["ended_by"] as? String == "signal")
+            #expect(json.object("trace")?["end_signal"] as? String == signalName)
+            let text = try Harness.run([Harness.memprof.path, "report", trace])
+            #expect(text.stdout.contains("ended by signal \(signalName)"), "\(text.stdout)")
+        } else if how == "_exit" {
+            #expect(json.object("trace")?["ended_by"] as? String == "_exit")
+        }
     }
 
     /// A signal that reaches another thread while memprof writes the end at exit (the

@@ -252,6 +252,7 @@ struct JSONReportRendererGoldenTests {
           "trace" : {
             "complete" : true,
             "duration_seconds" : 2.5,
+            "end_signal" : null,
             "ended_by" : "exit",
             "live" : false,
             "path" : "leaky.mprof",
