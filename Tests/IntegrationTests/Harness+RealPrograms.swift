@@ -86,6 +86,19 @@ struct ValgrindObservation: Sendable {
     var failed: [String]
 }
 
+/// valgrind's runs one memprof run is compared with: `center` ran in the memprof run's
+/// mode's environment (the mode is in MEMPROF_MODE and the trace path, whose lengths
+/// change what programs that copy their environment allocate), `first` and `second` in
+/// full mode's, twice, to tell a deterministic program from one that is not.
+struct ValgrindOracle: Sendable {
+    var center: ValgrindObservation
+    var first: ValgrindObservation
+    var second: ValgrindObservation
+
+    var all: [ValgrindObservation] { [center, first, second] }
+    var unreadable: [String] { all.flatMap(\.unreadable) }
+}
+
 /// One cell of the suite's table.
 struct Verdict: Sendable {
     enum Outcome: String, Sendable {
@@ -298,11 +311,14 @@ enum RealProgramComparison {
         return flat.count > 240 ? "\"\(flat.prefix(240))…\"" : "\"\(flat)\""
     }
 
-    /// Whether `value` is what valgrind's runs `a` and `b` say: equal to both when they
-    /// agree, else within their spread of either.
-    static func agrees(_ value: Int, _ a: Int, _ b: Int) -> Bool {
+    /// Whether `value` is what valgrind says: `center` from its run in this mode's
+    /// environment, `a` and `b` from its two runs in full mode's. Equal to `center` when
+    /// `a` and `b` agree (the program is deterministic), else within their spread of
+    /// any of the three.
+    static func agrees(_ value: Int, _ center: Int, _ a: Int, _ b: Int) -> Bool {
         let spread = abs(a - b)
-        return value >= min(a, b) - spread && value <= max(a, b) + spread
+        guard spread > 0 else { return value == center }
+        return value >= min(center, a, b) - spread && value <= max(center, a, b) + spread
     }
 
     /// The processes of each side grouped by key, each group in a stable order.
@@ -312,64 +328,77 @@ enum RealProgramComparison {
         }
     }
 
-    /// Pairs each memprof process with valgrind's of the same key in both valgrind runs.
-    /// Returns the triples, or why the process sets cannot be paired.
+    /// Pairs each memprof process with valgrind's of the same key in its run in this
+    /// mode's environment (`center`) and its two in full mode's. Returns the
+    /// quadruples, or why the process sets cannot be paired.
     static func pair(
-        _ ours: [ObservedProcess], _ first: [ObservedProcess], _ second: [ObservedProcess]
-    ) -> (triples: [(ObservedProcess, ObservedProcess, ObservedProcess)], mismatch: String?) {
-        let (o, a, b) = (grouped(ours), grouped(first), grouped(second))
+        _ ours: [ObservedProcess], _ valgrind: ValgrindOracle
+    ) -> (triples: [(ObservedProcess, ObservedProcess, ObservedProcess, ObservedProcess)], mismatch: String?) {
+        let (o, c, a, b) = (
+            grouped(ours), grouped(valgrind.center.processes), grouped(valgrind.first.processes),
+            grouped(valgrind.second.processes)
+        )
         func shape(_ g: [String: [ObservedProcess]]) -> String {
             g.keys.sorted().map { "\($0) ×\(g[$0]!.count)" }.joined(separator: ", ")
         }
-        guard Set(o.keys) == Set(a.keys), o.keys.allSatisfy({ o[$0]!.count == a[$0]!.count }) else {
-            return ([], "processes differ: memprof [\(shape(o))], valgrind [\(shape(a))]")
+        func same(_ x: [String: [ObservedProcess]], _ y: [String: [ObservedProcess]]) -> Bool {
+            Set(x.keys) == Set(y.keys) && x.keys.allSatisfy { x[$0]!.count == y[$0]!.count }
         }
-        var triples: [(ObservedProcess, ObservedProcess, ObservedProcess)] = []
-        let secondMatches = Set(b.keys) == Set(a.keys) && a.keys.allSatisfy { b[$0]!.count == a[$0]!.count }
+        guard same(o, c) else {
+            return ([], "processes differ: memprof [\(shape(o))], valgrind [\(shape(c))]")
+        }
+        var triples: [(ObservedProcess, ObservedProcess, ObservedProcess, ObservedProcess)] = []
+        let runsMatch = same(c, a) && same(c, b)
         for key in o.keys.sorted() {
             for (index, process) in o[key]!.enumerated() {
-                let firstProcess = a[key]![index]
-                triples.append((process, firstProcess, secondMatches ? b[key]![index] : firstProcess))
+                let centerProcess = c[key]![index]
+                triples.append(
+                    (
+                        process, centerProcess, runsMatch ? a[key]![index] : centerProcess,
+                        runsMatch ? b[key]![index] : centerProcess
+                    ))
             }
         }
-        return (triples, secondMatches ? nil : "valgrind's two runs had different processes")
+        return (triples, runsMatch ? nil : "valgrind's runs had different processes")
     }
 
     /// Allocations, frees and bytes of every process but forked ones.
     static func counts(
-        memprof: MemprofObservation, valgrind: (ValgrindObservation, ValgrindObservation), program: RealProgram
+        memprof: MemprofObservation, valgrind: ValgrindOracle, program: RealProgram
     ) -> Verdict {
         if memprof.result.timedOut { return .no("HANG: no figures (the run was killed)") }
-        var problems = memprof.unreadable + valgrind.0.unreadable + valgrind.1.unreadable
-        let (triples, mismatch) = pair(memprof.processes, valgrind.0.processes, valgrind.1.processes)
+        var problems = memprof.unreadable + valgrind.unreadable
+        let (triples, mismatch) = pair(memprof.processes, valgrind)
         if triples.isEmpty, let mismatch { return .no(mismatch) }
         var tolerated: [String] = []
         var forked = 0
-        for (ours, first, second) in triples {
+        for (ours, center, first, second) in triples {
             if ours.role == .fork {
                 forked += 1
                 continue
             }
             let figures = [
-                ("allocs", ours.allocs, first.allocs, second.allocs), ("frees", ours.frees, first.frees, second.frees),
-                ("bytes", ours.bytes, first.bytes, second.bytes),
+                ("allocs", ours.allocs, center.allocs, first.allocs, second.allocs),
+                ("frees", ours.frees, center.frees, first.frees, second.frees),
+                ("bytes", ours.bytes, center.bytes, first.bytes, second.bytes),
             ]
-            for (name, value, a, b) in figures {
-                if !agrees(value, a, b) {
+            for (name, value, c, a, b) in figures {
+                if !agrees(value, c, a, b) {
                     var why = ""
                     // Each thread's dynamic thread vector has a 16-byte slot per module
                     // with TLS, and memprof brings two (libmemprof.so, libunwind).
-                    let extra = value - a
+                    let extra = value - c
                     if name == "bytes", a == b, ours.threads > 1, extra > 0, extra % 32 == 0, extra / 32 < ours.threads
                     {
                         why =
                             " (+32 B × \(extra / 32) threads: memprof's and libunwind's TLS modules in each thread's DTV)"
                     }
                     problems.append(
-                        "\(ours.key) \(name): memprof \(value), valgrind \(a == b ? "\(a)" : "\(a) and \(b)")\(why)")
+                        "\(ours.key) \(name): memprof \(value), valgrind \(c)"
+                            + (a == b ? "" : " (runs in full's environment: \(a) and \(b))") + why)
                 } else if a != b {
                     tolerated.append(
-                        "\(ours.key) \(name) \(value) in valgrind's \(min(a, b))…\(max(a, b)) ± \(abs(a - b))")
+                        "\(ours.key) \(name) \(value), valgrind \(c), \(a) and \(b)")
                 }
             }
         }
@@ -398,7 +427,7 @@ enum RealProgramComparison {
     /// The blocks not freed at exit by kind, of every process, and that images ended
     /// by exec report no leak (their heap is replaced, not leaked: docs/leaks.md).
     static func leaks(
-        memprof: MemprofObservation, valgrind: (ValgrindObservation, ValgrindObservation), program: RealProgram,
+        memprof: MemprofObservation, valgrind: ValgrindOracle, program: RealProgram,
         mode: String
     ) -> Verdict {
         if mode == "sample" {
@@ -406,33 +435,38 @@ enum RealProgramComparison {
         }
         if let reason = program.leaksNotComparable { return .notApplicable(reason) }
         if memprof.result.timedOut { return .no("HANG: no figures (the run was killed)") }
-        var problems = memprof.unreadable + valgrind.0.unreadable + valgrind.1.unreadable
+        var problems = memprof.unreadable + valgrind.unreadable
         for image in memprof.execEnded where image.leakedBytes != 0 || image.leakedBlocks != 0 {
             problems.append(
                 "\(image.program) before its exec: \(image.leakedBytes) bytes in \(image.leakedBlocks) blocks called leaked"
             )
         }
-        let (triples, mismatch) = pair(memprof.processes, valgrind.0.processes, valgrind.1.processes)
+        let (triples, mismatch) = pair(memprof.processes, valgrind)
         if triples.isEmpty, let mismatch { return .no(mismatch) }
         var tolerated: [String] = []
-        for (ours, first, second) in triples {
-            guard let census = ours.census, let a = first.census, let b = second.census else { continue }
+        for (ours, center, first, second) in triples {
+            guard let census = ours.census, let c = center.census, let a = first.census, let b = second.census
+            else { continue }
             if census.unclassified.blocks > 0 { problems.append("\(ours.key): unclassified \(census.unclassified)") }
             for kind in Harness.LeakKind.allCases {
-                let (o, x, y) = (census.tally(kind), a.tally(kind), b.tally(kind))
-                let (ov, xv, yv) = (
-                    census.threadVectorBlocks(kind), a.threadVectorBlocks(kind), b.threadVectorBlocks(kind)
+                let (o, z, x, y) = (census.tally(kind), c.tally(kind), a.tally(kind), b.tally(kind))
+                let (ov, zv, xv, yv) = (
+                    census.threadVectorBlocks(kind), c.threadVectorBlocks(kind), a.threadVectorBlocks(kind),
+                    b.threadVectorBlocks(kind)
                 )
                 let same =
-                    agrees(o.bytes, x.bytes, y.bytes) && agrees(o.blocks, x.blocks, y.blocks)
-                    && agrees(ov, xv, yv)
+                    agrees(o.bytes, z.bytes, x.bytes, y.bytes) && agrees(o.blocks, z.blocks, x.blocks, y.blocks)
+                    && agrees(ov, zv, xv, yv)
                 if !same {
-                    let theirs = x == y && xv == yv ? "\(x)\(xv > 0 ? " + \(xv) thread vectors" : "")" : "\(x) and \(y)"
+                    let theirs =
+                        x == y && xv == yv
+                        ? "\(z)\(zv > 0 ? " + \(zv) thread vectors" : "")"
+                        : "\(z) (runs in full's environment: \(x) and \(y))"
                     problems.append(
                         "\(ours.key) \(kind): memprof \(o)\(ov > 0 ? " + \(ov) thread vectors" : ""), valgrind \(theirs)"
                     )
                 } else if x != y || xv != yv {
-                    tolerated.append("\(ours.key) \(kind) \(o) in valgrind's \(x)…\(y)")
+                    tolerated.append("\(ours.key) \(kind) \(o), valgrind \(z), \(x) and \(y)")
                 }
             }
         }

@@ -7,10 +7,11 @@ import Testing
 /// same environment (allocations, frees and bytes of every process, and the blocks not
 /// freed at exit by kind). Every command runs with a timeout: a hang fails its row.
 ///
-/// Each program runs under valgrind twice. Where the two runs agree the comparison is
-/// exact; where they differ (a program whose allocations depend on its threads'
-/// timing: the JVM, node) memprof's figure must lie within their spread of either run,
-/// and the table says so. A forked child's counts are not compared: valgrind's include
+/// Each program runs under valgrind in every mode's environment (MEMPROF_MODE and the
+/// trace path are part of it, and perl allocates by their lengths), and in full mode's
+/// twice. Where those two runs agree the comparison is exact; where they differ (a
+/// program whose allocations depend on its threads' timing: the JVM, node) memprof's
+/// figure must lie within their spread of the runs, and the table says so. A forked child's counts are not compared: valgrind's include
 /// its parent's before the fork, memprof's start there (its leak kinds are compared).
 ///
 /// The table (program × mode: output equal, counts equal, leak kinds equal) is written
@@ -52,8 +53,11 @@ struct RealProgramTests {
             base + Harness.valgrindEnvironment.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
             + [("PWD", work.path)]
 
-        var valgrindRuns: [ValgrindObservation] = []
-        for run in 0..<2 {
+        // valgrind in full mode's environment twice (a deterministic program gives the
+        // same figures), and once in each other mode's.
+        var valgrindRuns: [String: ValgrindObservation] = [:]
+        for run in ["full", "full-again", "sample", "aggregate"] {
+            let mode = run == "full-again" ? "full" : run
             try fresh()
             let logs = caseDirectory.appendingPathComponent("vg-\(run)")
             try manager.createDirectory(at: logs, withIntermediateDirectories: true)
@@ -63,11 +67,10 @@ struct RealProgramTests {
                     "--run-libc-freeres=no", "--run-cxx-freeres=no", "--fair-sched=yes",
                 ] + Harness.valgrindLeakOptions + (program.oracleCommand ?? program.command)
             let result = try Harness.run(
-                Harness.withEnvironment(base + memprofAdditions("full"), command), directory: work,
+                Harness.withEnvironment(base + memprofAdditions(mode), command), directory: work,
                 timeout: program.valgrindTimeout)
-            valgrindRuns.append(try Harness.observeValgrindLogs(in: logs, rootPid: result.pid, result: result))
+            valgrindRuns[run] = try Harness.observeValgrindLogs(in: logs, rootPid: result.pid, result: result)
         }
-        let valgrind = (valgrindRuns[0], valgrindRuns[1])
 
         var rows: [(mode: String, output: Verdict, counts: Verdict, leaks: Verdict)] = []
         for mode in Harness.modes {
@@ -86,13 +89,15 @@ struct RealProgramTests {
             let observed = try Harness.observeTraces(
                 in: traces, memprofPid: memprofRun.pid, result: memprofRun, timeout: 300)
             let output = RealProgramComparison.output(bare: bare, memprof: memprofRun)
+            let valgrind = ValgrindOracle(
+                center: valgrindRuns[mode]!, first: valgrindRuns["full"]!, second: valgrindRuns["full-again"]!)
             var counts = RealProgramComparison.counts(memprof: observed, valgrind: valgrind, program: program)
             var leaks = RealProgramComparison.leaks(memprof: observed, valgrind: valgrind, program: program, mode: mode)
-            if let broken = valgrindRuns.first(where: { !$0.failed.isEmpty }) {
+            if let broken = valgrind.all.first(where: { !$0.failed.isEmpty }) {
                 let why = Verdict.notApplicable(broken.failed.joined(separator: "; "))
                 counts = why
                 if leaks.outcome != .notApplicable { leaks = why }
-            } else if let late = valgrindRuns.first(where: { $0.result.timedOut }) {
+            } else if let late = valgrind.all.first(where: { $0.result.timedOut }) {
                 let why = Verdict.notApplicable(
                     "valgrind did not finish in \(Int(program.valgrindTimeout)) s (status \(late.result.status))")
                 counts = why
