@@ -115,8 +115,13 @@ extension Harness {
     /// summed over `leaks.leaks[]`; `unfreed` groups are ``LeakCensus/unclassified``.
     /// Throws ``LeakCensusError/unknownLeakKind(_:)`` for a kind it does not know.
     static func leakCensus(ofTrace trace: String) throws -> LeakCensus {
+        try leakCensus(ofReport: leakReportJSON(trace))
+    }
+
+    /// The census of a report made by ``leakReportJSON(_:)``.
+    static func leakCensus(ofReport report: [String: Any]) throws -> LeakCensus {
         var census = LeakCensus()
-        for leak in try leakReportJSON(trace).object("leaks")?.array("leaks") ?? [] {
+        for leak in report.object("leaks")?.array("leaks") ?? [] {
             let name = leak["kind"] as? String ?? "nil"
             let size = try #require((leak["size"] as? NSNumber)?.intValue)
             let count = try #require((leak["count"] as? NSNumber)?.intValue)

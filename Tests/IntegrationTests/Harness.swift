@@ -27,15 +27,28 @@ enum Harness {
         var status: Int32
         var stdout: String
         var stderr: String
+        /// Standard output as bytes, for output that is not text.
+        var stdoutData = Data()
+        /// The process's id.
+        var pid: Int32 = 0
+        /// The run was killed (with its process group) when `timeout` ran out.
+        var timedOut = false
     }
 
-    /// Runs `arguments` with `environment` added, `stdin` as input, and waits.
-    /// Standard input is /dev/null when `stdin` is nil.
+    /// Runs `arguments` with `environment` added, `stdin` as input, in `directory`
+    /// (ours when nil), and waits. Standard input is /dev/null when `stdin` is nil. With
+    /// `timeout`, a run still going after that many seconds is killed, with every
+    /// process of its group (Process starts each command in a group of its own), so a
+    /// hang fails a test instead of hanging the suite.
     @discardableResult
-    static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> Result {
+    static func run(
+        _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil, directory: URL? = nil,
+        timeout: Double? = nil
+    ) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: arguments[0])
         process.arguments = Array(arguments.dropFirst())
+        if let directory { process.currentDirectoryURL = directory }
         var env = ProcessInfo.processInfo.environment
         env["MEMPROF_PRELOAD"] = preload.path
         for (key, value) in environment { env[key] = value }
@@ -54,6 +67,19 @@ enum Harness {
             process.standardInput = FileHandle.nullDevice
             try process.run()
         }
+        let pid = process.processIdentifier
+        let expired = NSLock()
+        nonisolated(unsafe) var timedOut = false
+        nonisolated(unsafe) var finished = false
+        if let timeout {
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
+                expired.withLock {
+                    guard !finished else { return }
+                    timedOut = true
+                    kill(-pid, SIGKILL)
+                }
+            }
+        }
         // Read both pipes to the end before waiting: a full pipe would block the child.
         let group = DispatchGroup()
         nonisolated(unsafe) var errData = Data()
@@ -61,9 +87,14 @@ enum Harness {
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         process.waitUntilExit()
+        // Reaped: from now on the id may be another process's.
+        let killed = expired.withLock {
+            finished = true
+            return timedOut
+        }
         return Result(
             status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self))
+            stderr: String(decoding: errData, as: UTF8.self), stdoutData: outData, pid: pid, timedOut: killed)
     }
 
     /// A fresh temporary directory.
@@ -116,7 +147,11 @@ enum Harness {
     static func valgrindHeapUsage(_ command: [String], environment: [String: String] = [:]) throws -> (
         allocs: Int, frees: Int, bytes: Int
     ) {
-        let text = try valgrindLog([], command, environment: environment)
+        try heapUsage(inValgrindLog: try valgrindLog([], command, environment: environment))
+    }
+
+    /// The "total heap usage" figures of a valgrind log (allocs, frees, bytes).
+    static func heapUsage(inValgrindLog text: String) throws -> (allocs: Int, frees: Int, bytes: Int) {
         guard let line = text.split(separator: "\n").first(where: { $0.contains("total heap usage:") }) else {
             throw HarnessError.noValgrindSummary(text)
         }
