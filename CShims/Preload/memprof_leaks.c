@@ -713,6 +713,53 @@ static void scan_root(const struct root_ctx *ctx, uintptr_t lo, uintptr_t hi) {
     }
 }
 
+struct dead_ctx {
+    struct ranges *skip;
+    uintptr_t caller_sp;
+};
+
+/* Whether a thread runs on [lo, hi) now: the caller, or a stopped thread. */
+static int runs_on(uintptr_t caller_sp, uintptr_t lo, uintptr_t hi) {
+    if (caller_sp >= lo && caller_sp < hi)
+        return 1;
+    int count = atomic_load(&g_stw_count);
+    for (int i = 0; i < count; i++)
+        if (g_stw[i].sp >= lo && g_stw[i].sp < hi)
+            return 1;
+    return 0;
+}
+
+static void skip_dead_stack(uintptr_t lo, uintptr_t hi, void *ctx) {
+    struct dead_ctx *d = ctx;
+    if (!runs_on(d->caller_sp, lo, hi))
+        ranges_add(d->skip, lo, hi);
+}
+
+/* glibc caches an exited thread's control block with its stack, at its top, and keeps
+ * its TLS table (DTV) for reuse: still glibc's, not a leak (__libc_freeres, which
+ * valgrind's default run calls, frees it with the cached stack). The stack is read
+ * only where it is still mapped and writable (`m`, a line of /proc/self/maps): glibc
+ * unmaps the stacks its cache has no room for, and the addresses may hold another
+ * mapping now. */
+struct dead_tcb_ctx {
+    uintptr_t caller_sp;
+    struct range m;
+};
+
+static void mark_dead_tcbs(uintptr_t lo, uintptr_t hi, void *ctx) {
+    const struct dead_tcb_ctx *d = ctx;
+    uintptr_t from = hi - lo > (64u << 10) ? hi - (64u << 10) : lo;
+    if (from < d->m.lo)
+        from = d->m.lo;
+    if (hi > d->m.hi)
+        hi = d->m.hi;
+    if (from >= hi || runs_on(d->caller_sp, lo, hi))
+        return;
+    for (uintptr_t p = (from + 7) & ~(uintptr_t)7; p + 24 <= hi; p += 8)
+        if (is_tcb(p))
+            mark_dtv(p);
+}
+
 static void scan_mappings(const struct root_ctx *ctx) {
     struct memprof_mapping mem = {0};
     char *maps = read_proc("/proc/self/maps", &mem);
@@ -744,6 +791,8 @@ static void scan_mappings(const struct root_ctx *ctx) {
         if ((name_len >= 6 && memcmp(name, "[heap]", 6) == 0) || (name_len >= 5 && memcmp(name, "/dev/", 5) == 0) ||
             (name_len >= 6 && memcmp(name, "[vvar", 5) == 0) || (name_len >= 10 && memcmp(name, "[vsyscall]", 10) == 0))
             continue;
+        struct dead_tcb_ctx dead = {ctx->stacks[0].lo, {lo, hi}};
+        memprof_dead_thread_stacks(mark_dead_tcbs, &dead);
         if (holds_arena_block(lo, hi) || is_arena_heap(lo, hi))
             continue;
         /* A stack with a known pointer: only the part above it is live. */
@@ -782,29 +831,6 @@ static int self_segments(struct dl_phdr_info *info, size_t size, void *data) {
     return 1;
 }
 #endif
-
-struct dead_ctx {
-    struct ranges *skip;
-    uintptr_t caller_sp;
-};
-
-static void skip_dead_stack(uintptr_t lo, uintptr_t hi, void *ctx) {
-    struct dead_ctx *d = ctx;
-    if (d->caller_sp >= lo && d->caller_sp < hi)
-        return;
-    int count = atomic_load(&g_stw_count);
-    for (int i = 0; i < count; i++)
-        if (g_stw[i].sp >= lo && g_stw[i].sp < hi)
-            return;
-    ranges_add(d->skip, lo, hi);
-    /* glibc caches the exited thread's control block with the stack, at its top, and
-     * keeps its TLS table (DTV) for reuse: still glibc's, not a leak (__libc_freeres,
-     * which valgrind's default run calls, frees it with the cached stack). */
-    uintptr_t from = hi - lo > (64u << 10) ? hi - (64u << 10) : lo;
-    for (uintptr_t p = (from + 7) & ~(uintptr_t)7; p + 24 <= hi; p += 8)
-        if (is_tcb(p))
-            mark_dtv(p);
-}
 
 /* ---- the whole pass ------------------------------------------------------------------ */
 
