@@ -3,8 +3,10 @@
 # --full also installs the real programs the full suite runs (scripts/test.sh --full,
 # Tests/IntegrationTests/RealProgramTests.swift); swiftc comes with the Swift toolchain.
 set -euo pipefail
-packages=(time clang-format libunwind-dev libzstd-dev libjemalloc-dev libdw-dev libelf-dev elfutils binutils make gcc g++ valgrind sqlite3 python3.11)
-full_packages=(default-jdk-headless rustc git perl tcl nodejs openssl jq xz-utils python3)
+# The JVM and Rust are in the normal suite too: both start threads the way that hung
+# memprof once (HostSafetyTests).
+packages=(time clang-format libunwind-dev libzstd-dev libjemalloc-dev libdw-dev libelf-dev elfutils binutils make gcc g++ valgrind sqlite3 python3.11 default-jdk-headless rustc)
+full_packages=(git perl tcl nodejs openssl jq xz-utils python3)
 if [ "${1:-}" = "--full" ]; then
   packages+=("${full_packages[@]}")
 fi
