@@ -35,7 +35,7 @@ extern const struct memprof_api_v1 memprof_api_v1;
 #define MEMPROF_EXPORT __attribute__((visibility("default")))
 
 _Atomic int g_state = MEMPROF_STATE_UNINIT;
-MEMPROF_TLS struct memprof_tls t_tls = {&g_no_sampler, 0, &g_no_sampler, 0, 0};
+MEMPROF_TLS struct memprof_tls t_tls = {&g_no_sampler, 0, &g_no_sampler, 0, 0, 0};
 
 /* ---- the real functions ---------------------------------------------------- */
 
@@ -860,6 +860,7 @@ MEMPROF_EXPORT void exit(int status) {
     memprof_note_exit((uintptr_t)__builtin_frame_address(0) + 16, regs);
     if (!real_exit)
         resolve_real();
+    t_tls.in_wrapper++; /* never returns: the atexit handlers run above this frame */
     if (real_exit)
         real_exit(status);
     _exit(status); /* exit could not be found: end at least */
@@ -889,7 +890,9 @@ MEMPROF_EXPORT int pthread_getattr_np(pthread_t thread, pthread_attr_t *attr) {
             return ENOSYS;
     }
     t_tls.in_getattr++;
+    t_tls.in_wrapper++;
     int rc = real_pthread_getattr_np(thread, attr);
+    t_tls.in_wrapper--;
     t_tls.in_getattr--;
     return rc;
 }

@@ -58,6 +58,10 @@ struct memprof_tls {
      * holds a thread's lock and allocates: memprof must not ask for the stack bounds
      * then (that takes the same lock again). */
     int in_getattr;
+    /* Non-zero while one of memprof's wrappers that calls the real function (not a
+     * tail call) is on the thread's stack: pthread_getattr_np, exit. Only then can a
+     * recorded stack hold memprof's frames, which memprof_stack_current leaves out. */
+    int in_wrapper;
     /* A signal that would end the process, sent (not a fault) while the guard was set:
      * memprof's handler holds it until memprof's code is done (memprof_guard_restore),
      * so that it does not end the process with memprof's locks held. 0: none. */

@@ -131,7 +131,8 @@ static uint32_t intern(struct memprof_thread *t, const uintptr_t *frames, int n,
 
 /* A frame in memprof's own code above the hook is one of its wrappers that stays on
  * the stack while the real function runs (pthread_getattr_np, exit): a bare run has
- * no such frame, so stacks leave them out. Copies `in` without them into `out` (which
+ * no such frame, so stacks leave them out. Called only while such a wrapper runs
+ * (t_tls.in_wrapper): the walk over every frame is not for every new stack. Copies `in` without them into `out` (which
  * may be `in`) and returns how many are left, or -1 when there was none (out
  * untouched). Linked into the program, memprof's code is the program's segment: no
  * frame is left out there. */
@@ -166,14 +167,14 @@ uint32_t memprof_stack_current(struct memprof_thread *t, const struct memprof_re
         memprof_unwind(regs, t->stack_lo, t->stack_hi, c) == 0) {
         if (c->stack_id)
             return c->stack_id; /* the same stack as this thread's last event */
-        int kept = drop_passthrough_frames(c->ip, c->n, outer);
+        int kept = MEMPROF_UNLIKELY(t_tls.in_wrapper) ? drop_passthrough_frames(c->ip, c->n, outer) : -1;
         if (kept >= 0)
             return c->stack_id = intern(t, outer, kept, memprof_hash_frames(outer, kept));
         uint64_t h = c->n ? c->hash[c->n - 1] | 1 : MEMPROF_HASH_SEED | 1;
         return c->stack_id = intern(t, c->ip, c->n, h);
     }
     int n = unwind_with_libunwind(regs, outer);
-    int kept = drop_passthrough_frames(outer, n, outer);
+    int kept = MEMPROF_UNLIKELY(t_tls.in_wrapper) ? drop_passthrough_frames(outer, n, outer) : -1;
     if (kept >= 0)
         n = kept;
     return intern(t, outer, n, memprof_hash_frames(outer, n));
