@@ -105,9 +105,18 @@ enum Harness {
     }
 
     /// Records `command` with `memprof run -o` and returns the trace's path.
-    static func record(_ command: [String], environment: [String: String] = [:], in directory: URL) throws -> String {
+    /// With `fixedLayout`, address-space randomization is off for the run (`setarch -R`,
+    /// which CMD inherits): a program whose allocations depend on where its heap starts
+    /// (python's pymalloc loses a pool of an arena that is not pool-aligned, and then
+    /// needs one more arena now and then) allocates the same each run, as under valgrind,
+    /// whose layout is fixed.
+    static func record(
+        _ command: [String], environment: [String: String] = [:], fixedLayout: Bool = false, in directory: URL
+    ) throws -> String {
         let trace = directory.appendingPathComponent("trace-\(UUID().uuidString).mprof").path
-        let result = try run([memprof.path, "run", "-o", trace, "--"] + command, environment: environment)
+        let result = try run(
+            (fixedLayout ? ["/usr/bin/setarch", "-R"] : []) + [memprof.path, "run", "-o", trace, "--"] + command,
+            environment: environment)
         #expect(result.stderr.contains("trace written to"), "memprof run said: \(result.stderr)")
         return trace
     }
