@@ -707,6 +707,35 @@ struct next_op {
     _Atomic int own;
 };
 
+/* The C++ runtime is not in the global scope when a library that needs it was
+ * loaded with RTLD_LOCAL (a C program's or python's dlopen of a C++ plugin): its
+ * operators are then found through the loaded objects, each asked with a handle of
+ * its own (dlsym searches its dependencies). The handle that found it stays open, so
+ * the runtime is never unloaded under the pointer memprof keeps. Not in a
+ * dl_iterate_phdr callback: dlopen there could wait for the loader's lock. */
+static void *next_op_in_loaded_objects(const char *name) {
+    void *self = dlopen(NULL, RTLD_LAZY | RTLD_NOLOAD);
+    struct link_map *map = NULL;
+    if (!self || dlinfo(self, RTLD_DI_LINKMAP, &map) != 0)
+        return NULL;
+    Dl_info mine;
+    if (!dladdr((void *)&next_op_in_loaded_objects, &mine))
+        return NULL;
+    for (; map; map = map->l_next) {
+        if (!map->l_name || !map->l_name[0])
+            continue;
+        void *handle = dlopen(map->l_name, RTLD_LAZY | RTLD_NOLOAD);
+        if (!handle)
+            continue;
+        void *fn = dlsym(handle, name);
+        Dl_info where;
+        if (fn && dladdr(fn, &where) && where.dli_fbase != mine.dli_fbase)
+            return fn; /* handle kept open */
+        dlclose(handle);
+    }
+    return NULL;
+}
+
 static void *next_op_resolve(struct next_op *op, const char *name) {
     void *fn = atomic_load_explicit(&op->fn, memory_order_acquire);
     if (MEMPROF_LIKELY(fn))
@@ -715,10 +744,12 @@ static void *next_op_resolve(struct next_op *op, const char *name) {
         resolve_real();
     int saved = memprof_guard_set();
     fn = dlsym(RTLD_NEXT, name);
+    if (!fn)
+        fn = next_op_in_loaded_objects(name);
     int own = fn && same_library_as_malloc(fn);
     memprof_guard_restore(saved);
     if (!fn) {
-        /* No C++ runtime after us: nothing can have called this. */
+        /* Someone called it, so a definition is loaded; memprof cannot find it. */
         static const char msg[] = "memprof: no next definition of a C++ allocation operator\n";
         (void)!write(2, msg, sizeof msg - 1);
         abort();

@@ -42,6 +42,22 @@ struct HostSafetyTests {
         #expect(json.int("snapshot", "deallocation_count") == valgrind.frees, "\(command)")
     }
 
+    /// A C program loads a C++ library with RTLD_LOCAL, as python loads an extension
+    /// module: libstdc++ is then outside the global scope, memprof's operator new found
+    /// no next definition there, and the program died of abort().
+    @Test(arguments: modes)
+    func aCplusplusLibraryLoadedLocally(mode: String) throws {
+        let program = Harness.examples.appendingPathComponent("local_cxx_host").path
+        // valgrind's environment (GLIBCXX_FORCE_NEW changes libstdc++'s allocations).
+        let json = try runAlike([program], mode: mode, environment: Harness.valgrindEnvironment)
+        #expect(json.object("trace")?["ended_by"] as? String == "exit")
+        if Harness.isInstalled("/usr/bin/valgrind") {
+            let valgrind = try Harness.valgrindHeapUsage([program])
+            #expect(json.int("snapshot", "allocation_count") == valgrind.allocs)
+            #expect(json.int("snapshot", "total_allocated") == valgrind.bytes)
+        }
+    }
+
     /// More threads' stacks than glibc's stack cache keeps (8 × 8 MiB against its 40
     /// MiB): glibc unmaps the stacks of some exited threads, and the exit scan, which
     /// looked for their control blocks where they had been, read unmapped memory and
